@@ -1,0 +1,294 @@
+// vitals: the command line (SPEC §7). Exit codes: 0 success, 1 runtime failure, 2 usage or
+// configuration error; `check` exits 0/1/2 for pass/warn/fail.
+#include "app/logging.h"
+#include "config/config.h"
+#include "http/server.h"
+#include "plugins/check_instance.h"
+#include "plugins/registry.h"
+#include "policy/policy.h"
+#include "scheduler/scheduler.h"
+#include "snapshot/snapshot.h"
+#include "version.h"
+
+#include <Poco/Exception.h>
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <future>
+#include <iostream>
+#include <mutex>
+#include <thread>
+#include <unistd.h>
+
+namespace vitals {
+namespace {
+
+constexpr int kExitUsage = 2;
+constexpr const char* kDefaultConfig = "/etc/vitals/vitals.json";
+
+const char* kUsage = R"(vitals - health-check sidecar for load balancers
+
+Usage:
+  vitals [serve] [--config FILE] [--port N]   run the daemon (default command)
+  vitals validate [--config FILE]             check the configuration and plugins, then exit
+  vitals check [--config FILE]                run every check once, print a table, exit 0/1/2 (pass/warn/fail)
+  vitals plugins [--config FILE]              list check types and their options
+  vitals --version | --help
+
+Options:
+  -c, --config FILE   configuration file (default /etc/vitals/vitals.json)
+  -p, --port N        listen on port N instead of server.port (0: any free port)
+
+Exit codes: 0 ok, 1 runtime error, 2 usage or configuration error.
+)";
+
+struct Args {
+    std::string command = "serve";
+    std::string config = kDefaultConfig;
+    bool config_given = false;
+    std::optional<int> port;
+};
+
+[[noreturn]] void usage_error(const std::string& message) {
+    std::fprintf(stderr, "vitals: %s\nRun 'vitals --help' for usage.\n", message.c_str());
+    std::exit(kExitUsage);
+}
+
+Args parse_args(int argc, char** argv) {
+    Args a;
+    bool command_seen = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        auto value = [&](const std::string& name) -> std::string {
+            if (i + 1 >= argc) usage_error(name + " needs a value");
+            return argv[++i];
+        };
+        if (arg == "--help" || arg == "-h") {
+            std::fputs(kUsage, stdout);
+            std::exit(0);
+        } else if (arg == "--version" || arg == "-V") {
+            std::printf("vitals %s (plugin ABI %d.%d)\n", VITALS_VERSION, VITALS_ABI_MAJOR, VITALS_ABI_MINOR);
+            std::exit(0);
+        } else if (arg == "-c" || arg == "--config") {
+            a.config = value(arg);
+            a.config_given = true;
+        } else if (arg.rfind("--config=", 0) == 0) {
+            a.config = arg.substr(9);
+            a.config_given = true;
+        } else if (arg == "-p" || arg == "--port" || arg.rfind("--port=", 0) == 0) {
+            std::string v = arg.rfind("--port=", 0) == 0 ? arg.substr(7) : value(arg);
+            char* end = nullptr;
+            long p = std::strtol(v.c_str(), &end, 10);
+            if (v.empty() || *end || p < 0 || p > 65535) usage_error("--port: not a port number: " + v);
+            a.port = int(p);
+        } else if (!command_seen && (arg == "serve" || arg == "validate" || arg == "check" || arg == "plugins")) {
+            a.command = arg;
+            command_seen = true;
+        } else {
+            usage_error("unknown argument: " + arg);
+        }
+    }
+    return a;
+}
+
+// Loads plugins and the configuration validated against them. Exits 2 with every error on failure.
+struct Loaded {
+    std::shared_ptr<const Config> config;
+    std::shared_ptr<PluginRegistry> registry;
+};
+
+Loaded load_or_exit(const Args& args, bool quiet_refusals = false) {
+    try {
+        // First pass without plugins: the plugins section says where to find them.
+        Config pre = load_config_file(args.config, process_env, nullptr);
+        setup_logging(pre.log.level, pre.log.format);
+        auto dirs = effective_plugin_dirs(pre.plugins, process_env);
+        auto registry = PluginRegistry::scan(dirs, pre.plugins.strict_permissions, pre.plugins.dirs_explicit);
+        if (!quiet_refusals)
+            for (const auto& r : registry->refusals()) spdlog::error("plugin refused: {}: {}", r.file, r.reason);
+        Config cfg = load_config_file(args.config, process_env, registry.get());
+        if (args.port) cfg.server.port = *args.port;
+        return {std::make_shared<const Config>(std::move(cfg)), registry};
+    } catch (const ConfigError& e) {
+        std::fprintf(stderr, "vitals: %s: invalid configuration:\n", args.config.c_str());
+        for (const auto& err : e.errors()) std::fprintf(stderr, "  %s\n", err.c_str());
+        std::exit(kExitUsage);
+    }
+}
+
+std::string host_name() {
+    char buf[256] = {0};
+    if (::gethostname(buf, sizeof buf - 1) != 0) return "vitals";
+    return buf;
+}
+
+int cmd_serve(const Args& args) {
+    // Block the signals we wait for before any thread starts, so only sigwait() sees them.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    Loaded loaded = load_or_exit(args);
+    const Config& cfg = *loaded.config;
+    SnapshotSlot slot;
+    std::unique_ptr<HealthServer> server;
+    try {
+        server = std::make_unique<HealthServer>(cfg.server, cfg.policy.http_status, slot);
+    } catch (const Poco::Exception& e) {
+        spdlog::error("cannot listen on {}:{}: {}", cfg.server.address, cfg.server.port, e.displayText());
+        return 1;
+    }
+    Scheduler scheduler(loaded.config, *loaded.registry, slot, host_name());
+    scheduler.start();
+    server->start();
+    spdlog::info("vitals {} listening on {}:{} with {} checks ({} plugin types loaded)", VITALS_VERSION,
+                 cfg.server.address, server->port(), cfg.checks.size(), loaded.registry->types().size());
+
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&signals, &sig) != 0) continue;
+        if (sig == SIGHUP) {
+            spdlog::warn("SIGHUP: configuration reload is not supported by this build yet; restart to apply");
+            continue;
+        }
+        spdlog::info("{}: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        break;
+    }
+    server->stop();
+    scheduler.stop();
+    spdlog::info("stopped");
+    spdlog::default_logger()->flush();
+    // A plugin call that never returned still owns a thread; don't run static destructors under it.
+    std::fflush(nullptr);
+    std::_Exit(0);
+}
+
+int cmd_validate(const Args& args) {
+    Loaded loaded = load_or_exit(args, true);
+    for (const auto& r : loaded.registry->refusals())
+        std::printf("warning: plugin refused: %s: %s\n", r.file.c_str(), r.reason.c_str());
+    std::printf("%s: OK: %zu checks, %zu groups, %zu check types available\n", args.config.c_str(),
+                loaded.config->checks.size(), loaded.config->groups.size(), loaded.registry->types().size());
+    return 0;
+}
+
+int cmd_check(const Args& args) {
+    Loaded loaded = load_or_exit(args);
+    const Config& cfg = *loaded.config;
+    struct Outcome {
+        RawResult result;
+        Millis took{0};
+    };
+    std::vector<std::future<Outcome>> futures;
+    std::vector<std::string> setup_errors(cfg.checks.size());
+    auto start = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < cfg.checks.size(); ++i) {
+        const CheckConfig& c = cfg.checks[i];
+        std::string error;
+        std::shared_ptr<CheckInstance> inst(CheckInstance::create(*loaded.registry->find(c.type), c.options_json, error));
+        std::promise<Outcome> promise;
+        futures.push_back(promise.get_future());
+        if (!inst) {
+            setup_errors[i] = c.type + ": " + error;
+            promise.set_value({});
+            continue;
+        }
+        // Detached: a hung plugin must not keep `vitals check` from answering.
+        std::thread([inst, deadline = start + c.timeout, p = std::move(promise)]() mutable {
+            auto t0 = std::chrono::steady_clock::now();
+            RawResult r = inst->run(deadline);
+            p.set_value({std::move(r), std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - t0)});
+        }).detach();
+    }
+    bool abandoned = false;
+    std::vector<Member> members;
+    std::printf("%-20s %-10s %-6s %8s  %s\n", "CHECK", "TYPE", "STATUS", "MS", "OUTPUT");
+    for (size_t i = 0; i < cfg.checks.size(); ++i) {
+        const CheckConfig& c = cfg.checks[i];
+        Outcome o;
+        if (!setup_errors[i].empty()) {
+            o.result.status = Status::fail;
+            o.result.output = setup_errors[i];
+        } else if (futures[i].wait_until(start + c.timeout) == std::future_status::ready) {
+            o = futures[i].get();
+        } else {
+            abandoned = true;
+            o.result.status = Status::fail;
+            o.result.output = "timed out after " + std::to_string(c.timeout.count()) + " ms";
+            o.took = c.timeout;
+        }
+        std::string value;
+        if (o.result.observed_value) {
+            char buf[64];
+            std::snprintf(buf, sizeof buf, " [%g %s]", *o.result.observed_value, o.result.observed_unit.c_str());
+            value = buf;
+        }
+        std::printf("%-20s %-10s %-6s %8lld  %s%s\n", c.name.c_str(), c.type.c_str(), to_string(o.result.status),
+                    static_cast<long long>(o.took.count()), o.result.output.c_str(), value.c_str());
+        members.push_back({c.name, c.impact, c.scope, {o.result.status, o.result.output}});
+    }
+    const GroupConfig* def = cfg.find_group("default");
+    std::vector<Member> in_group;
+    for (const auto& m : members)
+        if (std::find(def->checks.begin(), def->checks.end(), m.name) != def->checks.end()) in_group.push_back(m);
+    GroupVerdict v = evaluate_group(*def, in_group, cfg.policy.shared_fail, false);
+    std::printf("\ndefault: %s%s%s\n", to_string(v.status), v.cause.empty() ? "" : ": ", v.cause.c_str());
+    int code = v.status == Status::pass ? 0 : v.status == Status::warn ? 1 : 2;
+    std::fflush(nullptr);
+    if (abandoned) std::_Exit(code);
+    return code;
+}
+
+std::string shorten(const std::string& s, size_t n) { return s.size() <= n ? s : s.substr(0, n - 1) + "~"; }
+
+int cmd_plugins(const Args& args) {
+    std::shared_ptr<PluginRegistry> registry;
+    if (args.config_given) {
+        registry = load_or_exit(args, true).registry;
+    } else {
+        setup_logging("warn", "text");
+        registry = PluginRegistry::scan(effective_plugin_dirs({}, process_env), true, false);
+    }
+    for (const auto* t : registry->types()) {
+        std::printf("%s  (%s %s, %s)\n    %s\n", t->name.c_str(), t->plugin_name.c_str(), t->plugin_version.c_str(),
+                    t->file.c_str(), t->description.c_str());
+        for (const auto& o : t->options) {
+            std::string def = o.required ? "required" : o.default_json ? "default " + *o.default_json : "optional";
+            if (o.secret) def += ", secret";
+            std::printf("    %-26s %-12s %-24s %s\n", o.name.c_str(), to_string(o.type), shorten(def, 24).c_str(),
+                        o.help.c_str());
+        }
+        std::printf("\n");
+    }
+    for (const auto& r : registry->refusals()) std::printf("refused: %s: %s\n", r.file.c_str(), r.reason.c_str());
+    if (registry->types().empty()) {
+        std::printf("no check types found in:");
+        for (const auto& d : registry->dirs()) std::printf(" %s", d.c_str());
+        std::printf("\n");
+    }
+    return 0;
+}
+
+}  // namespace
+}  // namespace vitals
+
+int main(int argc, char** argv) {
+    using namespace vitals;
+    Args args = parse_args(argc, argv);
+    try {
+        if (args.command == "validate") return cmd_validate(args);
+        if (args.command == "check") return cmd_check(args);
+        if (args.command == "plugins") return cmd_plugins(args);
+        return cmd_serve(args);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "vitals: %s\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,777 @@
+#include "config/config.h"
+
+#include "plugins/registry.h"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/ParseHandler.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Net/IPAddress.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <unistd.h>
+
+namespace vitals {
+
+using Poco::Dynamic::Var;
+using Poco::JSON::Array;
+using Poco::JSON::Object;
+
+const char* to_string(Impact i) {
+    switch (i) {
+    case Impact::critical: return "critical";
+    case Impact::degraded: return "degraded";
+    case Impact::ignore: return "ignore";
+    }
+    return "critical";
+}
+
+const char* to_string(Details d) {
+    switch (d) {
+    case Details::always: return "always";
+    case Details::loopback: return "loopback";
+    case Details::token: return "token";
+    case Details::never: return "never";
+    }
+    return "loopback";
+}
+
+bool CheckConfig::same_definition(const CheckConfig& o) const {
+    return name == o.name && type == o.type && interval == o.interval && timeout == o.timeout &&
+           impact == o.impact && scope == o.scope && isolation == o.isolation && rise == o.rise &&
+           fall == o.fall && stale_after == o.stale_after && options_json == o.options_json;
+}
+
+const CheckConfig* Config::find_check(const std::string& name) const {
+    for (const auto& c : checks)
+        if (c.name == name) return &c;
+    return nullptr;
+}
+
+const GroupConfig* Config::find_group(const std::string& name) const {
+    for (const auto& g : groups)
+        if (g.name == name) return &g;
+    return nullptr;
+}
+
+static std::string join_errors(const std::vector<std::string>& errors) {
+    std::string s = "invalid configuration:";
+    for (const auto& e : errors) s += "\n  " + e;
+    return s;
+}
+
+ConfigError::ConfigError(std::vector<std::string> errors)
+    : std::runtime_error(join_errors(errors)), errors_(std::move(errors)) {}
+
+std::optional<std::string> process_env(const std::string& name) {
+    const char* v = std::getenv(name.c_str());
+    if (!v) return std::nullopt;
+    return std::string(v);
+}
+
+std::string substitute_env(const std::string& text, const EnvLookup& env, const std::string& path,
+                           std::vector<std::string>& errors) {
+    std::string out;
+    out.reserve(text.size());
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '$' || i + 1 >= text.size()) {
+            out += text[i];
+            continue;
+        }
+        if (text[i + 1] == '$' && i + 2 < text.size() && text[i + 2] == '{') {  // "$${" → literal "${"
+            out += "${";
+            i += 2;
+            continue;
+        }
+        if (text[i + 1] != '{') {
+            out += text[i];
+            continue;
+        }
+        size_t close = text.find('}', i + 2);
+        if (close == std::string::npos) {
+            errors.push_back(path + ": unterminated ${...} reference");
+            return text;
+        }
+        std::string ref = text.substr(i + 2, close - i - 2);
+        std::string name = ref;
+        std::optional<std::string> fallback;
+        size_t dash = ref.find(":-");
+        if (dash != std::string::npos) {
+            name = ref.substr(0, dash);
+            fallback = ref.substr(dash + 2);
+        }
+        static const std::regex valid_name("[A-Za-z_][A-Za-z0-9_]*");
+        if (!std::regex_match(name, valid_name)) {
+            errors.push_back(path + ": invalid variable name in ${" + ref + "}");
+            return text;
+        }
+        std::optional<std::string> value = env(name);
+        if (value && (!value->empty() || !fallback)) {
+            out += *value;
+        } else if (fallback) {
+            out += *fallback;
+        } else {
+            errors.push_back(path + ": environment variable " + name + " is not set (use ${" + name +
+                             ":-default} for a default)");
+        }
+        i = close;
+    }
+    return out;
+}
+
+namespace {
+
+bool is_object(const Var& v) { return v.type() == typeid(Object::Ptr); }
+bool is_array(const Var& v) { return v.type() == typeid(Array::Ptr); }
+
+std::string json_kind(const Var& v) {
+    if (v.isEmpty()) return "null";
+    if (is_object(v)) return "an object";
+    if (is_array(v)) return "an array";
+    if (v.isBoolean()) return "a boolean";
+    if (v.isString()) return "a string";
+    if (v.isNumeric()) return "a number";
+    return "a value";
+}
+
+std::string join(const std::vector<std::string>& items, const char* sep = ", ") {
+    std::string s;
+    for (size_t i = 0; i < items.size(); ++i) s += (i ? sep : "") + items[i];
+    return s;
+}
+
+// Reads typed values out of the parsed JSON, recording "path: problem" for every mistake.
+class Reader {
+public:
+    Reader(const EnvLookup& env, std::vector<std::string>& errors) : env_(env), errors_(errors) {}
+
+    void error(const std::string& path, const std::string& message) { errors_.push_back(path + ": " + message); }
+
+    Object::Ptr object(const Var& v, const std::string& path) {
+        if (!is_object(v)) {
+            error(path, "expected an object, got " + json_kind(v));
+            return nullptr;
+        }
+        return v.extract<Object::Ptr>();
+    }
+
+    void known_keys(const Object::Ptr& o, const std::string& path, const std::vector<std::string>& known) {
+        for (const auto& key : o->getNames()) {
+            bool found = false;
+            for (const auto& k : known) found = found || k == key;
+            if (!found) error(join_path(path, key), "unknown key; known: " + join(known));
+        }
+    }
+
+    static std::string join_path(const std::string& path, const std::string& key) {
+        return path.empty() ? key : path + "." + key;
+    }
+
+    std::optional<std::string> string_value(const Var& v, const std::string& path) {
+        if (!v.isString()) {
+            error(path, "expected a string, got " + json_kind(v));
+            return std::nullopt;
+        }
+        size_t before = errors_.size();
+        std::string s = substitute_env(v.extract<std::string>(), env_, path, errors_);
+        if (errors_.size() != before) return std::nullopt;
+        return s;
+    }
+
+    std::optional<std::string> str(const Object::Ptr& o, const std::string& key, const std::string& path) {
+        if (!o->has(key)) return std::nullopt;
+        return string_value(o->get(key), join_path(path, key));
+    }
+
+    // An integer, or a string (after substitution) holding one: "${PORT:-8081}" works.
+    std::optional<int64_t> integer_value(const Var& v, const std::string& path, int64_t min, int64_t max) {
+        int64_t value = 0;
+        if (v.isString()) {
+            auto s = string_value(v, path);
+            if (!s) return std::nullopt;
+            char* end = nullptr;
+            errno = 0;
+            long long parsed = std::strtoll(s->c_str(), &end, 10);
+            if (s->empty() || *end != '\0' || errno != 0) {
+                error(path, "expected an integer, got \"" + *s + "\"");
+                return std::nullopt;
+            }
+            value = parsed;
+        } else if (v.isInteger() && !v.isBoolean()) {
+            value = v.convert<int64_t>();
+        } else {
+            error(path, "expected an integer, got " + json_kind(v));
+            return std::nullopt;
+        }
+        if (value < min || value > max) {
+            error(path, "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " +
+                            std::to_string(value));
+            return std::nullopt;
+        }
+        return value;
+    }
+
+    std::optional<int64_t> integer(const Object::Ptr& o, const std::string& key, const std::string& path,
+                                   int64_t min, int64_t max) {
+        if (!o->has(key)) return std::nullopt;
+        return integer_value(o->get(key), join_path(path, key), min, max);
+    }
+
+    std::optional<double> number_value(const Var& v, const std::string& path) {
+        if (v.isString()) {
+            auto s = string_value(v, path);
+            if (!s) return std::nullopt;
+            char* end = nullptr;
+            double d = std::strtod(s->c_str(), &end);
+            if (s->empty() || *end != '\0') {
+                error(path, "expected a number, got \"" + *s + "\"");
+                return std::nullopt;
+            }
+            return d;
+        }
+        if (v.isNumeric() && !v.isBoolean()) return v.convert<double>();
+        error(path, "expected a number, got " + json_kind(v));
+        return std::nullopt;
+    }
+
+    std::optional<bool> boolean_value(const Var& v, const std::string& path) {
+        if (v.isBoolean()) return v.extract<bool>();
+        if (v.isString()) {
+            auto s = string_value(v, path);
+            if (!s) return std::nullopt;
+            if (*s == "true") return true;
+            if (*s == "false") return false;
+            error(path, "expected true or false, got \"" + *s + "\"");
+            return std::nullopt;
+        }
+        error(path, "expected a boolean, got " + json_kind(v));
+        return std::nullopt;
+    }
+
+    std::optional<bool> boolean(const Object::Ptr& o, const std::string& key, const std::string& path) {
+        if (!o->has(key)) return std::nullopt;
+        return boolean_value(o->get(key), join_path(path, key));
+    }
+
+    // "250ms", "5s", "1m", "7d", or an integer number of milliseconds.
+    std::optional<Millis> duration_value(const Var& v, const std::string& path) {
+        if (v.isString()) {
+            auto s = string_value(v, path);
+            if (!s) return std::nullopt;
+            auto d = parse_duration(*s);
+            if (!d) error(path, "invalid duration \"" + *s + "\"; use e.g. 250ms, 5s, 1m, 2h, 7d");
+            return d;
+        }
+        if (v.isInteger() && !v.isBoolean()) {
+            int64_t ms = v.convert<int64_t>();
+            if (ms < 0) {
+                error(path, "duration must not be negative");
+                return std::nullopt;
+            }
+            return Millis(ms);
+        }
+        error(path, "expected a duration such as \"5s\", got " + json_kind(v));
+        return std::nullopt;
+    }
+
+    std::optional<Millis> duration(const Object::Ptr& o, const std::string& key, const std::string& path) {
+        if (!o->has(key)) return std::nullopt;
+        return duration_value(o->get(key), join_path(path, key));
+    }
+
+    template <class E>
+    std::optional<E> choice(const Object::Ptr& o, const std::string& key, const std::string& path,
+                            const std::vector<std::pair<std::string, E>>& choices) {
+        auto s = str(o, key, path);
+        if (!s) return std::nullopt;
+        std::vector<std::string> names;
+        for (const auto& c : choices) {
+            if (c.first == *s) return c.second;
+            names.push_back(c.first);
+        }
+        error(join_path(path, key), "invalid value \"" + *s + "\"; expected one of: " + join(names));
+        return std::nullopt;
+    }
+
+    std::vector<std::string>& errors() { return errors_; }
+    const EnvLookup& env() const { return env_; }
+
+private:
+    const EnvLookup& env_;
+    std::vector<std::string>& errors_;
+};
+
+bool valid_name(const std::string& s) {
+    static const std::regex re("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
+    return std::regex_match(s, re);
+}
+
+void read_http_status(Reader& r, const Object::Ptr& parent, const std::string& key, const std::string& path,
+                      HttpStatusMap& out) {
+    if (!parent->has(key)) return;
+    std::string p = Reader::join_path(path, key);
+    auto o = r.object(parent->get(key), p);
+    if (!o) return;
+    r.known_keys(o, p, {"pass", "warn", "fail"});
+    if (auto v = r.integer(o, "pass", p, 200, 599)) out.pass = int(*v);
+    if (auto v = r.integer(o, "warn", p, 200, 599)) out.warn = int(*v);
+    if (auto v = r.integer(o, "fail", p, 200, 599)) out.fail = int(*v);
+}
+
+void read_server(Reader& r, const Object::Ptr& root, Config& cfg) {
+    if (!root->has("server")) return;
+    auto o = r.object(root->get("server"), "server");
+    if (!o) return;
+    r.known_keys(o, "server", {"address", "port", "details", "admin_token_env", "threads"});
+    if (auto v = r.str(o, "address", "server")) {
+        Poco::Net::IPAddress ip;
+        if (Poco::Net::IPAddress::tryParse(*v, ip))
+            cfg.server.address = *v;
+        else
+            r.error("server.address", "not an IP address: \"" + *v + "\"");
+    }
+    if (auto v = r.integer(o, "port", "server", 0, 65535)) cfg.server.port = int(*v);
+    if (auto v = r.choice<Details>(o, "details", "server",
+                                   {{"always", Details::always},
+                                    {"loopback", Details::loopback},
+                                    {"token", Details::token},
+                                    {"never", Details::never}}))
+        cfg.server.details = *v;
+    if (auto v = r.str(o, "admin_token_env", "server")) {
+        static const std::regex re("[A-Za-z_][A-Za-z0-9_]*");
+        if (std::regex_match(*v, re))
+            cfg.server.admin_token_env = *v;
+        else
+            r.error("server.admin_token_env", "not an environment variable name: \"" + *v + "\"");
+    }
+    if (auto v = r.integer(o, "threads", "server", 2, 1024)) cfg.server.threads = int(*v);
+}
+
+void read_plugins(Reader& r, const Object::Ptr& root, Config& cfg) {
+    if (!root->has("plugins")) return;
+    auto o = r.object(root->get("plugins"), "plugins");
+    if (!o) return;
+    r.known_keys(o, "plugins", {"dirs", "strict_permissions"});
+    if (o->has("dirs")) {
+        Var v = o->get("dirs");
+        if (!is_array(v)) {
+            r.error("plugins.dirs", "expected an array of directories, got " + json_kind(v));
+        } else {
+            auto a = v.extract<Array::Ptr>();
+            for (size_t i = 0; i < a->size(); ++i)
+                if (auto s = r.string_value(a->get(unsigned(i)), "plugins.dirs[" + std::to_string(i) + "]"))
+                    cfg.plugins.dirs.push_back(*s);
+            cfg.plugins.dirs_explicit = true;
+        }
+    }
+    if (auto v = r.boolean(o, "strict_permissions", "plugins")) cfg.plugins.strict_permissions = *v;
+}
+
+void read_history(Reader& r, const Object::Ptr& root, Config& cfg) {
+    if (!root->has("history")) return;
+    auto o = r.object(root->get("history"), "history");
+    if (!o) return;
+    r.known_keys(o, "history", {"path", "retention", "max_rows"});
+    if (auto v = r.str(o, "path", "history")) {
+        if (v->empty())
+            r.error("history.path", "must not be empty");
+        else
+            cfg.history.path = *v;
+    }
+    if (auto v = r.duration(o, "retention", "history")) {
+        if (*v < Millis(60'000))
+            r.error("history.retention", "must be at least 1m");
+        else
+            cfg.history.retention = *v;
+    }
+    if (auto v = r.integer(o, "max_rows", "history", 1000, int64_t(1) << 40)) cfg.history.max_rows = *v;
+}
+
+void read_policy(Reader& r, const Object::Ptr& root, Config& cfg) {
+    if (!root->has("policy")) return;
+    auto o = r.object(root->get("policy"), "policy");
+    if (!o) return;
+    r.known_keys(o, "policy", {"start_period", "shared_fail", "http_status"});
+    if (auto v = r.duration(o, "start_period", "policy")) cfg.policy.start_period = *v;
+    if (auto v = r.choice<Status>(o, "shared_fail", "policy", {{"warn", Status::warn}, {"fail", Status::fail}}))
+        cfg.policy.shared_fail = *v;
+    read_http_status(r, o, "http_status", "policy", cfg.policy.http_status);
+}
+
+void read_shutdown_and_log(Reader& r, const Object::Ptr& root, Config& cfg) {
+    if (root->has("shutdown")) {
+        if (auto o = r.object(root->get("shutdown"), "shutdown")) {
+            r.known_keys(o, "shutdown", {"drain"});
+            if (auto v = r.duration(o, "drain", "shutdown")) cfg.shutdown.drain = *v;
+        }
+    }
+    if (root->has("log")) {
+        if (auto o = r.object(root->get("log"), "log")) {
+            r.known_keys(o, "log", {"level", "format"});
+            if (auto v = r.choice<std::string>(o, "level", "log",
+                                               {{"trace", "trace"},
+                                                {"debug", "debug"},
+                                                {"info", "info"},
+                                                {"warn", "warn"},
+                                                {"error", "error"},
+                                                {"off", "off"}}))
+                cfg.log.level = *v;
+            if (auto v = r.choice<std::string>(o, "format", "log", {{"text", "text"}, {"json", "json"}}))
+                cfg.log.format = *v;
+        }
+    }
+}
+
+// Validates one option value against its spec and returns it normalised (see vitals_option_type).
+std::optional<Var> normalise_option(Reader& r, const OptionSpec& spec, const Var& v, const std::string& path) {
+    switch (spec.type) {
+    case VITALS_OPTION_STRING:
+        if (auto s = r.string_value(v, path)) return Var(*s);
+        return std::nullopt;
+    case VITALS_OPTION_INT:
+        if (auto i = r.integer_value(v, path, INT64_MIN, INT64_MAX)) return Var(Poco::Int64(*i));
+        return std::nullopt;
+    case VITALS_OPTION_NUMBER:
+        if (auto d = r.number_value(v, path)) return Var(*d);
+        return std::nullopt;
+    case VITALS_OPTION_BOOL:
+        if (auto b = r.boolean_value(v, path)) return Var(*b);
+        return std::nullopt;
+    case VITALS_OPTION_DURATION:
+        if (auto d = r.duration_value(v, path)) return Var(Poco::Int64(d->count()));
+        return std::nullopt;
+    case VITALS_OPTION_STRING_LIST: {
+        if (!is_array(v)) {
+            r.error(path, "expected an array of strings, got " + json_kind(v));
+            return std::nullopt;
+        }
+        auto in = v.extract<Array::Ptr>();
+        Array::Ptr out = new Array;
+        bool ok = true;
+        for (size_t i = 0; i < in->size(); ++i) {
+            auto s = r.string_value(in->get(unsigned(i)), path + "[" + std::to_string(i) + "]");
+            if (s)
+                out->add(*s);
+            else
+                ok = false;
+        }
+        if (!ok) return std::nullopt;
+        return Var(out);
+    }
+    case VITALS_OPTION_STRING_MAP: {
+        auto in = r.object(v, path);
+        if (!in) return std::nullopt;
+        Object::Ptr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+        bool ok = true;
+        for (const auto& key : in->getNames()) {
+            auto s = r.string_value(in->get(key), path + "." + key);
+            if (s)
+                out->set(key, *s);
+            else
+                ok = false;
+        }
+        if (!ok) return std::nullopt;
+        return Var(out);
+    }
+    }
+    r.error(path, "option has an unknown type in the plugin's schema");
+    return std::nullopt;
+}
+
+std::string stringify(const Object::Ptr& o) {
+    std::ostringstream os;
+    o->stringify(os);
+    return os.str();
+}
+
+// Parses any JSON value; wrapped in an array because Poco's parser rejects bare scalars ("10").
+Var parse_json_value(const std::string& text) {
+    Poco::JSON::Parser parser(new Poco::JSON::ParseHandler(true));
+    Var v = parser.parse("[" + text + "]");
+    auto a = v.extract<Array::Ptr>();
+    if (a->size() != 1) throw std::runtime_error("not a single JSON value");
+    return a->get(0);
+}
+
+// Validates `options` against the check type's schema and fills in defaults.
+void read_options(Reader& r, const Object::Ptr& check, const std::string& path, const CheckTypeInfo& type,
+                  CheckConfig& out) {
+    Object::Ptr given;
+    if (check->has("options")) given = r.object(check->get("options"), path + ".options");
+    if (!given) given = new Object;
+    std::string opath = path + ".options";
+
+    std::vector<std::string> known;
+    for (const auto& spec : type.options) known.push_back(spec.name);
+    for (const auto& key : given->getNames()) {
+        if (!type.find_option(key))
+            r.error(opath + "." + key, "unknown option for type \"" + type.name + "\"; known: " +
+                                           (known.empty() ? std::string("(none)") : join(known)));
+    }
+
+    Object::Ptr normal = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    Object::Ptr redacted = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    for (const auto& spec : type.options) {
+        std::string p = opath + "." + spec.name;
+        std::optional<Var> value;
+        if (given->has(spec.name) && !given->get(spec.name).isEmpty()) {
+            value = normalise_option(r, spec, given->get(spec.name), p);
+        } else if (spec.required) {
+            r.error(p, "required option is missing (" + spec.help + ")");
+            continue;
+        } else if (spec.default_json) {
+            try {
+                Var def = parse_json_value(*spec.default_json);
+                std::vector<std::string> ignored;
+                Reader quiet(r.env(), ignored);
+                value = normalise_option(quiet, spec, def, p);
+                if (!ignored.empty()) r.error(p, "plugin's default is invalid: " + ignored.front());
+            } catch (const std::exception& e) {
+                r.error(p, "plugin's default is not valid JSON: " + *spec.default_json);
+            }
+        }
+        if (!value) continue;
+        normal->set(spec.name, *value);
+        redacted->set(spec.name, spec.secret ? Var(std::string("***")) : *value);
+    }
+    out.options_json = stringify(normal);
+    out.options_redacted = stringify(redacted);
+}
+
+void read_checks(Reader& r, const Object::Ptr& root, const PluginRegistry* registry, Config& cfg) {
+    if (!root->has("checks")) {
+        r.error("checks", "required: the list of checks to run (may be empty: [])");
+        return;
+    }
+    Var v = root->get("checks");
+    if (!is_array(v)) {
+        r.error("checks", "expected an array of checks, got " + json_kind(v));
+        return;
+    }
+    auto a = v.extract<Array::Ptr>();
+    std::set<std::string> names;
+    for (size_t i = 0; i < a->size(); ++i) {
+        std::string path = "checks[" + std::to_string(i) + "]";
+        auto o = r.object(a->get(unsigned(i)), path);
+        if (!o) continue;
+        r.known_keys(o, path,
+                     {"name", "type", "interval", "timeout", "impact", "scope", "isolation", "rise", "fall",
+                      "stale_after", "options"});
+        CheckConfig c;
+        bool ok = true;
+        if (auto s = r.str(o, "name", path)) {
+            c.name = *s;
+            if (!valid_name(c.name)) {
+                r.error(path + ".name", "\"" + c.name + "\" is not a valid name (letters, digits, '_', '.', '-'; "
+                                        "at most 64; starting with a letter or digit)");
+                ok = false;
+            } else if (!names.insert(c.name).second) {
+                r.error(path + ".name", "duplicate check name \"" + c.name + "\"");
+                ok = false;
+            }
+        } else {
+            if (!o->has("name")) r.error(path + ".name", "required");
+            ok = false;
+        }
+        const CheckTypeInfo* type = nullptr;
+        if (auto s = r.str(o, "type", path)) {
+            c.type = *s;
+            if (registry) {
+                type = registry->find(c.type);
+                if (!type) {
+                    std::string known = join(registry->type_names());
+                    r.error(path + ".type", "unknown check type \"" + c.type + "\"; known: " +
+                                                (known.empty() ? std::string("(no plugins loaded)") : known));
+                }
+            }
+        } else if (!o->has("type")) {
+            r.error(path + ".type", "required");
+        }
+        if (auto d = r.duration(o, "interval", path)) c.interval = *d;
+        if (auto d = r.duration(o, "timeout", path)) c.timeout = *d;
+        if (c.interval < Millis(100)) r.error(path + ".interval", "must be at least 100ms");
+        if (c.timeout < Millis(1)) r.error(path + ".timeout", "must be positive");
+        if (c.timeout >= c.interval)
+            r.error(path + ".timeout", "must be shorter than the interval (" + format_duration(c.timeout) +
+                                           " >= " + format_duration(c.interval) + ")");
+        if (auto e = r.choice<Impact>(o, "impact", path,
+                                      {{"critical", Impact::critical},
+                                       {"degraded", Impact::degraded},
+                                       {"ignore", Impact::ignore}}))
+            c.impact = *e;
+        if (auto e = r.choice<Scope>(o, "scope", path, {{"local", Scope::local}, {"shared", Scope::shared}}))
+            c.scope = *e;
+        if (auto e = r.choice<Isolation>(o, "isolation", path,
+                                         {{"in_process", Isolation::in_process}, {"process", Isolation::process}})) {
+            c.isolation = *e;
+            if (c.isolation == Isolation::process)
+                r.error(path + ".isolation", "\"process\" isolation is not available in this build yet; "
+                                             "use \"in_process\"");
+        }
+        if (auto n = r.integer(o, "rise", path, 1, 100)) c.rise = int(*n);
+        if (auto n = r.integer(o, "fall", path, 1, 100)) c.fall = int(*n);
+        c.stale_after = 3 * c.interval + c.timeout;
+        if (auto d = r.duration(o, "stale_after", path)) {
+            if (*d <= c.interval)
+                r.error(path + ".stale_after", "must be longer than the interval");
+            else
+                c.stale_after = *d;
+        }
+        if (type) read_options(r, o, path, *type, c);
+        if (ok) cfg.checks.push_back(std::move(c));
+    }
+}
+
+void read_groups(Reader& r, const Object::Ptr& root, Config& cfg) {
+    bool has_default = false;
+    if (root->has("groups")) {
+        auto groups = r.object(root->get("groups"), "groups");
+        if (groups) {
+            for (const auto& name : groups->getNames()) {
+                std::string path = "groups." + name;
+                if (name == "history" || name == "checks") {
+                    r.error(path, "\"" + name + "\" is reserved (it is an endpoint under /health/)");
+                    continue;
+                }
+                if (!valid_name(name)) {
+                    r.error(path, "\"" + name + "\" is not a valid group name");
+                    continue;
+                }
+                auto o = r.object(groups->get(name), path);
+                if (!o) continue;
+                r.known_keys(o, path, {"checks", "quorum", "drain", "http_status"});
+                GroupConfig g;
+                g.name = name;
+                if (!o->has("checks")) {
+                    r.error(path + ".checks", "required: the member checks");
+                } else if (!is_array(o->get("checks"))) {
+                    r.error(path + ".checks", "expected an array of check names, got " + json_kind(o->get("checks")));
+                } else {
+                    auto a = o->get("checks").extract<Array::Ptr>();
+                    for (size_t i = 0; i < a->size(); ++i) {
+                        std::string p = path + ".checks[" + std::to_string(i) + "]";
+                        auto s = r.string_value(a->get(unsigned(i)), p);
+                        if (!s) continue;
+                        if (!cfg.find_check(*s))
+                            r.error(p, "no check named \"" + *s + "\"");
+                        else if (std::find(g.checks.begin(), g.checks.end(), *s) != g.checks.end())
+                            r.error(p, "\"" + *s + "\" is listed twice");
+                        else
+                            g.checks.push_back(*s);
+                    }
+                }
+                if (auto q = r.integer(o, "quorum", path, 1, 10000)) {
+                    if (*q > int64_t(g.checks.size()))
+                        r.error(path + ".quorum", "is " + std::to_string(*q) + " but the group has only " +
+                                                      std::to_string(g.checks.size()) + " checks");
+                    else
+                        g.quorum = int(*q);
+                }
+                if (auto b = r.boolean(o, "drain", path)) g.drain = *b;
+                if (o->has("http_status")) {
+                    HttpStatusMap m = cfg.policy.http_status;
+                    read_http_status(r, o, "http_status", path, m);
+                    g.http_status = m;
+                }
+                has_default = has_default || name == "default";
+                cfg.groups.push_back(std::move(g));
+            }
+        }
+    }
+    if (!has_default) {
+        GroupConfig g;
+        g.name = "default";
+        for (const auto& c : cfg.checks) g.checks.push_back(c.name);
+        cfg.groups.insert(cfg.groups.begin(), std::move(g));
+    }
+}
+
+}  // namespace
+
+std::string strip_json_comments(const std::string& text) {
+    std::string out = text;
+    bool in_string = false;
+    for (size_t i = 0; i < out.size(); ++i) {
+        char c = out[i];
+        if (in_string) {
+            if (c == '\\') ++i;
+            else if (c == '"') in_string = false;
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+        } else if (c == '/' && i + 1 < out.size() && out[i + 1] == '/') {
+            while (i < out.size() && out[i] != '\n') out[i++] = ' ';
+        } else if (c == '/' && i + 1 < out.size() && out[i + 1] == '*') {
+            size_t end = out.find("*/", i + 2);
+            size_t stop = end == std::string::npos ? out.size() : end + 2;
+            for (; i < stop; ++i)
+                if (out[i] != '\n') out[i] = ' ';
+            --i;
+        }
+    }
+    return out;
+}
+
+Config parse_config(const std::string& json_text, const EnvLookup& env, const PluginRegistry* registry,
+                    const std::string& source) {
+    std::vector<std::string> errors;
+    Var root_var;
+    try {
+        // Comments are stripped here: Poco 1.11's own allowComments rejects "//" comments.
+        Poco::JSON::Parser parser(new Poco::JSON::ParseHandler(true));
+        root_var = parser.parse(strip_json_comments(json_text));
+    } catch (const Poco::Exception& e) {
+        throw ConfigError({source + ": not valid JSON: " + e.displayText()});
+    } catch (const std::exception& e) {
+        throw ConfigError({source + ": not valid JSON: " + e.what()});
+    }
+    Reader r(env, errors);
+    Config cfg;
+    cfg.source = source;
+    auto root = r.object(root_var, "(top level)");
+    if (!root) throw ConfigError(errors);
+    r.known_keys(root, "", {"server", "plugins", "history", "policy", "groups", "checks", "shutdown", "log"});
+    read_server(r, root, cfg);
+    read_plugins(r, root, cfg);
+    read_history(r, root, cfg);
+    read_policy(r, root, cfg);
+    read_shutdown_and_log(r, root, cfg);
+    read_checks(r, root, registry, cfg);
+    read_groups(r, root, cfg);
+    if (!errors.empty()) throw ConfigError(errors);
+    return cfg;
+}
+
+Config load_config_file(const std::string& path, const EnvLookup& env, const PluginRegistry* registry) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw ConfigError({path + ": cannot read: " + std::string(std::strerror(errno))});
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return parse_config(ss.str(), env, registry, path);
+}
+
+static std::string executable_dir() {
+    char buf[4096];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) return ".";
+    std::string p(buf, size_t(n));
+    size_t slash = p.rfind('/');
+    return slash == std::string::npos ? "." : p.substr(0, slash);
+}
+
+std::vector<std::string> effective_plugin_dirs(const Config::Plugins& p, const EnvLookup& env) {
+    if (p.dirs_explicit) return p.dirs;
+    std::vector<std::string> dirs;
+    if (auto d = env("VITALS_PLUGIN_DIR"); d && !d->empty()) dirs.push_back(*d);
+    std::string exe = executable_dir();
+    dirs.push_back(exe + "/plugins");
+    dirs.push_back(exe + "/../lib/vitals/plugins");
+    return dirs;
+}
+
+}  // namespace vitals

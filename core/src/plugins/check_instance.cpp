@@ -1,0 +1,73 @@
+#include "plugins/check_instance.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace vitals {
+
+std::unique_ptr<CheckInstance> CheckInstance::create(const CheckTypeInfo& type, const std::string& options_json,
+                                                     std::string& error) {
+    std::unique_ptr<CheckInstance> inst(new CheckInstance);
+    inst->library_ = type.library;
+    inst->abi_ = type.abi;
+    inst->component_type_ = type.component_type;
+    inst->default_measurement_ = type.default_measurement;
+    char err[VITALS_OUTPUT_MAX] = {0};
+    void* handle = nullptr;
+    int32_t rc = inst->abi_->create(options_json.c_str(), &handle, err, sizeof err);
+    err[sizeof err - 1] = '\0';
+    if (rc != 0) {
+        error = err[0] ? err : "the plugin refused the options without saying why";
+        return nullptr;
+    }
+    if (!handle) {
+        error = "the plugin's create() returned no instance";
+        return nullptr;
+    }
+    inst->handle_ = handle;
+    return inst;
+}
+
+CheckInstance::~CheckInstance() {
+    if (handle_) abi_->destroy(handle_);
+}
+
+// Keeps printable text: a plugin that writes binary garbage must not corrupt logs or JSON.
+static std::string clean_text(const char* buf, size_t max) {
+    size_t n = strnlen(buf, max);
+    std::string s(buf, n);
+    for (char& c : s)
+        if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+        else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    return s;
+}
+
+RawResult CheckInstance::run(MonoTime deadline) {
+    vitals_result r;
+    std::memset(&r, 0, sizeof r);
+    r.struct_size = sizeof r;
+    r.status = VITALS_STATUS_FAIL;
+    int64_t deadline_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
+    abi_->run(handle_, deadline_ns, &r);
+
+    RawResult out;
+    out.output = clean_text(r.output, sizeof r.output);
+    switch (r.status) {
+    case VITALS_STATUS_PASS: out.status = Status::pass; break;
+    case VITALS_STATUS_WARN: out.status = Status::warn; break;
+    case VITALS_STATUS_FAIL: out.status = Status::fail; break;
+    default:
+        out.status = Status::fail;
+        out.output = "invalid status " + std::to_string(r.status) + " from plugin" +
+                     (out.output.empty() ? "" : ": " + out.output);
+    }
+    if (r.has_observed_value && std::isfinite(r.observed_value)) {
+        out.observed_value = r.observed_value;
+        out.observed_unit = clean_text(r.observed_unit, sizeof r.observed_unit);
+    }
+    out.measurement = clean_text(r.measurement, sizeof r.measurement);
+    if (out.measurement.empty()) out.measurement = default_measurement_;
+    return out;
+}
+
+}  // namespace vitals

@@ -1,0 +1,49 @@
+// One configured check's plugin instance: create() on construction, run() per probe, destroy() on
+// destruction. Converts the C ABI's result into a RawResult and never trusts what the plugin wrote.
+#pragma once
+
+#include "common/status.h"
+#include "common/time_format.h"
+#include "plugins/registry.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace vitals {
+
+// What one run of a plugin reported, after validation.
+struct RawResult {
+    Status status = Status::fail;
+    std::string output;
+    std::optional<double> observed_value;
+    std::string observed_unit;
+    std::string measurement;
+};
+
+class CheckInstance {
+public:
+    // Calls the type's create(). Returns null and sets `error` if the plugin refuses the options.
+    static std::unique_ptr<CheckInstance> create(const CheckTypeInfo& type, const std::string& options_json,
+                                                 std::string& error);
+    ~CheckInstance();
+    CheckInstance(const CheckInstance&) = delete;
+    CheckInstance& operator=(const CheckInstance&) = delete;
+
+    // Runs one probe; blocks for as long as the plugin does. Not to be called concurrently.
+    RawResult run(MonoTime deadline);
+
+    const std::string& component_type() const { return component_type_; }
+    const std::string& default_measurement() const { return default_measurement_; }
+
+private:
+    CheckInstance() = default;
+    // Declared first so it is destroyed last: the library outlives the instance it created.
+    std::shared_ptr<LoadedLibrary> library_;
+    const vitals_check_type* abi_ = nullptr;
+    void* handle_ = nullptr;
+    std::string component_type_;
+    std::string default_measurement_;
+};
+
+}  // namespace vitals

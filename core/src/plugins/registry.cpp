@@ -1,0 +1,272 @@
+#include "plugins/registry.h"
+
+#include <boost/dll/shared_library.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <dirent.h>
+#include <dlfcn.h>
+#include <mutex>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace vitals {
+
+// One loaded library. Declared so that `library` is destroyed last: nothing that points into the
+// library (the descriptor) may outlive it. In practice libraries are never unloaded (see cache below).
+struct LoadedLibrary {
+    boost::dll::shared_library library;
+    const vitals_plugin_descriptor* descriptor = nullptr;
+    std::string path;
+    vitals_host_api host{};  // given to the plugin's entry; context points back here
+};
+
+// The host API's log(): one line under the plugin's name. Never throws into the plugin.
+static void plugin_log(void* context, int32_t level, const char* message) {
+    try {
+        auto* lib = static_cast<LoadedLibrary*>(context);
+        const char* name = lib && lib->descriptor && lib->descriptor->name ? lib->descriptor->name : "plugin";
+        auto lvl = level <= VITALS_LOG_DEBUG  ? spdlog::level::debug
+                   : level == VITALS_LOG_INFO ? spdlog::level::info
+                   : level == VITALS_LOG_WARN ? spdlog::level::warn
+                                              : spdlog::level::err;
+        spdlog::log(lvl, "{}: {}", name, message ? message : "");
+    } catch (...) {
+    }
+}
+
+const char* to_string(vitals_option_type t) {
+    switch (t) {
+    case VITALS_OPTION_STRING: return "string";
+    case VITALS_OPTION_INT: return "int";
+    case VITALS_OPTION_NUMBER: return "number";
+    case VITALS_OPTION_BOOL: return "bool";
+    case VITALS_OPTION_DURATION: return "duration";
+    case VITALS_OPTION_STRING_LIST: return "string list";
+    case VITALS_OPTION_STRING_MAP: return "string map";
+    }
+    return "unknown";
+}
+
+const OptionSpec* CheckTypeInfo::find_option(const std::string& n) const {
+    for (const auto& o : options)
+        if (o.name == n) return &o;
+    return nullptr;
+}
+
+std::string permission_problem(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return std::string("cannot stat: ") + std::strerror(errno);
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return "writable by group or others (mode " + [&] {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "%04o", unsigned(st.st_mode & 07777));
+            return std::string(buf);
+        }() + "); fix with chmod go-w, or set plugins.strict_permissions to false";
+    if (st.st_uid != 0 && st.st_uid != ::geteuid())
+        return "owned by uid " + std::to_string(st.st_uid) + ", neither root nor the daemon's user (uid " +
+               std::to_string(::geteuid()) + ")";
+    return "";
+}
+
+namespace {
+
+// Libraries are loaded once per process and kept (SPEC §5): a reload that scans the same file again
+// gets the same handle instead of a second dlopen.
+std::mutex cache_mutex;
+std::map<std::string, std::shared_ptr<LoadedLibrary>>& library_cache() {
+    static std::map<std::string, std::shared_ptr<LoadedLibrary>> cache;
+    return cache;
+}
+
+bool offset_ok(uint32_t struct_size, size_t end_of_field) { return struct_size >= end_of_field; }
+
+// Array elements are stepped by the plugin's struct_size (SPEC: minor versions append fields), so
+// a plugin built against a later minor version with larger structs still reads correctly.
+template <class T>
+const T& element(const T* array, size_t i) {
+    size_t stride = array[0].struct_size;
+    return *reinterpret_cast<const T*>(reinterpret_cast<const char*>(array) + i * stride);
+}
+
+// Checks a descriptor for everything the host relies on. Returns "" when usable.
+std::string descriptor_problem(const vitals_plugin_descriptor* d) {
+    if (!d) return "vitals_plugin_entry returned NULL (the plugin failed to initialise)";
+    constexpr size_t header = offsetof(vitals_plugin_descriptor, abi_minor) + sizeof(uint16_t);
+    if (d->struct_size < header) return "malformed descriptor: struct_size " + std::to_string(d->struct_size) + " is too small";
+    if (d->abi_major != VITALS_ABI_MAJOR)
+        return "built for plugin ABI " + std::to_string(d->abi_major) + "." + std::to_string(d->abi_minor) +
+               ", this vitals speaks ABI " + std::to_string(VITALS_ABI_MAJOR) + "." +
+               std::to_string(VITALS_ABI_MINOR) + "; rebuild the plugin against a matching SDK";
+    if (!offset_ok(d->struct_size, offsetof(vitals_plugin_descriptor, type_count) + sizeof(size_t)))
+        return "malformed descriptor: struct_size " + std::to_string(d->struct_size) + " is too small";
+    if (!d->name || !*d->name) return "malformed descriptor: plugin name is null or empty";
+    if (!d->version) return "malformed descriptor: plugin version is null";
+    if (d->type_count == 0 || !d->types) return "malformed descriptor: provides no check types";
+    if (d->type_count > 1000) return "malformed descriptor: type_count " + std::to_string(d->type_count);
+    for (size_t i = 0; i < d->type_count; ++i) {
+        // Every element has the first one's size; check it before stepping by it.
+        if (!offset_ok(d->types[0].struct_size, offsetof(vitals_check_type, destroy) + sizeof(d->types[0].destroy)))
+            return "malformed descriptor: check type #0 has struct_size " + std::to_string(d->types[0].struct_size);
+        const vitals_check_type& t = element(d->types, i);
+        std::string where = "check type #" + std::to_string(i);
+        if (!offset_ok(t.struct_size, offsetof(vitals_check_type, destroy) + sizeof(t.destroy)))
+            return "malformed descriptor: " + where + " has struct_size " + std::to_string(t.struct_size);
+        if (!t.name || !*t.name) return "malformed descriptor: " + where + " has a null or empty name";
+        where = "check type \"" + std::string(t.name) + "\"";
+        if (!t.description || !t.component_type || !t.default_measurement)
+            return "malformed descriptor: " + where + " has a null description, component_type or default_measurement";
+        if (!t.create || !t.run || !t.destroy)
+            return "malformed descriptor: " + where + " lacks create, run or destroy";
+        if (t.option_count > 0 && !t.options) return "malformed descriptor: " + where + " has options == NULL";
+        if (t.option_count > 0 && !offset_ok(t.options[0].struct_size, offsetof(vitals_option_spec, help) + sizeof(t.options[0].help)))
+            return "malformed descriptor: " + where + " option #0 has struct_size " + std::to_string(t.options[0].struct_size);
+        if (t.option_count > 1000) return "malformed descriptor: " + where + " has " + std::to_string(t.option_count) + " options";
+        for (size_t j = 0; j < t.option_count; ++j) {
+            const vitals_option_spec& o = element(t.options, j);
+            if (!offset_ok(o.struct_size, offsetof(vitals_option_spec, help) + sizeof(o.help)))
+                return "malformed descriptor: " + where + " option #" + std::to_string(j) + " has struct_size " +
+                       std::to_string(o.struct_size);
+            if (!o.name || !*o.name || !o.help)
+                return "malformed descriptor: " + where + " option #" + std::to_string(j) + " has a null name or help";
+            if (o.type > VITALS_OPTION_STRING_MAP)
+                return "malformed descriptor: " + where + " option \"" + o.name + "\" has unknown type " +
+                       std::to_string(o.type);
+        }
+    }
+    return "";
+}
+
+}  // namespace
+
+bool PluginRegistry::load_file(const std::string& path, bool strict_permissions, std::string& reason) {
+    if (strict_permissions) {
+        reason = permission_problem(path);
+        if (!reason.empty()) return false;
+    }
+    std::shared_ptr<LoadedLibrary> lib;
+    {
+        std::lock_guard<std::mutex> lock(cache_mutex);
+        auto& cache = library_cache();
+        auto found = cache.find(path);
+        if (found != cache.end()) {
+            lib = found->second;
+        } else {
+            auto fresh = std::make_shared<LoadedLibrary>();
+            fresh->path = path;
+            std::error_code ec;
+            // rtld_now: resolve every symbol now, so a missing one is a refusal here rather than a
+            // crash at the first call (Boost.DLL defaults to lazy binding).
+            fresh->library.load(boost::dll::fs::path(path), ec, boost::dll::load_mode::rtld_now);
+            if (ec || !fresh->library.is_loaded()) {
+                const char* why = ::dlerror();
+                reason = std::string("cannot load: ") + (why ? why : ec.message());
+                return false;
+            }
+            if (!fresh->library.has(VITALS_PLUGIN_ENTRY_SYMBOL)) {
+                reason = "not a vitals plugin: it does not export the symbol " VITALS_PLUGIN_ENTRY_SYMBOL;
+                return false;
+            }
+            fresh->host.struct_size = sizeof(vitals_host_api);
+            fresh->host.abi_major = VITALS_ABI_MAJOR;
+            fresh->host.abi_minor = VITALS_ABI_MINOR;
+            fresh->host.context = fresh.get();
+            fresh->host.log = &plugin_log;
+            auto entry = fresh->library.get<const vitals_plugin_descriptor*(const vitals_host_api*)>(
+                VITALS_PLUGIN_ENTRY_SYMBOL);
+            fresh->descriptor = entry(&fresh->host);
+            reason = descriptor_problem(fresh->descriptor);
+            if (!reason.empty()) return false;
+            cache[path] = fresh;
+            lib = fresh;
+        }
+    }
+    const vitals_plugin_descriptor* d = lib->descriptor;
+    // All or nothing: a plugin whose type clashes with one already loaded is refused whole.
+    for (size_t i = 0; i < d->type_count; ++i) {
+        auto clash = types_.find(element(d->types, i).name);
+        if (clash != types_.end()) {
+            reason = "check type \"" + clash->first + "\" is already provided by " + clash->second.file;
+            return false;
+        }
+    }
+    for (size_t i = 0; i < d->type_count; ++i) {
+        const vitals_check_type& t = element(d->types, i);
+        CheckTypeInfo info;
+        info.name = t.name;
+        info.description = t.description;
+        info.component_type = t.component_type;
+        info.default_measurement = t.default_measurement;
+        info.plugin_name = d->name;
+        info.plugin_version = d->version;
+        info.file = path;
+        for (size_t j = 0; j < t.option_count; ++j) {
+            const vitals_option_spec& o = element(t.options, j);
+            OptionSpec spec;
+            spec.name = o.name;
+            spec.type = static_cast<vitals_option_type>(o.type);
+            spec.required = (o.flags & VITALS_OPTION_REQUIRED) != 0;
+            spec.secret = (o.flags & VITALS_OPTION_SECRET) != 0;
+            if (o.default_json) spec.default_json = std::string(o.default_json);
+            spec.help = o.help;
+            info.options.push_back(std::move(spec));
+        }
+        info.abi = &t;
+        info.library = lib;
+        types_.emplace(info.name, std::move(info));
+    }
+    return true;
+}
+
+std::shared_ptr<PluginRegistry> PluginRegistry::scan(const std::vector<std::string>& dirs, bool strict_permissions,
+                                                     bool required_dirs) {
+    auto reg = std::make_shared<PluginRegistry>();
+    reg->dirs_ = dirs;
+    for (const auto& dir : dirs) {
+        DIR* d = ::opendir(dir.c_str());
+        if (!d) {
+            if (required_dirs) reg->refusals_.push_back({dir, std::string("cannot open directory: ") + std::strerror(errno)});
+            continue;
+        }
+        std::vector<std::string> files;
+        while (dirent* e = ::readdir(d)) {
+            std::string n = e->d_name;
+            if (n.size() > 3 && n.compare(n.size() - 3, 3, ".so") == 0) files.push_back(dir + "/" + n);
+        }
+        ::closedir(d);
+        if (files.empty()) continue;
+        if (strict_permissions) {
+            std::string why = permission_problem(dir);
+            if (!why.empty()) {
+                reg->refusals_.push_back({dir, "directory " + why});
+                continue;
+            }
+        }
+        std::sort(files.begin(), files.end());
+        for (const auto& f : files) {
+            std::string reason;
+            if (!reg->load_file(f, strict_permissions, reason)) reg->refusals_.push_back({f, reason});
+        }
+    }
+    return reg;
+}
+
+const CheckTypeInfo* PluginRegistry::find(const std::string& type) const {
+    auto it = types_.find(type);
+    return it == types_.end() ? nullptr : &it->second;
+}
+
+std::vector<const CheckTypeInfo*> PluginRegistry::types() const {
+    std::vector<const CheckTypeInfo*> out;
+    for (const auto& kv : types_) out.push_back(&kv.second);
+    return out;
+}
+
+std::vector<std::string> PluginRegistry::type_names() const {
+    std::vector<std::string> out;
+    for (const auto& kv : types_) out.push_back(kv.first);
+    return out;
+}
+
+}  // namespace vitals

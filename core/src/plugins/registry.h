@@ -1,0 +1,79 @@
+// Loads check plugins (shared libraries speaking the C ABI of <vitals/plugin.h>) and holds the check
+// types they provide. A library, once loaded, stays loaded for the life of the process (SPEC §5:
+// "plugins are loaded once"); everything created from it keeps it alive through a shared_ptr.
+#pragma once
+
+#include <vitals/plugin.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vitals {
+
+struct LoadedLibrary;  // the Boost.DLL handle and the plugin's descriptor
+
+struct OptionSpec {
+    std::string name;
+    vitals_option_type type = VITALS_OPTION_STRING;
+    bool required = false;
+    bool secret = false;
+    std::optional<std::string> default_json;  // JSON text
+    std::string help;
+};
+
+const char* to_string(vitals_option_type t);
+
+struct CheckTypeInfo {
+    std::string name;
+    std::string description;
+    std::string component_type;
+    std::string default_measurement;
+    std::string plugin_name;
+    std::string plugin_version;
+    std::string file;  // the library it came from
+    std::vector<OptionSpec> options;
+
+    const OptionSpec* find_option(const std::string& n) const;
+
+    // Owned by `library`; valid as long as it is.
+    const vitals_check_type* abi = nullptr;
+    std::shared_ptr<LoadedLibrary> library;
+};
+
+// A plugin file that was not loaded, and why.
+struct PluginRefusal {
+    std::string file;
+    std::string reason;
+};
+
+class PluginRegistry {
+public:
+    // Scans each directory for *.so (sorted by name) and loads what passes every test. A directory that
+    // does not exist is skipped when `required_dirs` is false, a refusal otherwise. Refused files
+    // are listed in refusals(); they never abort the scan.
+    static std::shared_ptr<PluginRegistry> scan(const std::vector<std::string>& dirs, bool strict_permissions,
+                                                bool required_dirs);
+
+    // Loads one file (used by scan and by tests). Returns false with `reason` set on refusal.
+    bool load_file(const std::string& path, bool strict_permissions, std::string& reason);
+
+    const CheckTypeInfo* find(const std::string& type) const;
+    std::vector<const CheckTypeInfo*> types() const;  // sorted by name
+    std::vector<std::string> type_names() const;
+    const std::vector<PluginRefusal>& refusals() const { return refusals_; }
+    const std::vector<std::string>& dirs() const { return dirs_; }
+
+private:
+    std::map<std::string, CheckTypeInfo> types_;
+    std::vector<PluginRefusal> refusals_;
+    std::vector<std::string> dirs_;
+};
+
+// Why a plugin file or its directory must be refused under strict permissions, or "" if it is fine:
+// writable by group or others, or owned by neither root nor the daemon's effective user.
+std::string permission_problem(const std::string& path);
+
+}  // namespace vitals

@@ -1,0 +1,96 @@
+// The state the scheduler keeps per check, and the rise/fall damping of its status.
+#pragma once
+
+#include "common/status.h"
+#include "common/time_format.h"
+#include "config/config.h"
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+
+namespace vitals {
+
+// One recorded run (or a synthetic result: timeout, stuck, create failure).
+struct CheckResult {
+    Status status = Status::fail;  // raw status of this run
+    std::string output;
+    std::optional<double> observed_value;
+    std::string observed_unit;
+    std::string measurement;
+    WallTime time;       // when the run finished (or was declared timed out)
+    MonoTime mono_time;  // same, on the monotonic clock, for staleness
+    Millis duration{0};
+};
+
+// rise/fall damping (SPEC §3): the effective status moves to a better raw status after `rise`
+// consecutive results at that status, to a worse one after `fall`. Before anything is established,
+// the effective status is `fail` (pending): a new check must earn its pass with `rise` results.
+class Damper {
+public:
+    // Feeds one raw status; returns true when the effective status changed (or was first established).
+    bool apply(Status raw, int rise, int fall) {
+        if (raw == effective_) {
+            count_ = 0;
+            bool first = !established_;
+            established_ = true;
+            return first;
+        }
+        if (count_ == 0 || raw != candidate_) {
+            candidate_ = raw;
+            count_ = 0;
+        }
+        ++count_;
+        int needed = raw > effective_ ? fall : rise;
+        if (count_ >= needed) {
+            effective_ = raw;
+            established_ = true;
+            count_ = 0;
+            return true;
+        }
+        return false;
+    }
+    Status effective() const { return effective_; }
+    bool established() const { return established_; }
+    // Consecutive results at a status other than the effective one, waiting for rise/fall.
+    int pending_count() const { return count_; }
+    Status candidate() const { return candidate_; }
+
+private:
+    Status effective_ = Status::fail;
+    bool established_ = false;
+    Status candidate_ = Status::fail;
+    int count_ = 0;
+};
+
+// What the rest of the daemon sees of a check: a copy, published in snapshots.
+struct CheckView {
+    std::string name;
+    std::string type;
+    std::string component_type;
+    std::string default_measurement;
+    Impact impact = Impact::critical;
+    Scope scope = Scope::local;
+    Millis interval{0};
+    Millis timeout{0};
+    Millis stale_after{0};
+    int rise = 1;
+    int fall = 1;
+
+    std::optional<CheckResult> last;  // the newest recorded result
+    Status effective = Status::fail;  // after damping
+    bool established = false;         // false: no effective status yet (pending)
+    bool stuck = false;               // a plugin call has not returned past its next due time
+    std::string setup_error;          // create() failed: the check fails with this
+
+    uint64_t runs = 0;
+    uint64_t passes = 0;
+    uint64_t warns = 0;
+    uint64_t fails = 0;
+    uint64_t timeouts = 0;
+    std::deque<CheckResult> recent;  // newest first, at most kRecent
+    static constexpr size_t kRecent = 10;
+};
+
+}  // namespace vitals

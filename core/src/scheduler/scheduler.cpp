@@ -1,0 +1,290 @@
+#include "scheduler/scheduler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace vitals {
+
+using Clock = std::chrono::steady_clock;
+
+// Snapshots are rebuilt at most this often when results stream in, and at least every second
+// so that pending, start_period and stale age without new results.
+static constexpr Millis kPublishCoalesce{20};
+static constexpr Millis kPublishEvery{1000};
+
+struct Scheduler::Entry {
+    CheckConfig cfg;
+    std::shared_ptr<CheckInstance> instance;  // null when create() failed
+    CheckView view;
+    Damper damper;
+    MonoTime next_due;
+    // The run in flight, if any.
+    bool in_flight = false;
+    uint64_t run_id = 0;
+    MonoTime run_started;
+    MonoTime run_deadline;
+    bool timed_out = false;  // the deadline passed and a timeout result was recorded
+};
+
+Scheduler::Scheduler(std::shared_ptr<const Config> config, const PluginRegistry& registry, SnapshotSlot& slot,
+                     std::string service_id)
+    : config_(std::move(config)), slot_(slot), service_id_(std::move(service_id)), started_at_(Clock::now()),
+      rng_state_(uint64_t(Clock::now().time_since_epoch().count()) | 1), live_(std::make_shared<Liveness>()) {
+    live_->scheduler = this;
+    for (const auto& c : config_->checks) {
+        auto e = std::make_shared<Entry>();
+        e->cfg = c;
+        CheckView& v = e->view;
+        v.name = c.name;
+        v.type = c.type;
+        v.impact = c.impact;
+        v.scope = c.scope;
+        v.interval = c.interval;
+        v.timeout = c.timeout;
+        v.stale_after = c.stale_after;
+        v.rise = c.rise;
+        v.fall = c.fall;
+        const CheckTypeInfo* type = registry.find(c.type);
+        if (!type) {
+            v.setup_error = "check type \"" + c.type + "\" is not loaded";
+        } else {
+            v.component_type = type->component_type;
+            v.default_measurement = type->default_measurement;
+            std::string error;
+            e->instance = CheckInstance::create(*type, c.options_json, error);
+            if (!e->instance) {
+                v.setup_error = c.type + ": " + error;
+                spdlog::error("check {}: cannot start: {}", c.name, v.setup_error);
+            }
+        }
+        entries_.push_back(std::move(e));
+    }
+    // Enough threads that checks rarely queue behind each other, bounded for a small sidecar.
+    size_t threads = std::clamp<size_t>(entries_.size(), 1, 8);
+    pool_ = std::make_unique<WorkerPool>(threads, 64);
+}
+
+Scheduler::~Scheduler() {
+    stop();
+    std::lock_guard<std::mutex> lock(live_->mu);
+    live_->scheduler = nullptr;
+}
+
+Millis Scheduler::jitter(Millis interval) {
+    // xorshift64: jitter needs spread, not quality.
+    rng_state_ ^= rng_state_ << 13;
+    rng_state_ ^= rng_state_ >> 7;
+    rng_state_ ^= rng_state_ << 17;
+    int64_t span = std::max<int64_t>(1, interval.count() / 10);
+    return Millis(int64_t(rng_state_ % uint64_t(span)));
+}
+
+void Scheduler::start() {
+    MonoTime now = Clock::now();
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        // First runs start almost at once (a target earns traffic sooner), spread over a few ms.
+        for (auto& e : entries_) e->next_due = now + std::min(jitter(e->cfg.interval), Millis(50));
+        publish_locked(now);
+    }
+    thread_ = std::thread([this] { loop(); });
+}
+
+void Scheduler::stop() {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stopping_) return;
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    if (pool_) pool_->stop(Millis(2000));
+}
+
+void Scheduler::set_draining(bool draining) {
+    draining_ = draining;
+    std::lock_guard<std::mutex> lock(mu_);
+    publish_locked(Clock::now());
+}
+
+void Scheduler::publish() {
+    std::lock_guard<std::mutex> lock(mu_);
+    publish_locked(Clock::now());
+}
+
+void Scheduler::publish_locked(MonoTime now) {
+    std::vector<CheckView> views;
+    views.reserve(entries_.size());
+    for (const auto& e : entries_) views.push_back(e->view);
+    SnapshotInputs in;
+    in.config = config_.get();
+    in.views = &views;
+    in.now = now;
+    in.wall_now = std::chrono::system_clock::now();
+    in.in_start_period = now - started_at_ < config_->policy.start_period;
+    in.draining = draining_;
+    in.service_id = service_id_;
+    auto snap = build_snapshot(in);
+    for (const auto& [name, verdict] : snap->verdicts) {
+        auto prev = group_status_.find(name);
+        if (prev == group_status_.end() || prev->second != verdict.status) {
+            const char* from = prev == group_status_.end() ? "none" : to_string(prev->second);
+            if (verdict.status == Status::pass)
+                spdlog::info("group {}: {} -> pass", name, from);
+            else
+                spdlog::warn("group {}: {} -> {}: {}", name, from, to_string(verdict.status), verdict.cause);
+            group_status_[name] = verdict.status;
+        }
+    }
+    slot_.store(std::move(snap));
+    dirty_ = false;
+    last_publish_ = now;
+}
+
+void Scheduler::loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stopping_) {
+        MonoTime now = Clock::now();
+        MonoTime wake = now + kPublishEvery;
+        for (auto& ep : entries_) {
+            Entry& e = *ep;
+            if (e.in_flight) {
+                if (!e.timed_out && now >= e.run_deadline) {
+                    // The call overran: record the timeout now; its thread is lost until it returns.
+                    e.timed_out = true;
+                    ++e.view.timeouts;
+                    pool_->add_replacement();
+                    CheckResult r;
+                    r.status = Status::fail;
+                    r.output = "timed out after " + std::to_string(e.cfg.timeout.count()) + " ms";
+                    r.duration = e.cfg.timeout;
+                    record(e, std::move(r));
+                }
+                if (e.timed_out && !e.view.stuck && now >= e.run_started + e.cfg.interval) {
+                    e.view.stuck = true;
+                    CheckResult r;
+                    r.status = Status::fail;
+                    r.output = "stuck: plugin call has not returned after " +
+                               std::to_string(std::chrono::duration_cast<Millis>(now - e.run_started).count()) +
+                               " ms; no new run starts until it does";
+                    r.duration = std::chrono::duration_cast<Millis>(now - e.run_started);
+                    spdlog::error("check {}: {}", e.cfg.name, r.output);
+                    record(e, std::move(r));
+                }
+                if (!e.timed_out) wake = std::min(wake, e.run_deadline);
+                else if (!e.view.stuck) wake = std::min(wake, e.run_started + e.cfg.interval);
+                continue;
+            }
+            if (now >= e.next_due) {
+                dispatch(ep, now);
+                // Keep the cadence; after a long pause, restart it rather than firing a burst.
+                e.next_due += e.cfg.interval;
+                if (e.next_due <= now) e.next_due = now + e.cfg.interval;
+                e.next_due += jitter(e.cfg.interval) - Millis(e.cfg.interval.count() / 20);
+                if (e.in_flight) wake = std::min(wake, e.run_deadline);
+            }
+            wake = std::min(wake, e.next_due);
+        }
+        if (dirty_) {
+            if (now - last_publish_ >= kPublishCoalesce)
+                publish_locked(now);
+            else
+                wake = std::min(wake, last_publish_ + kPublishCoalesce);
+        }
+        if (now - last_publish_ >= kPublishEvery) publish_locked(now);
+        wake = std::min(wake, last_publish_ + kPublishEvery);
+        cv_.wait_until(lock, wake);
+    }
+}
+
+void Scheduler::dispatch(const std::shared_ptr<Entry>& ep, MonoTime now) {
+    Entry& e = *ep;
+    if (!e.instance) {
+        // create() failed: nothing to run; the check stays failed with its setup error.
+        return;
+    }
+    e.in_flight = true;
+    e.timed_out = false;
+    e.run_id++;
+    e.run_started = now;
+    e.run_deadline = now + e.cfg.timeout;
+    uint64_t run_id = e.run_id;
+    MonoTime deadline = e.run_deadline;
+    std::shared_ptr<CheckInstance> instance = e.instance;  // the job keeps the instance alive
+    pool_->submit([live = live_, ep, run_id, deadline, instance] {
+        MonoTime started = Clock::now();
+        RawResult raw;
+        if (started >= deadline) {
+            raw.status = Status::fail;
+            raw.output = "not started before its deadline (all workers busy)";
+        } else {
+            raw = instance->run(deadline);
+        }
+        MonoTime finished = Clock::now();
+        std::lock_guard<std::mutex> lock(live->mu);
+        if (live->scheduler) live->scheduler->complete(ep, run_id, std::move(raw), started, finished);
+    });
+}
+
+void Scheduler::complete(const std::shared_ptr<Entry>& ep, uint64_t run_id, RawResult raw, MonoTime started,
+                         MonoTime finished) {
+    std::lock_guard<std::mutex> lock(mu_);
+    Entry& e = *ep;
+    if (!e.in_flight || e.run_id != run_id) return;
+    e.in_flight = false;
+    if (e.timed_out) {
+        // Its timeout was recorded at the deadline; the late answer is not used.
+        pool_->overdue_done();
+        auto took = std::chrono::duration_cast<Millis>(finished - started).count();
+        if (e.view.stuck) {
+            spdlog::warn("check {}: stuck call returned after {} ms; runs resume", e.cfg.name, took);
+            e.view.stuck = false;
+            e.next_due = std::min(e.next_due, finished);
+            dirty_ = true;
+        } else {
+            spdlog::debug("check {}: late result after {} ms discarded", e.cfg.name, took);
+        }
+        cv_.notify_all();
+        return;
+    }
+    CheckResult r;
+    r.status = raw.status;
+    r.output = std::move(raw.output);
+    r.observed_value = raw.observed_value;
+    r.observed_unit = std::move(raw.observed_unit);
+    r.measurement = std::move(raw.measurement);
+    r.duration = std::chrono::duration_cast<Millis>(finished - started);
+    record(e, std::move(r));
+    cv_.notify_all();
+}
+
+void Scheduler::record(Entry& e, CheckResult r) {
+    r.time = std::chrono::system_clock::now();
+    r.mono_time = Clock::now();
+    CheckView& v = e.view;
+    ++v.runs;
+    switch (r.status) {
+    case Status::pass: ++v.passes; break;
+    case Status::warn: ++v.warns; break;
+    case Status::fail: ++v.fails; break;
+    }
+    Status before = v.effective;
+    bool was_established = v.established;
+    if (e.damper.apply(r.status, e.cfg.rise, e.cfg.fall)) {
+        v.effective = e.damper.effective();
+        v.established = true;
+        const char* from = was_established ? to_string(before) : "pending";
+        if (v.effective == Status::pass)
+            spdlog::info("check {}: {} -> pass", v.name, from);
+        else
+            spdlog::warn("check {}: {} -> {}: {}", v.name, from, to_string(v.effective), r.output);
+    }
+    v.recent.push_front(r);
+    if (v.recent.size() > CheckView::kRecent) v.recent.pop_back();
+    v.last = std::move(r);
+    dirty_ = true;
+}
+
+}  // namespace vitals

@@ -1,0 +1,89 @@
+#include "scheduler/worker_pool.h"
+
+#include <thread>
+
+namespace vitals {
+
+// Shared by the pool object and every thread, so a thread abandoned in a hung plugin call never
+// touches freed memory when (if ever) it returns.
+struct WorkerPool::State {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::condition_variable exited;
+    std::deque<std::function<void()>> jobs;
+    size_t target = 0;     // threads wanted for work
+    size_t max_extra = 0;  // replacements allowed for overdue calls
+    size_t overdue = 0;    // threads stuck in an overdue call
+    size_t threads = 0;    // threads alive
+    bool stopping = false;
+};
+
+WorkerPool::WorkerPool(size_t threads, size_t max_extra) : state_(std::make_shared<State>()) {
+    state_->target = threads;
+    state_->max_extra = max_extra;
+    std::lock_guard<std::mutex> lock(state_->mu);
+    for (size_t i = 0; i < threads; ++i) {
+        ++state_->threads;
+        std::thread(worker, state_).detach();
+    }
+}
+
+WorkerPool::~WorkerPool() { stop(std::chrono::milliseconds(1000)); }
+
+void WorkerPool::worker(std::shared_ptr<State> s) {
+    std::unique_lock<std::mutex> lock(s->mu);
+    for (;;) {
+        // Too many threads (an overdue call came back after its replacement started): leave.
+        auto surplus = [&] { return s->threads > s->target + s->overdue; };
+        s->cv.wait(lock, [&] { return s->stopping || !s->jobs.empty() || surplus(); });
+        if (s->stopping || surplus()) break;
+        auto job = std::move(s->jobs.front());
+        s->jobs.pop_front();
+        lock.unlock();
+        job();
+        job = nullptr;
+        lock.lock();
+    }
+    --s->threads;
+    s->exited.notify_all();
+}
+
+void WorkerPool::submit(std::function<void()> job) {
+    {
+        std::lock_guard<std::mutex> lock(state_->mu);
+        if (state_->stopping) return;
+        state_->jobs.push_back(std::move(job));
+    }
+    state_->cv.notify_one();
+}
+
+void WorkerPool::add_replacement() {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    ++state_->overdue;
+    if (state_->stopping || state_->overdue > state_->max_extra) return;
+    if (state_->threads < state_->target + state_->overdue) {
+        ++state_->threads;
+        std::thread(worker, state_).detach();
+    }
+}
+
+void WorkerPool::overdue_done() {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    if (state_->overdue > 0) --state_->overdue;
+    state_->cv.notify_all();  // lets a surplus thread notice and leave
+}
+
+size_t WorkerPool::threads() const {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    return state_->threads;
+}
+
+void WorkerPool::stop(std::chrono::milliseconds grace) {
+    std::unique_lock<std::mutex> lock(state_->mu);
+    state_->stopping = true;
+    state_->jobs.clear();
+    state_->cv.notify_all();
+    state_->exited.wait_for(lock, grace, [&] { return state_->threads <= state_->overdue; });
+}
+
+}  // namespace vitals

@@ -1,0 +1,59 @@
+// The immutable view the HTTP server answers from. Built by the scheduler whenever something
+// changes (and at least once a second, so pending/stale age correctly), swapped in atomically;
+// a request only copies a shared_ptr and writes pre-rendered bytes.
+#pragma once
+
+#include "common/time_format.h"
+#include "config/config.h"
+#include "policy/policy.h"
+#include "scheduler/check_state.h"
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace vitals {
+
+// A status ready to send: the code and both bodies (full details, and {"status"} alone).
+struct RenderedStatus {
+    Status status = Status::fail;
+    int code = 503;
+    std::string full;
+    std::string brief;
+};
+
+struct Snapshot {
+    WallTime built;
+    std::map<std::string, RenderedStatus> groups;  // by group name; "default" always present
+    std::map<std::string, RenderedStatus> checks;  // /health/checks/{name}
+    std::map<std::string, GroupVerdict> verdicts;  // by group name
+    std::vector<CheckView> views;                  // in configuration order
+    bool draining = false;
+};
+
+struct SnapshotInputs {
+    const Config* config = nullptr;
+    const std::vector<CheckView>* views = nullptr;
+    MonoTime now;
+    WallTime wall_now;
+    bool in_start_period = false;
+    bool draining = false;
+    std::string service_id;
+};
+
+std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInputs& in);
+
+// A single slot holding the current snapshot. Readers never block on a writer for longer than a
+// shared_ptr copy (libstdc++'s atomic shared_ptr functions use a small spinlock pool).
+class SnapshotSlot {
+public:
+    std::shared_ptr<const Snapshot> load() const { return std::atomic_load(&current_); }
+    void store(std::shared_ptr<const Snapshot> s) { std::atomic_store(&current_, std::move(s)); }
+
+private:
+    std::shared_ptr<const Snapshot> current_;
+};
+
+}  // namespace vitals
