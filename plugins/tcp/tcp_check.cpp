@@ -58,7 +58,8 @@ std::string errno_text(int err) { return std::strerror(err); }
 // is, \r \n \t escaped, anything else as \xHH; cut at `max` characters with "..." appended.
 std::string printable(const std::string& bytes, size_t max = kMaxQuoted) {
     std::string out;
-    for (unsigned char c : bytes) {
+    for (char ch : bytes) {
+        const auto c = static_cast<unsigned char>(ch);
         std::string piece;
         if (c == '\r') piece = "\\r";
         else if (c == '\n') piece = "\\n";

@@ -111,6 +111,16 @@ Loaded load_or_exit(const Args& args, bool quiet_refusals = false) {
             for (const auto& r : registry->refusals()) spdlog::error("plugin refused: {}: {}", r.file, r.reason);
         Config cfg = load_config_file(args.config, process_env, registry.get());
         if (args.port) cfg.server.port = *args.port;
+        // Values only the plugin can judge (a threshold order, a URL) fail here, as configuration
+        // errors with their path, rather than later as a failing check.
+        std::vector<std::string> errors;
+        for (size_t i = 0; i < cfg.checks.size(); ++i) {
+            const CheckConfig& c = cfg.checks[i];
+            std::string error;
+            if (!CheckInstance::create(*registry->find(c.type), c.options_json, error))
+                errors.push_back("checks[" + std::to_string(i) + "].options: " + c.type + ": " + error);
+        }
+        if (!errors.empty()) throw ConfigError(errors);
         return {std::make_shared<const Config>(std::move(cfg)), registry};
     } catch (const ConfigError& e) {
         std::fprintf(stderr, "vitals: %s: invalid configuration:\n", args.config.c_str());

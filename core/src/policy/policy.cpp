@@ -30,7 +30,9 @@ GroupVerdict evaluate_group(const GroupConfig& group, const std::vector<Member>&
     GroupVerdict verdict;
     std::vector<std::string> causes;
     auto add_cause = [&](const Member& m, const char* rule) {
-        causes.push_back(m.name + ": " + to_string(m.standing.status) + " (" + rule + ")");
+        // A check without a result yet says "pending" rather than a status it never reported.
+        bool pending = m.standing.output.rfind("pending", 0) == 0;
+        causes.push_back(m.name + ": " + (pending ? "pending" : to_string(m.standing.status)) + " (" + rule + ")");
     };
 
     if (group.quorum > 0) {

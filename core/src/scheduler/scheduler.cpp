@@ -130,9 +130,10 @@ void Scheduler::publish_locked(MonoTime now) {
     for (const auto& [name, verdict] : snap->verdicts) {
         auto prev = group_status_.find(name);
         if (prev == group_status_.end() || prev->second != verdict.status) {
-            const char* from = prev == group_status_.end() ? "none" : to_string(prev->second);
-            if (verdict.status == Status::pass)
-                spdlog::info("group {}: {} -> pass", name, from);
+            const char* from = prev == group_status_.end() ? "starting" : to_string(prev->second);
+            if (verdict.status == Status::pass || prev == group_status_.end())
+                spdlog::info("group {}: {} -> {}{}{}", name, from, to_string(verdict.status),
+                             verdict.cause.empty() ? "" : ": ", verdict.cause);
             else
                 spdlog::warn("group {}: {} -> {}: {}", name, from, to_string(verdict.status), verdict.cause);
             group_status_[name] = verdict.status;

@@ -1,0 +1,197 @@
+#include "config/config.h"
+#include "plugins/registry.h"
+
+#include <catch2/catch.hpp>
+
+#include <map>
+
+using namespace vitals;
+
+namespace {
+
+// The built-in plugins plus the fault fixtures: real schemas to validate against.
+const PluginRegistry& registry() {
+    static std::shared_ptr<PluginRegistry> reg = [] {
+        auto r = PluginRegistry::scan({VITALS_BUILTIN_PLUGIN_DIR}, true, true);
+        std::string why;
+        if (!r->load_file(std::string(VITALS_FIXTURE_DIR) + "/faults.so", true, why)) FAIL(why);
+        return r;
+    }();
+    return *reg;
+}
+
+EnvLookup env(std::map<std::string, std::string> vars) {
+    return [vars](const std::string& name) -> std::optional<std::string> {
+        auto it = vars.find(name);
+        if (it == vars.end()) return std::nullopt;
+        return it->second;
+    };
+}
+
+Config parse(const std::string& text, std::map<std::string, std::string> vars = {}) {
+    return parse_config(text, env(vars), &registry(), "test.json");
+}
+
+std::vector<std::string> errors_of(const std::string& text, std::map<std::string, std::string> vars = {}) {
+    try {
+        parse(text, vars);
+    } catch (const ConfigError& e) {
+        return e.errors();
+    }
+    return {};
+}
+
+bool has_error(const std::vector<std::string>& errors, const std::string& prefix, const std::string& words = "") {
+    for (const auto& e : errors)
+        if (e.rfind(prefix, 0) == 0 && e.find(words) != std::string::npos) return true;
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("a minimal configuration gets every default", "[config]") {
+    Config c = parse(R"({"checks": []})");
+    CHECK(c.server.address == "0.0.0.0");
+    CHECK(c.server.port == 8081);
+    CHECK(c.server.details == Details::loopback);
+    CHECK(c.server.admin_token_env == "VITALS_ADMIN_TOKEN");
+    CHECK(c.history.path == "var/vitals.db");
+    CHECK(c.history.retention == Millis(7LL * 86'400'000));
+    CHECK(c.history.max_rows == 1'000'000);
+    CHECK(c.policy.start_period == Millis(0));
+    CHECK(c.policy.shared_fail == Status::warn);
+    CHECK(c.shutdown.drain == Millis(0));
+    REQUIRE(c.groups.size() == 1);
+    CHECK(c.groups[0].name == "default");
+}
+
+TEST_CASE("checks get interval, timeout, rise/fall and stale_after defaults", "[config]") {
+    Config c = parse(R"({"checks": [{"name": "root", "type": "disk"}]})");
+    REQUIRE(c.checks.size() == 1);
+    const CheckConfig& k = c.checks[0];
+    CHECK(k.interval == Millis(10'000));
+    CHECK(k.timeout == Millis(2'000));
+    CHECK(k.rise == 1);
+    CHECK(k.fall == 1);
+    CHECK(k.impact == Impact::critical);
+    CHECK(k.stale_after == Millis(32'000));  // 3 × interval + timeout
+    CHECK(c.groups[0].checks == std::vector<std::string>{"root"});
+}
+
+TEST_CASE("options are validated, defaults filled in and durations normalised to ms", "[config]") {
+    Config c = parse(R"({"checks": [
+        {"name": "s", "type": "fixture_sleep", "options": {"ms": "1s"}},
+        {"name": "t", "type": "tcp", "options": {"host": "127.0.0.1", "port": "${PORT:-6379}"}}]})");
+    CHECK(c.checks[0].options_json.find("\"ms\":1000") != std::string::npos);
+    CHECK(c.checks[0].options_json.find("\"status\":\"pass\"") != std::string::npos);
+    CHECK(c.checks[1].options_json.find("\"port\":6379") != std::string::npos);
+}
+
+TEST_CASE("comments are allowed, also inside lines, but not inside strings", "[config]") {
+    Config c = parse("// top\n{ /* block */ \"checks\": [ // trailing\n"
+                     "{\"name\": \"t\", \"type\": \"tcp\", \"options\": {\"host\": \"http://x//y\", \"port\": 1}}]}");
+    CHECK(c.checks[0].options_json.find("http://x//y") != std::string::npos);
+}
+
+TEST_CASE("environment variables are substituted in strings", "[config]") {
+    std::vector<std::string> errors;
+    auto e = env({{"HOST", "redis.internal"}, {"EMPTY", ""}});
+    CHECK(substitute_env("${HOST}:6379", e, "p", errors) == "redis.internal:6379");
+    CHECK(substitute_env("${MISSING:-fallback}", e, "p", errors) == "fallback");
+    CHECK(substitute_env("${EMPTY:-fallback}", e, "p", errors) == "fallback");
+    CHECK(substitute_env("${EMPTY}", e, "p", errors).empty());
+    CHECK(substitute_env("cost $5 and $${LITERAL}", e, "p", errors) == "cost $5 and ${LITERAL}");
+    CHECK(errors.empty());
+    substitute_env("${MISSING}", e, "checks[0].options.host", errors);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].rfind("checks[0].options.host: environment variable MISSING is not set", 0) == 0);
+}
+
+TEST_CASE("every error is reported at once, each with its path", "[config]") {
+    auto errors = errors_of(R"({
+        "serverr": {},
+        "server": {"port": 70000, "details": "sometimes"},
+        "log": {"level": "loud"},
+        "checks": [
+            {"name": "a", "type": "disk", "interval": "5x"},
+            {"name": "b", "type": "tcp", "options": {"host": "h", "port": 1, "prot": 2}},
+            {"name": "c", "type": "nosuch"},
+            {"name": "d", "type": "disk", "interval": "1s", "timeout": "1s"},
+            {"name": "e", "type": "tcp", "options": {"host": "${NOPE}", "port": 1}},
+            {"name": "a", "type": "disk"},
+            {"type": "disk"}
+        ],
+        "groups": {"history": {"checks": ["a"]}, "g": {"checks": ["zz"], "quorum": 3}}
+    })");
+    CHECK(has_error(errors, "serverr: unknown key"));
+    CHECK(has_error(errors, "server.port: must be between 0 and 65535"));
+    CHECK(has_error(errors, "server.details: invalid value"));
+    CHECK(has_error(errors, "log.level: invalid value"));
+    CHECK(has_error(errors, "checks[0].interval: invalid duration"));
+    CHECK(has_error(errors, "checks[1].options.prot: unknown option", "known: host, port"));
+    CHECK(has_error(errors, "checks[2].type: unknown check type \"nosuch\"", "disk"));
+    CHECK(has_error(errors, "checks[3].timeout: must be shorter than the interval"));
+    CHECK(has_error(errors, "checks[4].options.host: environment variable NOPE is not set"));
+    CHECK(has_error(errors, "checks[5].name: duplicate check name"));
+    CHECK(has_error(errors, "checks[6].name: required"));
+    CHECK(has_error(errors, "groups.history: \"history\" is reserved"));
+    CHECK(has_error(errors, "groups.g.checks[0]: no check named \"zz\""));
+    CHECK(has_error(errors, "groups.g.quorum:"));
+    CHECK(errors.size() >= 14);
+}
+
+TEST_CASE("required options and wrong option types are errors", "[config]") {
+    auto errors = errors_of(R"({"checks": [
+        {"name": "t", "type": "tcp", "options": {"port": "not a number"}},
+        {"name": "d", "type": "disk", "options": {"write_probe": "maybe", "path": 5}}]})");
+    CHECK(has_error(errors, "checks[0].options.host: required option is missing"));
+    CHECK(has_error(errors, "checks[0].options.port: expected an integer"));
+    CHECK(has_error(errors, "checks[1].options.write_probe: expected true or false"));
+    CHECK(has_error(errors, "checks[1].options.path: expected a string"));
+}
+
+TEST_CASE("malformed JSON is one clear error", "[config]") {
+    auto errors = errors_of(R"({"checks": [}")");
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].rfind("test.json: not valid JSON", 0) == 0);
+}
+
+TEST_CASE("checks is required; wrong section types are errors", "[config]") {
+    CHECK(has_error(errors_of("{}"), "checks: required"));
+    CHECK(has_error(errors_of(R"({"checks": {}})"), "checks: expected an array"));
+    CHECK(has_error(errors_of(R"({"checks": [], "server": []})"), "server: expected an object"));
+    CHECK(has_error(errors_of("[1]"), "(top level): expected an object"));
+}
+
+TEST_CASE("groups: members, quorum, drain flag and http_status", "[config]") {
+    Config c = parse(R"({
+        "policy": {"http_status": {"warn": 429}},
+        "checks": [{"name": "a", "type": "disk"}, {"name": "b", "type": "disk"}],
+        "groups": {"live": {"checks": ["a"], "drain": false, "http_status": {"fail": 500}},
+                   "q": {"checks": ["a", "b"], "quorum": 1}}})");
+    const GroupConfig* live = c.find_group("live");
+    REQUIRE(live);
+    CHECK_FALSE(live->drain);
+    REQUIRE(live->http_status);
+    CHECK(live->http_status->fail == 500);
+    CHECK(live->http_status->warn == 429);  // inherits the global map
+    CHECK(c.find_group("q")->quorum == 1);
+    const GroupConfig* def = c.find_group("default");
+    REQUIRE(def);
+    CHECK(def->checks.size() == 2);
+}
+
+TEST_CASE("an explicit default group replaces the implicit one", "[config]") {
+    Config c = parse(R"({"checks": [{"name": "a", "type": "disk"}, {"name": "b", "type": "disk"}],
+                         "groups": {"default": {"checks": ["b"]}}})");
+    CHECK(c.find_group("default")->checks == std::vector<std::string>{"b"});
+    CHECK(c.groups.size() == 1);
+}
+
+TEST_CASE("same_definition tells unchanged checks from changed ones", "[config]") {
+    Config a = parse(R"({"checks": [{"name": "t", "type": "tcp", "options": {"host": "h", "port": 1}}]})");
+    Config b = parse(R"({"checks": [{"name": "t", "type": "tcp", "options": {"host": "h", "port": 1}}]})");
+    Config c = parse(R"({"checks": [{"name": "t", "type": "tcp", "options": {"host": "h", "port": 2}}]})");
+    CHECK(a.checks[0].same_definition(b.checks[0]));
+    CHECK_FALSE(a.checks[0].same_definition(c.checks[0]));
+}

@@ -1,0 +1,34 @@
+#include "common/duration.h"
+#include "common/time_format.h"
+
+#include <catch2/catch.hpp>
+
+using namespace vitals;
+
+TEST_CASE("durations parse with every unit", "[duration]") {
+    CHECK(parse_duration("250ms") == Millis(250));
+    CHECK(parse_duration("5s") == Millis(5000));
+    CHECK(parse_duration("1m") == Millis(60'000));
+    CHECK(parse_duration("2h") == Millis(7'200'000));
+    CHECK(parse_duration("7d") == Millis(7LL * 86'400'000));
+    CHECK(parse_duration("0") == Millis(0));
+}
+
+TEST_CASE("malformed durations are rejected", "[duration]") {
+    for (const char* bad : {"", "5", "s", "-5s", "5x", "1.5s", "5 s", "99999999999999999999d"}) {
+        INFO(bad);
+        CHECK_FALSE(parse_duration(bad));
+    }
+}
+
+TEST_CASE("durations format to their shortest exact spelling", "[duration]") {
+    CHECK(format_duration(Millis(1500)) == "1500ms");
+    CHECK(format_duration(Millis(5000)) == "5s");
+    CHECK(format_duration(Millis(60'000)) == "1m");
+    CHECK(format_duration(Millis(0)) == "0ms");
+}
+
+TEST_CASE("rfc3339 prints UTC with milliseconds", "[time]") {
+    WallTime t{std::chrono::milliseconds(1'700'000'000'123)};
+    CHECK(rfc3339(t) == "2023-11-14T22:13:20.123Z");
+}

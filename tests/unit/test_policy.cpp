@@ -1,0 +1,136 @@
+#include "policy/policy.h"
+
+#include <catch2/catch.hpp>
+
+using namespace vitals;
+
+namespace {
+
+Member member(const std::string& name, Status s, Impact impact = Impact::critical, Scope scope = Scope::local) {
+    return Member{name, impact, scope, Standing{s, ""}};
+}
+
+GroupConfig group(int quorum = 0, bool drain = true) {
+    GroupConfig g;
+    g.name = "g";
+    g.quorum = quorum;
+    g.drain = drain;
+    return g;
+}
+
+CheckView established_view(Status effective, Status raw, MonoTime at) {
+    CheckView v;
+    v.name = "c";
+    v.established = true;
+    v.effective = effective;
+    v.stale_after = Millis(10'000);
+    CheckResult r;
+    r.status = raw;
+    r.output = "raw output";
+    r.mono_time = at;
+    v.last = r;
+    return v;
+}
+
+}  // namespace
+
+TEST_CASE("all passing members pass the group", "[policy]") {
+    auto v = evaluate_group(group(), {member("a", Status::pass), member("b", Status::pass)}, Status::warn, false);
+    CHECK(v.status == Status::pass);
+    CHECK(v.cause.empty());
+}
+
+TEST_CASE("a critical failure fails the group and names the check", "[policy]") {
+    auto v = evaluate_group(group(), {member("a", Status::pass), member("redis", Status::fail)}, Status::warn, false);
+    CHECK(v.status == Status::fail);
+    CHECK(v.cause == "redis: fail (critical)");
+}
+
+TEST_CASE("a degraded failure only warns", "[policy]") {
+    auto v = evaluate_group(group(), {member("cache", Status::fail, Impact::degraded)}, Status::warn, false);
+    CHECK(v.status == Status::warn);
+    CHECK(v.cause == "cache: fail (degraded)");
+}
+
+TEST_CASE("an ignored failure does not count", "[policy]") {
+    auto v = evaluate_group(group(), {member("x", Status::fail, Impact::ignore)}, Status::warn, false);
+    CHECK(v.status == Status::pass);
+}
+
+TEST_CASE("any counted warn makes the group warn", "[policy]") {
+    auto v = evaluate_group(group(), {member("a", Status::warn), member("b", Status::pass)}, Status::warn, false);
+    CHECK(v.status == Status::warn);
+    CHECK(v.cause == "a: warn (critical)");
+}
+
+TEST_CASE("a shared dependency's failure warns unless shared_fail is fail", "[policy]") {
+    std::vector<Member> m{member("central", Status::fail, Impact::critical, Scope::shared)};
+    CHECK(evaluate_group(group(), m, Status::warn, false).status == Status::warn);
+    CHECK(evaluate_group(group(), m, Status::fail, false).status == Status::fail);
+    CHECK(evaluate_group(group(), m, Status::warn, false).cause == "central: fail (shared)");
+}
+
+TEST_CASE("quorum: passes at N, warns above N with failures, fails below N", "[policy]") {
+    auto g = group(2);
+    CHECK(evaluate_group(g, {member("a", Status::pass), member("b", Status::pass), member("c", Status::pass)},
+                         Status::warn, false)
+              .status == Status::pass);
+    auto warn = evaluate_group(g, {member("a", Status::pass), member("b", Status::pass), member("c", Status::fail)},
+                               Status::warn, false);
+    CHECK(warn.status == Status::warn);
+    CHECK(warn.cause.rfind("quorum 2 of 2", 0) == 0);
+    auto fail = evaluate_group(g, {member("a", Status::pass), member("b", Status::fail), member("c", Status::fail)},
+                               Status::warn, false);
+    CHECK(fail.status == Status::fail);
+    CHECK(fail.cause.rfind("quorum 1 of 2", 0) == 0);
+}
+
+TEST_CASE("draining fails every group except drain: false ones", "[policy]") {
+    auto v = evaluate_group(group(0, true), {member("a", Status::pass)}, Status::warn, true);
+    CHECK(v.status == Status::fail);
+    CHECK(v.cause == "draining");
+    CHECK(evaluate_group(group(0, false), {member("a", Status::pass)}, Status::warn, true).status == Status::pass);
+}
+
+TEST_CASE("standing: pending is fail, or warn during the start period", "[policy]") {
+    CheckView v;
+    v.name = "c";
+    auto now = std::chrono::steady_clock::now();
+    CHECK(check_standing(v, now, false).status == Status::fail);
+    CHECK(check_standing(v, now, false).output == "pending");
+    CHECK(check_standing(v, now, true).status == Status::warn);
+}
+
+TEST_CASE("standing: a result older than stale_after fails as stale", "[policy]") {
+    auto now = std::chrono::steady_clock::now();
+    auto fresh = established_view(Status::pass, Status::pass, now - Millis(9'000));
+    CHECK(check_standing(fresh, now, false).status == Status::pass);
+    auto old = established_view(Status::pass, Status::pass, now - Millis(11'000));
+    auto st = check_standing(old, now, false);
+    CHECK(st.status == Status::fail);
+    CHECK(st.output.rfind("stale", 0) == 0);
+}
+
+TEST_CASE("standing: damping holds the effective status and says so", "[policy]") {
+    auto now = std::chrono::steady_clock::now();
+    auto v = established_view(Status::pass, Status::fail, now);
+    auto st = check_standing(v, now, false);
+    CHECK(st.status == Status::pass);
+    CHECK(st.output.find("held by rise/fall") != std::string::npos);
+}
+
+TEST_CASE("standing: stuck and setup errors fail", "[policy]") {
+    auto now = std::chrono::steady_clock::now();
+    auto v = established_view(Status::pass, Status::pass, now);
+    v.stuck = true;
+    CHECK(check_standing(v, now, false).status == Status::fail);
+    CheckView broken;
+    broken.setup_error = "redis: bad option";
+    CHECK(check_standing(broken, now, true).status == Status::fail);
+    CHECK(check_standing(broken, now, true).output == "redis: bad option");
+}
+
+TEST_CASE("a pending member is named as pending in the cause", "[policy]") {
+    Member m{"redis", Impact::critical, Scope::local, Standing{Status::fail, "pending"}};
+    CHECK(evaluate_group(group(), {m}, Status::warn, false).cause == "redis: pending (critical)");
+}
