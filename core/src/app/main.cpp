@@ -2,6 +2,9 @@
 // configuration error; `check` exits 0/1/2 for pass/warn/fail.
 #include "app/logging.h"
 #include "config/config.h"
+#include "history/history_query.h"
+#include "history/history_reader.h"
+#include "history/history_writer.h"
 #include "http/server.h"
 #include "plugins/check_instance.h"
 #include "plugins/registry.h"
@@ -21,6 +24,7 @@
 #include <iostream>
 #include <mutex>
 #include <thread>
+#include <variant>
 #include <unistd.h>
 
 namespace vitals {
@@ -36,6 +40,9 @@ Usage:
   vitals validate [--config FILE]             check the configuration and plugins, then exit
   vitals check [--config FILE]                run every check once, print a table, exit 0/1/2 (pass/warn/fail)
   vitals plugins [--config FILE]              list check types and their options
+  vitals history [--config FILE] [--check NAME]... [--status S] [--since T] [--until T]
+                 [--transitions] [--limit N] [--json]
+                                              query the history database directly (daemon up or down)
   vitals --version | --help
 
 Options:
@@ -47,6 +54,8 @@ Exit codes: 0 ok, 1 runtime error, 2 usage or configuration error.
 
 struct Args {
     std::string command = "serve";
+    QueryParams history_params;  // `history` filters, as /health/history parameters
+    bool json = false;
     std::string config = kDefaultConfig;
     bool config_given = false;
     std::optional<int> port;
@@ -84,7 +93,15 @@ Args parse_args(int argc, char** argv) {
             long p = std::strtol(v.c_str(), &end, 10);
             if (v.empty() || *end || p < 0 || p > 65535) usage_error("--port: not a port number: " + v);
             a.port = int(p);
-        } else if (!command_seen && (arg == "serve" || arg == "validate" || arg == "check" || arg == "plugins")) {
+        } else if (a.command == "history" && (arg == "--check" || arg == "--status" || arg == "--since" ||
+                                               arg == "--until" || arg == "--limit" || arg == "--cursor")) {
+            a.history_params.emplace_back(arg.substr(2), value(arg));
+        } else if (a.command == "history" && arg == "--transitions") {
+            a.history_params.emplace_back("transitions", "true");
+        } else if (a.command == "history" && arg == "--json") {
+            a.json = true;
+        } else if (!command_seen && (arg == "serve" || arg == "validate" || arg == "check" || arg == "plugins" ||
+                                     arg == "history")) {
             a.command = arg;
             command_seen = true;
         } else {
@@ -148,14 +165,21 @@ int cmd_serve(const Args& args) {
     Loaded loaded = load_or_exit(args);
     const Config& cfg = *loaded.config;
     SnapshotSlot slot;
+    HistoryWriterOptions hopts;
+    hopts.path = cfg.history.path;
+    hopts.retention = cfg.history.retention;
+    hopts.max_rows = cfg.history.max_rows;
+    HistoryWriter history(hopts);
+    HistoryReader history_reader(cfg.history.path);
     std::unique_ptr<HealthServer> server;
     try {
-        server = std::make_unique<HealthServer>(cfg.server, cfg.policy.http_status, slot);
+        server = std::make_unique<HealthServer>(loaded.config, slot, &history_reader);
     } catch (const Poco::Exception& e) {
         spdlog::error("cannot listen on {}:{}: {}", cfg.server.address, cfg.server.port, e.displayText());
         return 1;
     }
-    Scheduler scheduler(loaded.config, *loaded.registry, slot, host_name());
+    history.start();
+    Scheduler scheduler(loaded.config, *loaded.registry, slot, host_name(), &history);
     scheduler.start();
     server->start();
     spdlog::info("vitals {} listening on {}:{} with {} checks ({} plugin types loaded)", VITALS_VERSION,
@@ -173,6 +197,8 @@ int cmd_serve(const Args& args) {
     }
     server->stop();
     scheduler.stop();
+    history.flush();
+    history.stop();
     spdlog::info("stopped");
     spdlog::default_logger()->flush();
     // A plugin call that never returned still owns a thread; don't run static destructors under it.
@@ -286,6 +312,54 @@ int cmd_plugins(const Args& args) {
     return 0;
 }
 
+int cmd_history(const Args& args) {
+    Config cfg;
+    try {
+        cfg = load_config_file(args.config, process_env, nullptr);  // plugins are not needed to read history
+    } catch (const ConfigError& e) {
+        std::fprintf(stderr, "vitals: %s: invalid configuration:\n", args.config.c_str());
+        for (const auto& err : e.errors()) std::fprintf(stderr, "  %s\n", err.c_str());
+        return kExitUsage;
+    }
+    int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    auto parsed = parse_history_query(args.history_params, now_ms, &cfg);
+    if (auto* err = std::get_if<QueryError>(&parsed)) usage_error("--" + err->parameter + ": " + err->message);
+    HistoryPage page;
+    try {
+        if (::access(cfg.history.path.c_str(), F_OK) != 0) {
+            std::fprintf(stderr, "vitals: no history database at %s (history.path)\n", cfg.history.path.c_str());
+            return 1;
+        }
+        page = HistoryReader(cfg.history.path).query(std::get<HistoryQuery>(parsed));
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "vitals: cannot read %s: %s\n", cfg.history.path.c_str(), e.what());
+        return 1;
+    }
+    if (args.json) {
+        std::printf("%s\n", history_page_json(page).c_str());
+        return 0;
+    }
+    std::printf("%-24s %-20s %-10s %-6s %s\n", "TIME", "CHECK", "KIND", "STATUS", "DETAIL");
+    for (const auto& e : page.items) {
+        std::string detail;
+        if (e.kind == EventKind::result) {
+            detail = "raw " + std::string(e.raw_status ? to_string(*e.raw_status) : "?");
+            if (e.duration_ms) detail += ", " + std::to_string(*e.duration_ms) + " ms";
+            if (!e.output.empty()) detail += ": " + e.output;
+        } else {
+            detail = std::string("from ") + (e.previous ? to_string(*e.previous) : "pending") + ": " + e.cause;
+        }
+        std::printf("%-24s %-20s %-10s %-6s %s\n", rfc3339(WallTime(std::chrono::milliseconds(e.time_ms))).c_str(),
+                    e.check.c_str(), e.kind == EventKind::result ? "result" : "transition", to_string(e.status),
+                    detail.c_str());
+    }
+    if (page.next_before_id)
+        std::printf("(more: --cursor %s)\n", encode_cursor(*page.next_before_id).c_str());
+    return 0;
+}
+
 }  // namespace
 }  // namespace vitals
 
@@ -296,6 +370,7 @@ int main(int argc, char** argv) {
         if (args.command == "validate") return cmd_validate(args);
         if (args.command == "check") return cmd_check(args);
         if (args.command == "plugins") return cmd_plugins(args);
+        if (args.command == "history") return cmd_history(args);
         return cmd_serve(args);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "vitals: %s\n", e.what());

@@ -10,7 +10,9 @@
 #include <Poco/ThreadPool.h>
 #include <Poco/URI.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <variant>
 
 namespace vitals {
 
@@ -31,6 +33,8 @@ namespace {
 // What every handler needs, shared by the factory and its handlers.
 struct Context {
     SnapshotSlot* slot = nullptr;
+    HistoryReader* history = nullptr;
+    std::shared_ptr<const Config> config;
     Details details = Details::loopback;
     std::string admin_token_env;
 };
@@ -107,7 +111,7 @@ public:
             std::string rest = path.size() > 8 ? path.substr(8) : "";
             if (path == "/health") rest = "default";
             if (rest == "history") {
-                problem(req, res, 501, "history is not available in this build yet");
+                history(req, res);
                 return;
             }
             const RenderedStatus* status = nullptr;
@@ -134,6 +138,39 @@ public:
     }
 
 private:
+    void history(HTTPServerRequest& req, HTTPServerResponse& res) {
+        if (!show_details(req)) {
+            problem(req, res, 403, "history holds check details; it is served to loopback clients or with the "
+                                   "admin token, depending on server.details");
+            return;
+        }
+        if (!ctx_.history) {
+            problem(req, res, 503, "history is not enabled");
+            return;
+        }
+        QueryParams params;
+        try {
+            for (const auto& kv : Poco::URI(req.getURI()).getQueryParameters()) params.push_back(kv);
+        } catch (const Poco::Exception&) {
+            problem(req, res, 400, "the query string is not validly percent-encoded");
+            return;
+        }
+        int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+        auto parsed = parse_history_query(params, now_ms, ctx_.config.get());
+        if (auto* err = std::get_if<QueryError>(&parsed)) {
+            problem(req, res, 400, "parameter " + err->parameter + ": " + err->message);
+            return;
+        }
+        try {
+            HistoryPage page = ctx_.history->query(std::get<HistoryQuery>(parsed));
+            send(req, res, 200, "application/json", history_page_json(page));
+        } catch (const std::exception& e) {
+            problem(req, res, 503, std::string("history database unavailable: ") + e.what());
+        }
+    }
+
     bool show_details(const HTTPServerRequest& req) const {
         switch (ctx_.details) {
         case Details::always: return true;
@@ -164,9 +201,12 @@ private:
 
 }  // namespace
 
-HealthServer::HealthServer(const Config::Server& server, const HttpStatusMap&, SnapshotSlot& slot) {
+HealthServer::HealthServer(std::shared_ptr<const Config> config, SnapshotSlot& slot, HistoryReader* history) {
+    const Config::Server& server = config->server;
     Context ctx;
     ctx.slot = &slot;
+    ctx.history = history;
+    ctx.config = config;
     ctx.details = server.details;
     ctx.admin_token_env = server.admin_token_env;
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "config/config.h"
+#include "history/history_reader.h"
 #include "snapshot/snapshot.h"
 
 #include <Poco/Net/HTTPServer.h>
@@ -17,7 +18,9 @@ class HealthServer {
 public:
     // Binds server.address:server.port at once (so a port clash is reported before anything runs).
     // Throws Poco::Exception when the socket cannot be bound.
-    HealthServer(const Config::Server& server, const HttpStatusMap& codes, SnapshotSlot& slot);
+    // `history` (may be null: /health/history then answers 503) serves /health/history; `config` expands
+    // group names in its `check` parameter.
+    HealthServer(std::shared_ptr<const Config> config, SnapshotSlot& slot, HistoryReader* history);
     ~HealthServer();
 
     void start();

@@ -14,6 +14,10 @@ using Clock = std::chrono::steady_clock;
 static constexpr Millis kPublishCoalesce{20};
 static constexpr Millis kPublishEvery{1000};
 
+static int64_t unix_ms(WallTime t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
 struct Scheduler::Entry {
     CheckConfig cfg;
     std::shared_ptr<CheckInstance> instance;  // null when create() failed
@@ -29,8 +33,9 @@ struct Scheduler::Entry {
 };
 
 Scheduler::Scheduler(std::shared_ptr<const Config> config, const PluginRegistry& registry, SnapshotSlot& slot,
-                     std::string service_id)
-    : config_(std::move(config)), slot_(slot), service_id_(std::move(service_id)), started_at_(Clock::now()),
+                     std::string service_id, HistorySink* history)
+    : config_(std::move(config)), slot_(slot), service_id_(std::move(service_id)), history_(history),
+      started_at_(Clock::now()),
       rng_state_(uint64_t(Clock::now().time_since_epoch().count()) | 1), live_(std::make_shared<Liveness>()) {
     live_->scheduler = this;
     for (const auto& c : config_->checks) {
@@ -131,6 +136,16 @@ void Scheduler::publish_locked(MonoTime now) {
         auto prev = group_status_.find(name);
         if (prev == group_status_.end() || prev->second != verdict.status) {
             const char* from = prev == group_status_.end() ? "starting" : to_string(prev->second);
+            if (history_) {
+                HistoryEvent ev;
+                ev.time_ms = unix_ms(in.wall_now);
+                ev.check = name;
+                ev.kind = EventKind::transition;
+                ev.status = verdict.status;
+                if (prev != group_status_.end()) ev.previous = prev->second;
+                ev.cause = verdict.cause.empty() ? "all counted checks pass" : verdict.cause;
+                history_->record(std::move(ev));
+            }
             if (verdict.status == Status::pass || prev == group_status_.end())
                 spdlog::info("group {}: {} -> {}{}{}", name, from, to_string(verdict.status),
                              verdict.cause.empty() ? "" : ": ", verdict.cause);
@@ -273,7 +288,8 @@ void Scheduler::record(Entry& e, CheckResult r) {
     }
     Status before = v.effective;
     bool was_established = v.established;
-    if (e.damper.apply(r.status, e.cfg.rise, e.cfg.fall)) {
+    bool changed = e.damper.apply(r.status, e.cfg.rise, e.cfg.fall);
+    if (changed) {
         v.effective = e.damper.effective();
         v.established = true;
         const char* from = was_established ? to_string(before) : "pending";
@@ -281,6 +297,33 @@ void Scheduler::record(Entry& e, CheckResult r) {
             spdlog::info("check {}: {} -> pass", v.name, from);
         else
             spdlog::warn("check {}: {} -> {}: {}", v.name, from, to_string(v.effective), r.output);
+    }
+    if (history_) {
+        HistoryEvent ev;
+        ev.time_ms = unix_ms(r.time);
+        ev.check = v.name;
+        ev.kind = EventKind::result;
+        ev.status = v.established ? v.effective : Status::fail;
+        ev.raw_status = r.status;
+        ev.duration_ms = r.duration.count();
+        ev.output = r.output;
+        ev.observed_value = r.observed_value;
+        ev.observed_unit = r.observed_unit;
+        history_->record(ev);
+        if (changed) {
+            ev.kind = EventKind::transition;
+            ev.status = v.effective;
+            ev.raw_status.reset();
+            ev.duration_ms.reset();
+            ev.observed_value.reset();
+            ev.observed_unit.clear();
+            if (was_established) ev.previous = before;
+            int needed = r.status > before ? e.cfg.fall : e.cfg.rise;
+            ev.cause = std::string(to_string(r.status)) +
+                       (was_established && needed > 1 ? " x" + std::to_string(needed) : std::string()) +
+                       (r.output.empty() ? std::string() : ": " + r.output);
+            history_->record(std::move(ev));
+        }
     }
     v.recent.push_front(r);
     if (v.recent.size() > CheckView::kRecent) v.recent.pop_back();

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "config/config.h"
+#include "history/history_types.h"
 #include "plugins/check_instance.h"
 #include "plugins/registry.h"
 #include "scheduler/check_state.h"
@@ -28,8 +29,10 @@ class Scheduler {
 public:
     // Creates one plugin instance per check (a create() failure makes that check fail with the
     // reason; it never stops the others). `slot` receives every snapshot.
+    // `history` (may be null) receives every result and every check and group transition; it must
+    // not block (HistoryWriter only queues).
     Scheduler(std::shared_ptr<const Config> config, const PluginRegistry& registry, SnapshotSlot& slot,
-              std::string service_id);
+              std::string service_id, HistorySink* history = nullptr);
     ~Scheduler();
 
     void start();
@@ -54,6 +57,7 @@ private:
     std::shared_ptr<const Config> config_;
     SnapshotSlot& slot_;
     std::string service_id_;
+    HistorySink* history_;
     MonoTime started_at_;
 
     mutable std::mutex mu_;

@@ -1,0 +1,193 @@
+#include "history/sqlite_history_store.h"
+
+#include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
+
+#include <stdexcept>
+
+namespace vitals {
+
+namespace {
+
+// "check" is an SQL keyword: always quoted.
+const char* kCreateV1[] = {
+    R"(CREATE TABLE IF NOT EXISTS events (
+        id INTEGER PRIMARY KEY,
+        ts INTEGER NOT NULL,
+        "check" TEXT NOT NULL,
+        kind INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        raw_status TEXT,
+        duration_ms INTEGER,
+        output TEXT NOT NULL DEFAULT '',
+        observed_value REAL,
+        observed_unit TEXT,
+        previous TEXT,
+        cause TEXT))",
+    R"(CREATE INDEX IF NOT EXISTS events_check ON events("check"))",
+    R"(CREATE INDEX IF NOT EXISTS events_check_kind ON events("check", kind))",
+    R"(CREATE INDEX IF NOT EXISTS events_kind ON events(kind))",
+    R"(CREATE INDEX IF NOT EXISTS events_ts ON events(ts))",
+};
+
+void bind_optional_status(SQLite::Statement& st, int index, const std::optional<Status>& s) {
+    if (s)
+        st.bind(index, to_string(*s));
+    else
+        st.bind(index);
+}
+
+Status status_or_fail(const std::string& s) { return parse_status(s).value_or(Status::fail); }
+
+}  // namespace
+
+std::unique_ptr<SqliteHistoryStore> SqliteHistoryStore::open_for_writing(const std::string& path) {
+    auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, 2000);
+    std::unique_ptr<SqliteHistoryStore> store(new SqliteHistoryStore(std::move(db)));
+    // journal_mode returns a row: execAndGet, not exec.
+    std::string mode = store->db_->execAndGet("PRAGMA journal_mode=WAL").getString();
+    if (mode != "wal") throw std::runtime_error("cannot switch " + path + " to WAL mode (got " + mode + ")");
+    store->db_->exec("PRAGMA synchronous=NORMAL");
+    store->migrate();
+    return store;
+}
+
+std::unique_ptr<SqliteHistoryStore> SqliteHistoryStore::open_read_only(const std::string& path) {
+    auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY, 2000);
+    std::unique_ptr<SqliteHistoryStore> store(new SqliteHistoryStore(std::move(db)));
+    int version = store->db_->execAndGet("PRAGMA user_version").getInt();
+    if (version != kSchemaVersion)
+        throw std::runtime_error(path + ": history schema version " + std::to_string(version) + ", expected " +
+                                 std::to_string(kSchemaVersion));
+    return store;
+}
+
+void SqliteHistoryStore::migrate() {
+    int version = db_->execAndGet("PRAGMA user_version").getInt();
+    if (version > kSchemaVersion)
+        throw std::runtime_error("history database has schema version " + std::to_string(version) +
+                                 ", newer than this vitals (" + std::to_string(kSchemaVersion) + ")");
+    if (version < 1) {
+        SQLite::Transaction tx(*db_);
+        for (const char* sql : kCreateV1) db_->exec(sql);
+        db_->exec("PRAGMA user_version = 1");
+        tx.commit();
+    }
+    // Later versions: `if (version < 2) { ... PRAGMA user_version = 2 }`, each in its own transaction.
+}
+
+void SqliteHistoryStore::insert(const std::vector<HistoryEvent>& events) {
+    if (events.empty()) return;
+    SQLite::Transaction tx(*db_);
+    SQLite::Statement st(*db_, R"(INSERT INTO events (ts, "check", kind, status, raw_status, duration_ms, output,
+        observed_value, observed_unit, previous, cause) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))");
+    for (const auto& e : events) {
+        st.bind(1, int64_t(e.time_ms));
+        st.bind(2, e.check);
+        st.bind(3, int(e.kind));
+        st.bind(4, to_string(e.status));
+        bind_optional_status(st, 5, e.raw_status);
+        if (e.duration_ms)
+            st.bind(6, int64_t(*e.duration_ms));
+        else
+            st.bind(6);
+        st.bind(7, e.output);
+        if (e.observed_value)
+            st.bind(8, *e.observed_value);
+        else
+            st.bind(8);
+        if (e.observed_value)
+            st.bind(9, e.observed_unit);
+        else
+            st.bind(9);
+        if (e.kind == EventKind::transition) {
+            if (e.previous)
+                st.bind(10, to_string(*e.previous));
+            else
+                st.bind(10, "pending");
+            st.bind(11, e.cause);
+        } else {
+            st.bind(10);
+            st.bind(11);
+        }
+        st.exec();
+        st.reset();
+        st.clearBindings();
+    }
+    tx.commit();
+}
+
+HistoryPage SqliteHistoryStore::query(const HistoryQuery& q) {
+    std::string sql = R"(SELECT id, ts, "check", kind, status, raw_status, duration_ms, output, observed_value,
+        observed_unit, previous, cause FROM events WHERE 1=1)";
+    auto placeholders = [](size_t n) {
+        std::string s = "(";
+        for (size_t i = 0; i < n; ++i) s += i ? ",?" : "?";
+        return s + ")";
+    };
+    if (!q.checks.empty()) sql += R"( AND "check" IN )" + placeholders(q.checks.size());
+    if (!q.statuses.empty()) sql += " AND status IN " + placeholders(q.statuses.size());
+    if (q.transitions_only) sql += " AND kind = 1";
+    if (q.since_ms) sql += " AND ts >= ?";
+    if (q.until_ms) sql += " AND ts <= ?";
+    if (q.before_id) sql += " AND id < ?";
+    sql += " ORDER BY id DESC LIMIT ?";
+
+    SQLite::Statement st(*db_, sql);
+    int i = 1;
+    for (const auto& c : q.checks) st.bind(i++, c);
+    for (const auto& s : q.statuses) st.bind(i++, to_string(s));
+    if (q.since_ms) st.bind(i++, int64_t(*q.since_ms));
+    if (q.until_ms) st.bind(i++, int64_t(*q.until_ms));
+    if (q.before_id) st.bind(i++, int64_t(*q.before_id));
+    st.bind(i++, q.limit + 1);  // one more than asked: tells whether there is a next page
+
+    HistoryPage page;
+    while (st.executeStep()) {
+        if (int(page.items.size()) == q.limit) {
+            page.next_before_id = page.items.back().id;
+            break;
+        }
+        HistoryEvent e;
+        e.id = st.getColumn(0).getInt64();
+        e.time_ms = st.getColumn(1).getInt64();
+        e.check = st.getColumn(2).getString();
+        e.kind = st.getColumn(3).getInt() == 1 ? EventKind::transition : EventKind::result;
+        e.status = status_or_fail(st.getColumn(4).getString());
+        if (!st.getColumn(5).isNull()) e.raw_status = status_or_fail(st.getColumn(5).getString());
+        if (!st.getColumn(6).isNull()) e.duration_ms = st.getColumn(6).getInt64();
+        e.output = st.getColumn(7).getString();
+        if (!st.getColumn(8).isNull()) e.observed_value = st.getColumn(8).getDouble();
+        if (!st.getColumn(9).isNull()) e.observed_unit = st.getColumn(9).getString();
+        if (!st.getColumn(10).isNull()) e.previous = parse_status(st.getColumn(10).getString());
+        if (!st.getColumn(11).isNull()) e.cause = st.getColumn(11).getString();
+        page.items.push_back(std::move(e));
+    }
+    return page;
+}
+
+int SqliteHistoryStore::prune(int64_t older_than_ms, int64_t max_rows, int max_batch) {
+    // The oldest rows have the lowest ids: delete a bounded slice from the bottom so the writer's
+    // transaction stays short.
+    SQLite::Statement bounds(*db_, "SELECT min(id), max(id) FROM events");
+    if (!bounds.executeStep() || bounds.getColumn(0).isNull()) return 0;
+    int64_t min_id = bounds.getColumn(0).getInt64();
+    int64_t max_id = bounds.getColumn(1).getInt64();
+    int64_t cut = min_id + max_batch;  // never more than max_batch ids in one step
+    int64_t keep_from = max_id - max_rows + 1;
+    SQLite::Statement del(*db_, "DELETE FROM events WHERE id < ? AND (id < ? OR ts < ?)");
+    del.bind(1, int64_t(cut));
+    del.bind(2, int64_t(keep_from));
+    del.bind(3, int64_t(older_than_ms));
+    return del.exec();
+}
+
+int64_t SqliteHistoryStore::row_count_estimate() {
+    SQLite::Statement st(*db_, "SELECT max(id) - min(id) + 1 FROM events");
+    if (!st.executeStep() || st.getColumn(0).isNull()) return 0;
+    return st.getColumn(0).getInt64();
+}
+
+std::string SqliteHistoryStore::integrity_check() { return db_->execAndGet("PRAGMA integrity_check").getString(); }
+
+}  // namespace vitals
