@@ -118,15 +118,16 @@ struct Loaded {
 };
 
 Loaded load_or_exit(const Args& args, bool quiet_refusals = false) {
+    // The plugins section first (leniently): the full validation needs the plugins' schemas, and
+    // every error, including those, is reported in one pass.
+    Config::Plugins plugins = peek_plugins_section(args.config, process_env);
+    auto registry = PluginRegistry::scan(effective_plugin_dirs(plugins, process_env), plugins.strict_permissions,
+                                         plugins.dirs_explicit);
     try {
-        // First pass without plugins: the plugins section says where to find them.
-        Config pre = load_config_file(args.config, process_env, nullptr);
-        setup_logging(pre.log.level, pre.log.format);
-        auto dirs = effective_plugin_dirs(pre.plugins, process_env);
-        auto registry = PluginRegistry::scan(dirs, pre.plugins.strict_permissions, pre.plugins.dirs_explicit);
+        Config cfg = load_config_file(args.config, process_env, registry.get());
+        setup_logging(cfg.log.level, cfg.log.format);
         if (!quiet_refusals)
             for (const auto& r : registry->refusals()) spdlog::error("plugin refused: {}: {}", r.file, r.reason);
-        Config cfg = load_config_file(args.config, process_env, registry.get());
         if (args.port) cfg.server.port = *args.port;
         // Values only the plugin can judge (a threshold order, a URL) fail here, as configuration
         // errors with their path, rather than later as a failing check.
@@ -142,6 +143,9 @@ Loaded load_or_exit(const Args& args, bool quiet_refusals = false) {
     } catch (const ConfigError& e) {
         std::fprintf(stderr, "vitals: %s: invalid configuration:\n", args.config.c_str());
         for (const auto& err : e.errors()) std::fprintf(stderr, "  %s\n", err.c_str());
+        // A refused plugin is often why a check type is unknown: say so next to the errors.
+        for (const auto& r : registry->refusals())
+            std::fprintf(stderr, "  (plugin refused: %s: %s)\n", r.file.c_str(), r.reason.c_str());
         std::exit(kExitUsage);
     }
 }

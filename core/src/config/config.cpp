@@ -755,6 +755,24 @@ Config load_config_file(const std::string& path, const EnvLookup& env, const Plu
     return parse_config(ss.str(), env, registry, path);
 }
 
+Config::Plugins peek_plugins_section(const std::string& path, const EnvLookup& env) {
+    Config cfg;
+    try {
+        std::ifstream in(path, std::ios::binary);
+        std::ostringstream ss;
+        ss << in.rdbuf();
+        Poco::JSON::Parser parser(new Poco::JSON::ParseHandler(true));
+        Var root = parser.parse(strip_json_comments(ss.str()));
+        if (!is_object(root)) return cfg.plugins;
+        std::vector<std::string> ignored;
+        Reader r(env, ignored);
+        read_plugins(r, root.extract<Object::Ptr>(), cfg);
+    } catch (const std::exception&) {
+        // parse_config reports it.
+    }
+    return cfg.plugins;
+}
+
 static std::string executable_dir() {
     char buf[4096];
     ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);

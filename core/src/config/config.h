@@ -133,6 +133,11 @@ Config parse_config(const std::string& json_text, const EnvLookup& env, const Pl
 // Reads `path` and calls parse_config. Throws ConfigError (unreadable file included).
 Config load_config_file(const std::string& path, const EnvLookup& env, const PluginRegistry* registry);
 
+// Reads only the plugins section, leniently (bad values fall back to defaults; parse_config reports
+// them). Used to find the plugins before the full validation, so that every error, including those
+// that need the plugins' schemas, is reported in one pass.
+Config::Plugins peek_plugins_section(const std::string& path, const EnvLookup& env);
+
 // The plugin directories in effect: the configured ones, else $VITALS_PLUGIN_DIR, then
 // <exe dir>/plugins, then <exe dir>/../lib/vitals/plugins.
 std::vector<std::string> effective_plugin_dirs(const Config::Plugins& p, const EnvLookup& env);

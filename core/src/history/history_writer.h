@@ -26,7 +26,7 @@ struct HistoryWriterOptions {
     std::chrono::milliseconds retention{7LL * 86'400'000};
     int64_t max_rows = 1'000'000;
     size_t queue_capacity = 100'000;
-    size_t batch_size = 1000;
+    size_t batch_size = 5000;  // at most, per transaction: a backlog is written in larger batches
     std::chrono::milliseconds prune_every{10'000};
     std::chrono::milliseconds retry_every{1'000};
 };

@@ -24,9 +24,12 @@ const char* kCreateV1[] = {
         observed_unit TEXT,
         previous TEXT,
         cause TEXT))",
+    // ("check", rowid): newest N of one check without a sort.
     R"(CREATE INDEX IF NOT EXISTS events_check ON events("check"))",
-    R"(CREATE INDEX IF NOT EXISTS events_check_kind ON events("check", kind))",
-    R"(CREATE INDEX IF NOT EXISTS events_kind ON events(kind))",
+    // Transitions are few: partial indexes keep transitions=true fast at almost no insert cost.
+    R"(CREATE INDEX IF NOT EXISTS events_transitions_check ON events("check") WHERE kind = 1)",
+    R"(CREATE INDEX IF NOT EXISTS events_transitions ON events(kind) WHERE kind = 1)",
+    // ts grows with id, so this index is appended to at its right edge: cheap to keep.
     R"(CREATE INDEX IF NOT EXISTS events_ts ON events(ts))",
 };
 
@@ -76,11 +79,21 @@ void SqliteHistoryStore::migrate() {
     // Later versions: `if (version < 2) { ... PRAGMA user_version = 2 }`, each in its own transaction.
 }
 
+SQLite::Statement& SqliteHistoryStore::statement(const std::string& sql) {
+    auto it = statements_.find(sql);
+    if (it == statements_.end()) {
+        if (statements_.size() > 64) statements_.clear();  // bounded: queries vary in their IN lists
+        it = statements_.emplace(sql, std::make_unique<SQLite::Statement>(*db_, sql)).first;
+    }
+    it->second->clearBindings();
+    return *it->second;
+}
+
 void SqliteHistoryStore::insert(const std::vector<HistoryEvent>& events) {
     if (events.empty()) return;
     SQLite::Transaction tx(*db_);
-    SQLite::Statement st(*db_, R"(INSERT INTO events (ts, "check", kind, status, raw_status, duration_ms, output,
-        observed_value, observed_unit, previous, cause) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))");
+    SQLite::Statement& st = statement(R"(INSERT INTO events (ts, "check", kind, status, raw_status, duration_ms,
+        output, observed_value, observed_unit, previous, cause) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))");
     for (const auto& e : events) {
         st.bind(1, int64_t(e.time_ms));
         st.bind(2, e.check);
@@ -112,7 +125,6 @@ void SqliteHistoryStore::insert(const std::vector<HistoryEvent>& events) {
         }
         st.exec();
         st.reset();
-        st.clearBindings();
     }
     tx.commit();
 }
@@ -133,7 +145,7 @@ HistoryPage SqliteHistoryStore::query(const HistoryQuery& q) {
     if (q.before_id) sql += " AND id < ?";
     sql += " ORDER BY id DESC LIMIT ?";
 
-    SQLite::Statement st(*db_, sql);
+    SQLite::Statement& st = statement(sql);
     int i = 1;
     for (const auto& c : q.checks) st.bind(i++, c);
     for (const auto& s : q.statuses) st.bind(i++, to_string(s));
@@ -143,6 +155,15 @@ HistoryPage SqliteHistoryStore::query(const HistoryQuery& q) {
     st.bind(i++, q.limit + 1);  // one more than asked: tells whether there is a next page
 
     HistoryPage page;
+    struct Reset {  // leaves the cached statement ready for reuse, even on a throw
+        SQLite::Statement& st;
+        ~Reset() {
+            try {
+                st.reset();
+            } catch (...) {
+            }
+        }
+    } reset{st};
     while (st.executeStep()) {
         if (int(page.items.size()) == q.limit) {
             page.next_before_id = page.items.back().id;

@@ -2,14 +2,16 @@
 // HistoryWriter's thread) and any number of read-only connections (queries, `vitals history`).
 //
 // Schema (version 1): one table `events`, rowid = id, newest = highest id. Queries page by id, so a
-// cursor stays stable while new rows arrive. Indexes: ("check") and (kind) — SQLite appends the rowid
-// to every index, so "newest N of one check" walks ("check", rowid) backwards with no sort.
+// cursor stays stable while new rows arrive. SQLite appends the rowid to every index, so an index on
+// ("check") gives "newest N of one check" by walking ("check", rowid) backwards with no sort.
 #pragma once
 
 #include "history/history_types.h"
 
 #include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,7 +44,11 @@ public:
 private:
     explicit SqliteHistoryStore(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
     void migrate();
+    // Prepared statements kept per connection (preparing costs as much as a small query).
+    SQLite::Statement& statement(const std::string& sql);
     std::unique_ptr<SQLite::Database> db_;
+    // Declared after db_ so statements are finalised before the connection closes.
+    std::map<std::string, std::unique_ptr<SQLite::Statement>> statements_;
 };
 
 }  // namespace vitals

@@ -1,5 +1,7 @@
 #include "http/server.h"
 
+#include "common/text.h"
+
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServerParams.h>
@@ -53,7 +55,8 @@ void send(HTTPServerRequest& req, HTTPServerResponse& res, int code, const std::
     res.sendBuffer(body.data(), body.size());
 }
 
-std::string json_escape(const std::string& s) {
+std::string json_escape(const std::string& raw) {
+    std::string s = utf8_sanitize(raw);
     std::string out;
     for (char c : s) {
         switch (c) {

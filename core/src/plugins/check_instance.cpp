@@ -1,5 +1,7 @@
 #include "plugins/check_instance.h"
 
+#include "common/text.h"
+
 #include <cmath>
 #include <cstring>
 
@@ -39,7 +41,7 @@ static std::string clean_text(const char* buf, size_t max) {
     for (char& c : s)
         if (c == '\n' || c == '\r' || c == '\t') c = ' ';
         else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-    return s;
+    return utf8_sanitize(s);
 }
 
 RawResult CheckInstance::run(MonoTime deadline) {

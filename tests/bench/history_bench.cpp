@@ -1,0 +1,116 @@
+// History benchmark (issue 4) and load generator.
+//
+//   history_bench bench [ROWS]        insert ROWS (default 1,000,000) through the real HistoryWriter,
+//                                     then time "newest 100 of one check" and "newest 100 of all"
+//                                     through HistoryReader; prints rows/s and p50/p99 latencies.
+//   history_bench write-forever PATH  writes results through the writer as fast as it can until
+//                                     killed (used by the kill -9 integrity test).
+//
+// Figures are printed, never asserted: machines are noisy.
+#include "history/history_reader.h"
+#include "history/history_writer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+#include <unistd.h>
+
+using namespace vitals;
+using Clock = std::chrono::steady_clock;
+
+static int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+static HistoryEvent event(int i, int64_t t) {
+    HistoryEvent e;
+    e.check = "check-" + std::to_string(i % 20);
+    e.kind = EventKind::result;
+    e.status = (i % 50) ? Status::pass : Status::fail;
+    e.raw_status = e.status;
+    e.time_ms = t;
+    e.duration_ms = i % 17;
+    e.output = (i % 50) ? "" : "connect to 127.0.0.1:6379: Connection refused";
+    e.observed_value = double(i % 1000) / 10.0;
+    e.observed_unit = "ms";
+    return e;
+}
+
+static double percentile(std::vector<double> v, double p) {
+    std::sort(v.begin(), v.end());
+    return v[std::min(v.size() - 1, size_t(p * double(v.size())))];
+}
+
+static int write_forever(const std::string& path) {
+    HistoryWriterOptions o;
+    o.path = path;
+    o.queue_capacity = 200'000;
+    HistoryWriter w(o);
+    w.start();
+    int64_t t0 = now_ms();
+    for (int i = 0;; ++i) {
+        w.record(event(i, t0 + i / 100));
+        if (i % 10'000 == 0) {
+            std::printf("queued %d written %lu\n", i, (unsigned long)w.written());
+            std::fflush(stdout);
+            while (w.written() + 100'000 < uint64_t(i)) usleep(1000);  // don't just drop
+        }
+    }
+}
+
+int main(int argc, char** argv) {
+    spdlog::set_level(spdlog::level::warn);
+    std::string mode = argc > 1 ? argv[1] : "bench";
+    if (mode == "write-forever" && argc > 2) return write_forever(argv[2]);
+    if (mode != "bench") {
+        std::fprintf(stderr, "usage: history_bench bench [ROWS] | write-forever PATH\n");
+        return 2;
+    }
+    int rows = argc > 2 ? std::atoi(argv[2]) : 1'000'000;
+    char tmpl[] = "/tmp/vitals-bench-XXXXXX";
+    std::string dir = ::mkdtemp(tmpl);
+    std::string path = dir + "/history.db";
+
+    HistoryWriterOptions o;
+    o.path = path;
+    o.queue_capacity = size_t(rows) + 1;  // measure writing, not dropping
+    o.max_rows = int64_t(rows) * 2;
+    HistoryWriter w(o);
+    int64_t t0 = now_ms();
+    auto start = Clock::now();
+    w.start();
+    for (int i = 0; i < rows; ++i) w.record(event(i, t0 + i / 100));
+    w.flush();
+    double secs = std::chrono::duration<double>(Clock::now() - start).count();
+    w.stop();
+    std::printf("history insert: %d rows in %.2f s through HistoryWriter = %.0f rows/s (target >= 200000)\n",
+                int(w.written()), secs, double(w.written()) / secs);
+
+    HistoryReader reader(path);
+    for (const char* what : {"one check", "all checks"}) {
+        std::vector<double> us;
+        for (int i = 0; i < 2000; ++i) {
+            HistoryQuery q;
+            if (std::string(what) == "one check") q.checks = {"check-" + std::to_string(i % 20)};
+            q.limit = 100;
+            auto t = Clock::now();
+            auto page = reader.query(q);
+            us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t).count());
+            if (page.items.size() != 100) {
+                std::fprintf(stderr, "unexpected page size %zu\n", page.items.size());
+                return 1;
+            }
+        }
+        std::printf("history newest-100 (%s) at %d rows: p50 %.0f us, p99 %.0f us (target p99 <= 200 us)\n", what,
+                    rows, percentile(us, 0.50), percentile(us, 0.99));
+    }
+    std::filesystem::remove_all(dir);
+    return 0;
+}

@@ -1,0 +1,372 @@
+"""Shared helpers for the vitals integration tests (Python 3 standard library only).
+
+The tests run the real build/vitals binary on ephemeral ports against real peers:
+
+    class MyTest(VitalsTestCase):
+        def test_something(self):
+            d = self.start_daemon({"checks": [...]})
+            status, headers, body = d.get("/health")
+
+Everything a test starts (daemons, listeners, temp dirs) is cleaned up through addCleanup, also when
+the test fails; a failing test prints the log of every daemon it started.
+
+Environment (set by tests/CMakeLists.txt; defaults work from a checkout with build/ at the top):
+    VITALS_BUILD_DIR    the CMake build directory (holds vitals, plugins/, fixtures/)
+    VITALS_SOURCE_DIR   the source tree
+    VITALS_FIXTURE_DIR  the fixture plugins (faults.so, bad_abi_major.so, ...)
+"""
+
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_DIR = os.environ.get("VITALS_SOURCE_DIR") or os.path.normpath(os.path.join(HERE, "..", ".."))
+BUILD_DIR = os.environ.get("VITALS_BUILD_DIR") or os.path.join(SOURCE_DIR, "build")
+FIXTURE_DIR = os.environ.get("VITALS_FIXTURE_DIR") or os.path.join(BUILD_DIR, "fixtures")
+VITALS = os.path.join(BUILD_DIR, "vitals")
+PLUGIN_DIR = os.path.join(BUILD_DIR, "plugins")
+
+POLL_SECONDS = 0.05
+STARTUP_TIMEOUT = 10.0
+STOP_TIMEOUT = 5.0
+LISTENING_RE = re.compile(r"listening on (\S+):(\d+)")
+
+
+def require_build():
+    """Fails loudly (never skips) when the build output is missing."""
+    missing = [p for p in (VITALS, PLUGIN_DIR, FIXTURE_DIR) if not os.path.exists(p)]
+    if missing:
+        raise AssertionError("build output missing (build first: ninja -C build): " + ", ".join(missing))
+
+
+def daemon_env(plugin_dir=None, extra=None):
+    """The environment for a vitals process: ours without VITALS_PLUGIN_DIR (unless plugin_dir is
+    given) or an admin token, plus `extra` (a value of None removes the variable)."""
+    env = dict(os.environ)
+    env.pop("VITALS_PLUGIN_DIR", None)
+    env.pop("VITALS_ADMIN_TOKEN", None)
+    if plugin_dir is not None:
+        env["VITALS_PLUGIN_DIR"] = plugin_dir
+    for key, value in (extra or {}).items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+def wait_for(predicate, timeout, message="condition", interval=POLL_SECONDS):
+    """Polls predicate() every `interval` s until it returns something truthy, and returns that.
+    Fails after `timeout` s naming `message` and the last value (or exception) seen. `timeout` is a
+    generous bound on waiting, not a speed claim."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except (AssertionError, OSError, ValueError, KeyError, IndexError, TypeError, http.client.HTTPException) as e:
+            last = "%s: %s" % (type(e).__name__, e)
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %.1f s waiting for %s; last value: %r" % (timeout, message, last))
+        time.sleep(interval)
+
+
+def write_atomic(path, text):
+    """Writes `text` to `path` through a temporary file and rename(), so a reader never sees half."""
+    tmp = "%s.tmp.%d.%d" % (path, os.getpid(), threading.get_ident())
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def write_status_file(path, status, output="", value=None, unit=""):
+    """Sets what a fixture_file check returns on its next run: `status` (pass|warn|fail) and output,
+    and optionally an observed value."""
+    text = ("%s %s" % (status, output)).rstrip() + "\n"
+    if value is not None:
+        text += ("value %s %s" % (value, unit)).rstrip() + "\n"
+    write_atomic(path, text)
+
+
+class Response:
+    """What get() returns; unpacks as (status, headers, body)."""
+
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # http.client.HTTPMessage: case-insensitive .get()
+        self.body = body  # bytes
+
+    def __iter__(self):
+        return iter((self.status, self.headers, self.body))
+
+    def json(self):
+        try:
+            return json.loads(self.body.decode("utf-8"))
+        except ValueError as e:
+            raise AssertionError("response is not valid JSON (%s): %r" % (e, self.body[:2000]))
+
+    def __repr__(self):
+        return "<%d %s %r>" % (self.status, self.headers.get("Content-Type"), self.body[:500])
+
+
+def http_request(host, port, path, method="GET", headers=None, body=None, timeout=5.0):
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        return Response(resp.status, resp.msg, data)
+    finally:
+        conn.close()
+
+
+class Daemon:
+    """One `vitals serve` process. Use VitalsTestCase.start_daemon() so it is always stopped."""
+
+    def __init__(self, config_path, log_path, env=None, args=None, cwd=None):
+        self.config_path = config_path
+        self.cwd = cwd or os.path.dirname(config_path)  # relative paths (history's var/) stay in the temp dir
+        self.log_path = log_path
+        self.env = env if env is not None else daemon_env()
+        self.args = list(args or [])
+        self.proc = None
+        self.host = None
+        self.port = None
+        self.returncode = None
+
+    def start(self, timeout=STARTUP_TIMEOUT):
+        require_build()
+        self._log_file = open(self.log_path, "wb")
+        cmd = [VITALS, "serve", "-c", self.config_path, "--port", "0"] + self.args
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log_file,
+                                     stderr=self._log_file, env=self.env, cwd=self.cwd)
+        deadline = time.monotonic() + timeout
+        while True:
+            m = LISTENING_RE.search(self.log())
+            if m:
+                self.host = m.group(1)
+                if self.host in ("0.0.0.0", "::", "[::]"):
+                    self.host = "127.0.0.1"
+                self.port = int(m.group(2))
+                return self
+            if self.proc.poll() is not None:
+                raise AssertionError("vitals exited with %s before listening; log:\n%s"
+                                     % (self.proc.returncode, self.log()))
+            if time.monotonic() >= deadline:
+                raise AssertionError("vitals did not log 'listening on ...' within %.0f s; log:\n%s"
+                                     % (timeout, self.log()))
+            time.sleep(POLL_SECONDS)
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def get(self, path, method="GET", headers=None, body=None, timeout=5.0):
+        """One request on a fresh connection: a Response, which unpacks as (status, headers, body)."""
+        return http_request(self.host, self.port, path, method, headers, body, timeout)
+
+    def get_json(self, path, headers=None):
+        r = self.get(path, headers=headers)
+        return r.status, r.json()
+
+    def signal(self, sig):
+        if self.alive():
+            self.proc.send_signal(sig)
+
+    def stop(self, timeout=STOP_TIMEOUT):
+        """SIGTERM, wait up to `timeout` s, then SIGKILL. Returns the exit code (negative: signal)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            try:
+                self.proc.send_signal(signal.SIGTERM)
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if not self._log_file.closed:
+            self._log_file.close()
+        self.returncode = self.proc.returncode
+        return self.returncode
+
+
+class Listener:
+    """A real TCP peer on 127.0.0.1:<ephemeral>: accepts and closes connections in a thread."""
+
+    def __init__(self, port=0):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(64)
+        self.sock.settimeout(0.05)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.accepted += 1
+            conn.close()
+
+    def close(self):
+        """Stops accepting and closes the listening socket: connects are refused from now on."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        self._thread.join(5)
+        self.sock.close()
+
+
+class VitalsTestCase(unittest.TestCase):
+    """Base class: a temp dir per test, daemons and listeners stopped on cleanup, logs on failure."""
+
+    maxDiff = None
+
+    def setUp(self):
+        require_build()
+        tmp = tempfile.TemporaryDirectory(prefix="vitals-it-")
+        self.addCleanup(tmp.cleanup)
+        self.tmp = tmp.name
+        self.daemons = []
+        self.addCleanup(self._dump_logs_on_failure)  # runs after the daemons are stopped (LIFO)
+
+    # --- files -----------------------------------------------------------------------------------
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def write_config(self, config, name="vitals.json"):
+        """Writes a dict as JSON (or a str as is) into the temp dir; returns the path."""
+        p = self.path(name)
+        with open(p, "w") as f:
+            f.write(config if isinstance(config, str) else json.dumps(config, indent=2))
+        return p
+
+    def status_file(self, name, status="pass", output="", value=None, unit=""):
+        """A fixture_file check's result file, initialised to `status`; returns its path."""
+        p = self.path(name)
+        write_status_file(p, status, output, value, unit)
+        return p
+
+    def fixture_plugin_dir(self, files=("faults.so",), name="fixture-plugins", mode=0o755):
+        """A private plugin dir holding copies of the named fixture libraries (default faults.so)."""
+        d = self.path(name)
+        os.makedirs(d, exist_ok=True)
+        os.chmod(d, 0o755)
+        for f in files:
+            dst = os.path.join(d, f)
+            shutil.copyfile(os.path.join(FIXTURE_DIR, f), dst)
+            os.chmod(dst, mode)
+        return d
+
+    def plugins_with_fixtures(self, raw=False):
+        """A `plugins` config section: the built-in plugins plus faults.so (and faults_raw.so)."""
+        files = ("faults.so", "faults_raw.so") if raw else ("faults.so",)
+        return {"dirs": [PLUGIN_DIR, self.fixture_plugin_dir(files)]}
+
+    # --- processes -------------------------------------------------------------------------------
+
+    def start_daemon(self, config, env=None, args=None, name=None):
+        """Writes `config` (server.address defaults to 127.0.0.1, history.path to a file in the temp
+        dir), starts `vitals serve` on port 0 in the temp dir, waits for it to listen. Stopped
+        (SIGTERM, then SIGKILL after 5 s) on cleanup."""
+        n = name or "d%d" % len(self.daemons)
+        if isinstance(config, dict):
+            config = json.loads(json.dumps(config))
+            config.setdefault("server", {}).setdefault("address", "127.0.0.1")
+            config.setdefault("history", {}).setdefault("path", self.path(n + ".db"))
+        cfg = self.write_config(config, n + ".json")
+        d = Daemon(cfg, self.path(n + ".log"), env=env, args=args)
+        d.name = n
+        self.daemons.append(d)
+        self.addCleanup(d.stop)
+        d.start()
+        return d
+
+    def listener(self, port=0):
+        lst = Listener(port)
+        self.addCleanup(lst.close)
+        return lst
+
+    def run_vitals(self, args, env=None, timeout=30, cwd=None):
+        """Runs the vitals CLI to completion; returns CompletedProcess with text stdout/stderr."""
+        return subprocess.run([VITALS] + list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=env if env is not None else daemon_env(),
+                              timeout=timeout, text=True, cwd=cwd or self.tmp)
+
+    def wait_for(self, predicate, timeout=10.0, message="condition"):
+        return wait_for(predicate, timeout, message)
+
+    # --- assertions ------------------------------------------------------------------------------
+
+    def assertProblem(self, response, status):
+        """An RFC 9457 problem+json answer with this status."""
+        self.assertEqual(response.status, status, response)
+        self.assertEqual(response.headers.get("Content-Type", "").split(";")[0].strip(),
+                         "application/problem+json", response)
+        body = response.json()
+        for key in ("type", "title", "status", "detail"):
+            self.assertIn(key, body, response)
+        self.assertEqual(body["status"], status, response)
+        return body
+
+    # --- failure diagnostics ---------------------------------------------------------------------
+
+    def _failed(self):
+        """Whether this test (or one of its subtests) has failed so far. Called from a cleanup, where
+        unittest's own outcome.success is reset, so look at what the result has recorded."""
+        outcome = getattr(self, "_outcome", None)
+        if outcome is None:
+            return True
+        result = getattr(outcome, "result", None)
+        for test, _ in list(getattr(result, "failures", [])) + list(getattr(result, "errors", [])):
+            if test is self or getattr(test, "test_case", None) is self:
+                return True
+        # Python < 3.11 collects errors on the outcome until the test ends.
+        for _, exc_info in getattr(outcome, "errors", []) or []:
+            if exc_info is not None:
+                return True
+        return False
+
+    def _dump_logs_on_failure(self):
+        if not self._failed():
+            return
+        for d in self.daemons:
+            sys.stderr.write("\n----- vitals log (%s, exit %s) -----\n%s----- end of log -----\n"
+                             % (d.name, d.returncode, d.log()))
+        sys.stderr.flush()
+
+
+def health_check_entry(body, name):
+    """The first entry for check `name` in a health+json body's "checks" map (keys "name:measurement")."""
+    for key, entries in body.get("checks", {}).items():
+        if key.split(":", 1)[0] == name:
+            return entries[0]
+    raise AssertionError("no check %r in %r" % (name, body))
