@@ -6,7 +6,7 @@ BUILD ?= build
 CONFIG ?= config/vitals.json
 JOBS ?= $(shell nproc)
 
-.PHONY: run test build deps configure clean
+.PHONY: run test build deps configure clean bench
 
 run: build
 	$(BUILD)/vitals serve --config $(CONFIG)
@@ -27,3 +27,6 @@ deps:
 
 clean:
 	rm -rf $(BUILD)
+
+bench: build
+	tests/bench/run $(BUILD)

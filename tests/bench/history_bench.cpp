@@ -111,6 +111,6 @@ int main(int argc, char** argv) {
         std::printf("history newest-100 (%s) at %d rows: p50 %.0f us, p99 %.0f us (target p99 <= 200 us)\n", what,
                     rows, percentile(us, 0.50), percentile(us, 0.99));
     }
-    std::filesystem::remove_all(dir);
+    if (!std::getenv("VITALS_BENCH_KEEP")) std::filesystem::remove_all(dir); else std::printf("kept %s\n", path.c_str());
     return 0;
 }
