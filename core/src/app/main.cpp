@@ -1,5 +1,7 @@
 // vitals: the command line (SPEC §7). Exit codes: 0 success, 1 runtime failure, 2 usage or
 // configuration error; `check` exits 0/1/2 for pass/warn/fail.
+#include "app/daemon.h"
+#include "app/loading.h"
 #include "app/logging.h"
 #include "config/config.h"
 #include "history/history_query.h"
@@ -118,96 +120,30 @@ struct Loaded {
 };
 
 Loaded load_or_exit(const Args& args, bool quiet_refusals = false) {
-    // The plugins section first (leniently): the full validation needs the plugins' schemas, and
-    // every error, including those, is reported in one pass.
-    Config::Plugins plugins = peek_plugins_section(args.config, process_env);
-    auto registry = PluginRegistry::scan(effective_plugin_dirs(plugins, process_env), plugins.strict_permissions,
-                                         plugins.dirs_explicit);
     try {
-        Config cfg = load_config_file(args.config, process_env, registry.get());
-        setup_logging(cfg.log.level, cfg.log.format);
+        LoadedConfig l = load_configuration(args.config, args.port);
+        setup_logging(l.config->log.level, l.config->log.format);
         if (!quiet_refusals)
-            for (const auto& r : registry->refusals()) spdlog::error("plugin refused: {}: {}", r.file, r.reason);
-        if (args.port) cfg.server.port = *args.port;
-        // Values only the plugin can judge (a threshold order, a URL) fail here, as configuration
-        // errors with their path, rather than later as a failing check.
-        std::vector<std::string> errors;
-        for (size_t i = 0; i < cfg.checks.size(); ++i) {
-            const CheckConfig& c = cfg.checks[i];
-            std::string error;
-            if (!CheckInstance::create(*registry->find(c.type), c.options_json, error))
-                errors.push_back("checks[" + std::to_string(i) + "].options: " + c.type + ": " + error);
-        }
-        if (!errors.empty()) throw ConfigError(errors);
-        return {std::make_shared<const Config>(std::move(cfg)), registry};
+            for (const auto& r : l.registry->refusals()) spdlog::error("plugin refused: {}: {}", r.file, r.reason);
+        return {l.config, l.registry};
     } catch (const ConfigError& e) {
         std::fprintf(stderr, "vitals: %s: invalid configuration:\n", args.config.c_str());
         for (const auto& err : e.errors()) std::fprintf(stderr, "  %s\n", err.c_str());
-        // A refused plugin is often why a check type is unknown: say so next to the errors.
-        for (const auto& r : registry->refusals())
-            std::fprintf(stderr, "  (plugin refused: %s: %s)\n", r.file.c_str(), r.reason.c_str());
         std::exit(kExitUsage);
     }
 }
 
-std::string host_name() {
-    char buf[256] = {0};
-    if (::gethostname(buf, sizeof buf - 1) != 0) return "vitals";
-    return buf;
-}
-
 int cmd_serve(const Args& args) {
-    // Block the signals we wait for before any thread starts, so only sigwait() sees them.
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-    std::signal(SIGPIPE, SIG_IGN);
-
     Loaded loaded = load_or_exit(args);
-    const Config& cfg = *loaded.config;
-    SnapshotSlot slot;
-    HistoryWriterOptions hopts;
-    hopts.path = cfg.history.path;
-    hopts.retention = cfg.history.retention;
-    hopts.max_rows = cfg.history.max_rows;
-    HistoryWriter history(hopts);
-    HistoryReader history_reader(cfg.history.path);
-    std::unique_ptr<HealthServer> server;
-    try {
-        server = std::make_unique<HealthServer>(loaded.config, slot, &history_reader);
-    } catch (const Poco::Exception& e) {
-        spdlog::error("cannot listen on {}:{}: {}", cfg.server.address, cfg.server.port, e.displayText());
-        return 1;
+    int code;
+    {
+        Daemon daemon(args.config, args.port, {loaded.config, loaded.registry});
+        code = daemon.run();
+        std::fflush(nullptr);
+        // A plugin call that never returned still owns a thread: skip static destructors under it.
+        spdlog::default_logger()->flush();
     }
-    history.start();
-    Scheduler scheduler(loaded.config, *loaded.registry, slot, host_name(), &history);
-    scheduler.start();
-    server->start();
-    spdlog::info("vitals {} listening on {}:{} with {} checks ({} plugin types loaded)", VITALS_VERSION,
-                 cfg.server.address, server->port(), cfg.checks.size(), loaded.registry->types().size());
-
-    for (;;) {
-        int sig = 0;
-        if (sigwait(&signals, &sig) != 0) continue;
-        if (sig == SIGHUP) {
-            spdlog::warn("SIGHUP: configuration reload is not supported by this build yet; restart to apply");
-            continue;
-        }
-        spdlog::info("{}: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-        break;
-    }
-    server->stop();
-    scheduler.stop();
-    history.flush();
-    history.stop();
-    spdlog::info("stopped");
-    spdlog::default_logger()->flush();
-    // A plugin call that never returned still owns a thread; don't run static destructors under it.
-    std::fflush(nullptr);
-    std::_Exit(0);
+    std::_Exit(code);
 }
 
 int cmd_validate(const Args& args) {

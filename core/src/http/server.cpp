@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <optional>
 #include <variant>
 
 namespace vitals {
@@ -36,24 +37,11 @@ namespace {
 struct Context {
     SnapshotSlot* slot = nullptr;
     HistoryReader* history = nullptr;
-    std::shared_ptr<const Config> config;
-    Details details = Details::loopback;
-    std::string admin_token_env;
+    ServerHooks* hooks = nullptr;
+    HttpCounters* counters = nullptr;
 };
 
 const char* reason_for(int code) { return HTTPResponse::getReasonForStatus(HTTPResponse::HTTPStatus(code)).c_str(); }
-
-void send(HTTPServerRequest& req, HTTPServerResponse& res, int code, const std::string& type, const std::string& body) {
-    res.setStatusAndReason(HTTPResponse::HTTPStatus(code), reason_for(code));
-    res.setContentType(type);
-    res.set("Cache-Control", "no-store");
-    res.setContentLength(std::streamsize(body.size()));
-    if (req.getMethod() == HTTPRequest::HTTP_HEAD) {
-        res.send();
-        return;
-    }
-    res.sendBuffer(body.data(), body.size());
-}
 
 std::string json_escape(const std::string& raw) {
     std::string s = utf8_sanitize(raw);
@@ -76,24 +64,24 @@ std::string json_escape(const std::string& raw) {
     return out;
 }
 
-// RFC 9457 problem details.
-void problem(HTTPServerRequest& req, HTTPServerResponse& res, int code, const std::string& detail) {
-    std::string title = reason_for(code);
-    std::string body = "{\"type\":\"about:blank\",\"title\":\"" + json_escape(title) + "\",\"status\":" +
-                       std::to_string(code) + ",\"detail\":\"" + json_escape(detail) + "\"}";
-    send(req, res, code, "application/problem+json", body);
-}
-
 class Router : public Poco::Net::HTTPRequestHandler {
 public:
     explicit Router(const Context& ctx) : ctx_(ctx) {}
 
     void handleRequest(HTTPServerRequest& req, HTTPServerResponse& res) override {
+        req_ = &req;
+        res_ = &res;
+        config_ = ctx_.hooks->config();
+        route(req);
+    }
+
+private:
+    void route(HTTPServerRequest& req) {
         std::string path;
         try {
             path = Poco::URI(req.getURI()).getPath();
         } catch (const Poco::Exception&) {
-            problem(req, res, 400, "the request target is not a valid URI");
+            problem(400, "the request target is not a valid URI");
             return;
         }
         if (path.size() > 1 && path.back() == '/') path.pop_back();
@@ -101,96 +89,155 @@ public:
         bool read = method == HTTPRequest::HTTP_GET || method == HTTPRequest::HTTP_HEAD;
 
         if (path == "/health" || path.rfind("/health/", 0) == 0) {
-            if (!read) {
-                res.set("Allow", "GET, HEAD");
-                problem(req, res, 405, "use GET or HEAD on " + path);
-                return;
-            }
+            std::string rest = path == "/health" ? "default" : path.substr(8);
+            route_ = path == "/health"                 ? Route::health
+                     : rest == "history"               ? Route::health_history
+                     : rest.rfind("checks/", 0) == 0   ? Route::health_check
+                                                       : Route::health_group;
+            if (!read) return method_not_allowed("GET, HEAD", path);
+            if (route_ == Route::health_history) return history();
             auto snap = ctx_.slot->load();
-            if (!snap) {
-                problem(req, res, 503, "starting up");
-                return;
-            }
-            std::string rest = path.size() > 8 ? path.substr(8) : "";
-            if (path == "/health") rest = "default";
-            if (rest == "history") {
-                history(req, res);
-                return;
-            }
+            if (!snap) return problem(503, "starting up");
             const RenderedStatus* status = nullptr;
-            if (rest.rfind("checks/", 0) == 0) {
+            if (route_ == Route::health_check) {
                 auto it = snap->checks.find(rest.substr(7));
-                if (it == snap->checks.end()) {
-                    problem(req, res, 404, "no check named \"" + rest.substr(7) + "\"");
-                    return;
-                }
+                if (it == snap->checks.end()) return problem(404, "no check named \"" + rest.substr(7) + "\"");
                 status = &it->second;
             } else {
                 auto it = snap->groups.find(rest);
-                if (it == snap->groups.end()) {
-                    problem(req, res, 404, "no group named \"" + rest + "\"");
-                    return;
-                }
+                if (it == snap->groups.end()) return problem(404, "no group named \"" + rest + "\"");
                 status = &it->second;
             }
-            send(req, res, status->code, "application/health+json",
-                 show_details(req) ? status->full : status->brief);
-            return;
+            return reply(status->code, "application/health+json", show_details() ? status->full : status->brief);
         }
-        problem(req, res, 404, "no such endpoint: " + path);
+        if (path == "/metrics") {
+            route_ = Route::metrics;
+            if (!read) return method_not_allowed("GET, HEAD", path);
+            auto snap = ctx_.slot->load();
+            if (!snap) return problem(503, "starting up");
+            return reply(200, "text/plain; version=0.0.4; charset=utf-8",
+                         render_metrics(*snap, ctx_.hooks->counters(), *ctx_.counters));
+        }
+        if (path == "/admin/drain" || path == "/admin/resume" || path == "/admin/reload") {
+            route_ = Route::admin;
+            if (method != HTTPRequest::HTTP_POST) return method_not_allowed("POST", path);
+            if (!authorize_admin()) return;
+            if (path == "/admin/drain") {
+                ctx_.hooks->drain();
+                return reply(200, "application/json", R"({"status":"draining"})");
+            }
+            if (path == "/admin/resume") {
+                ctx_.hooks->resume();
+                return reply(200, "application/json", R"({"status":"serving"})");
+            }
+            std::string errors = ctx_.hooks->reload();
+            if (errors.empty()) return reply(200, "application/json", R"({"status":"reloaded"})");
+            return problem(422, "configuration not reloaded; the running one stays: " + errors);
+        }
+        problem(404, "no such endpoint: " + path);
     }
 
-private:
-    void history(HTTPServerRequest& req, HTTPServerResponse& res) {
-        if (!show_details(req)) {
-            problem(req, res, 403, "history holds check details; it is served to loopback clients or with the "
-                                   "admin token, depending on server.details");
-            return;
+    void history() {
+        if (!show_details()) {
+            return problem(403, "history holds check details; it is served to loopback clients or with the "
+                                "admin token, depending on server.details");
         }
-        if (!ctx_.history) {
-            problem(req, res, 503, "history is not enabled");
-            return;
-        }
+        if (!ctx_.history) return problem(503, "history is not enabled");
         QueryParams params;
         try {
-            for (const auto& kv : Poco::URI(req.getURI()).getQueryParameters()) params.push_back(kv);
+            for (const auto& kv : Poco::URI(req_->getURI()).getQueryParameters()) params.push_back(kv);
         } catch (const Poco::Exception&) {
-            problem(req, res, 400, "the query string is not validly percent-encoded");
-            return;
+            return problem(400, "the query string is not validly percent-encoded");
         }
         int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count();
-        auto parsed = parse_history_query(params, now_ms, ctx_.config.get());
-        if (auto* err = std::get_if<QueryError>(&parsed)) {
-            problem(req, res, 400, "parameter " + err->parameter + ": " + err->message);
-            return;
-        }
+        auto parsed = parse_history_query(params, now_ms, config_.get());
+        if (auto* err = std::get_if<QueryError>(&parsed))
+            return problem(400, "parameter " + err->parameter + ": " + err->message);
         try {
             HistoryPage page = ctx_.history->query(std::get<HistoryQuery>(parsed));
-            send(req, res, 200, "application/json", history_page_json(page));
+            reply(200, "application/json", history_page_json(page));
         } catch (const std::exception& e) {
-            problem(req, res, 503, std::string("history database unavailable: ") + e.what());
+            problem(503, std::string("history database unavailable: ") + e.what());
         }
     }
 
-    bool show_details(const HTTPServerRequest& req) const {
-        switch (ctx_.details) {
+    // The bearer token from the Authorization header, if well-formed.
+    std::optional<std::string> bearer() const {
+        if (!req_->has("Authorization")) return std::nullopt;
+        const std::string& auth = req_->get("Authorization");
+        static const std::string prefix = "Bearer ";
+        if (auth.size() <= prefix.size() || auth.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
+        return auth.substr(prefix.size());
+    }
+
+    // The admin token, or "" when the variable named by server.admin_token_env is unset or empty.
+    std::string admin_token() const {
+        const char* t = std::getenv(config_->server.admin_token_env.c_str());
+        return t ? t : "";
+    }
+
+    bool token_matches() const {
+        std::string token = admin_token();
+        auto given = bearer();
+        return !token.empty() && given && constant_time_equals(*given, token);
+    }
+
+    // Answers 401/403 and returns false unless the caller may use admin endpoints.
+    bool authorize_admin() {
+        const std::string& var = config_->server.admin_token_env;
+        if (!admin_token().empty()) {
+            if (token_matches()) return true;
+            res_->set("WWW-Authenticate", "Bearer realm=\"vitals\"");
+            problem(401, bearer() ? "invalid bearer token" : "admin endpoints need Authorization: Bearer <token> ($" + var + ")");
+            return false;
+        }
+        if (req_->clientAddress().host().isLoopback()) return true;
+        problem(403, "no admin token is configured ($" + var + " is unset): admin endpoints answer loopback clients only");
+        return false;
+    }
+
+    bool show_details() const {
+        switch (config_->server.details) {
         case Details::always: return true;
         case Details::never: return false;
-        case Details::loopback: return req.clientAddress().host().isLoopback();
-        case Details::token: {
-            const char* token = std::getenv(ctx_.admin_token_env.c_str());
-            if (!token || !*token || !req.has("Authorization")) return false;
-            const std::string& auth = req.get("Authorization");
-            static const std::string prefix = "Bearer ";
-            if (auth.compare(0, prefix.size(), prefix) != 0) return false;
-            return constant_time_equals(auth.substr(prefix.size()), token);
-        }
+        case Details::loopback: return req_->clientAddress().host().isLoopback();
+        case Details::token: return token_matches();
         }
         return false;
     }
+
+    void method_not_allowed(const std::string& allow, const std::string& path) {
+        res_->set("Allow", allow);
+        problem(405, "use " + allow + " on " + path);
+    }
+
+    void reply(int code, const std::string& type, const std::string& body) {
+        ctx_.counters->count(route_, code);
+        res_->setStatusAndReason(HTTPResponse::HTTPStatus(code), reason_for(code));
+        res_->setContentType(type);
+        res_->set("Cache-Control", "no-store");
+        res_->setContentLength(std::streamsize(body.size()));
+        if (req_->getMethod() == HTTPRequest::HTTP_HEAD) {
+            res_->send();
+            return;
+        }
+        res_->sendBuffer(body.data(), body.size());
+    }
+
+    // RFC 9457 problem details.
+    void problem(int code, const std::string& detail) {
+        std::string body = "{\"type\":\"about:blank\",\"title\":\"" + json_escape(reason_for(code)) +
+                           "\",\"status\":" + std::to_string(code) + ",\"detail\":\"" + json_escape(detail) + "\"}";
+        reply(code, "application/problem+json", body);
+    }
+
     const Context& ctx_;
+    HTTPServerRequest* req_ = nullptr;
+    HTTPServerResponse* res_ = nullptr;
+    std::shared_ptr<const Config> config_;
+    Route route_ = Route::other;
 };
 
 class Factory : public Poco::Net::HTTPRequestHandlerFactory {
@@ -204,14 +251,14 @@ private:
 
 }  // namespace
 
-HealthServer::HealthServer(std::shared_ptr<const Config> config, SnapshotSlot& slot, HistoryReader* history) {
-    const Config::Server& server = config->server;
+HealthServer::HealthServer(const Config::Server& server, SnapshotSlot& slot, HistoryReader* history,
+                           ServerHooks& hooks)
+    : counters_(std::make_unique<HttpCounters>()) {
     Context ctx;
     ctx.slot = &slot;
     ctx.history = history;
-    ctx.config = config;
-    ctx.details = server.details;
-    ctx.admin_token_env = server.admin_token_env;
+    ctx.hooks = &hooks;
+    ctx.counters = counters_.get();
 
     Poco::Net::SocketAddress addr(server.address, Poco::UInt16(server.port));
     Poco::Net::ServerSocket socket;

@@ -1,9 +1,11 @@
 // The health port (SPEC §2): a Poco HTTPServer on our own ServerSocket, routing to small handlers
-// that answer from the current Snapshot. No handler runs a check or waits on the scheduler.
+// that answer from the current Snapshot. No handler runs a check or waits on the scheduler; the
+// admin endpoints call into the daemon through ServerHooks.
 #pragma once
 
 #include "config/config.h"
 #include "history/history_reader.h"
+#include "metrics/metrics.h"
 #include "snapshot/snapshot.h"
 
 #include <Poco/Net/HTTPServer.h>
@@ -14,21 +16,36 @@
 
 namespace vitals {
 
+// What the server needs from the daemon. Implemented by the daemon; called from request threads.
+class ServerHooks {
+public:
+    virtual ~ServerHooks() = default;
+    // The configuration in effect (details, admin token variable, groups). Never null.
+    virtual std::shared_ptr<const Config> config() const = 0;
+    virtual void drain() = 0;
+    virtual void resume() = 0;
+    // Reloads the configuration file. Returns "" on success, else every error (the running
+    // configuration then stays).
+    virtual std::string reload() = 0;
+    virtual RuntimeCounters counters() const = 0;
+};
+
 class HealthServer {
 public:
     // Binds server.address:server.port at once (so a port clash is reported before anything runs).
-    // Throws Poco::Exception when the socket cannot be bound.
-    // `history` (may be null: /health/history then answers 503) serves /health/history; `config` expands
-    // group names in its `check` parameter.
-    HealthServer(std::shared_ptr<const Config> config, SnapshotSlot& slot, HistoryReader* history);
+    // `history` may be null (/health/history then answers 503). Throws Poco::Exception when the
+    // socket cannot be bound.
+    HealthServer(const Config::Server& server, SnapshotSlot& slot, HistoryReader* history, ServerHooks& hooks);
     ~HealthServer();
 
     void start();
     void stop();
     uint16_t port() const { return port_; }
+    const HttpCounters& counters() const { return *counters_; }
 
 private:
-    std::unique_ptr<Poco::ThreadPool> pool_;  // declared first: outlives the server using it
+    std::unique_ptr<HttpCounters> counters_;
+    std::unique_ptr<Poco::ThreadPool> pool_;  // declared before server_: outlives the server using it
     std::unique_ptr<Poco::Net::HTTPServer> server_;
     uint16_t port_ = 0;
 };

@@ -5,6 +5,7 @@
 #include "common/time_format.h"
 #include "config/config.h"
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <optional>
@@ -91,6 +92,23 @@ struct CheckView {
     uint64_t timeouts = 0;
     std::deque<CheckResult> recent;  // newest first, at most kRecent
     static constexpr size_t kRecent = 10;
+
+    // Run durations for the vitals_check_duration_seconds histogram (upper bounds in seconds).
+    static constexpr std::array<double, 11> kDurationBuckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                             0.5,   1,    2.5,   5,    10};
+    std::array<uint64_t, kDurationBuckets.size()> duration_counts{};  // non-cumulative
+    uint64_t duration_count = 0;
+    double duration_sum = 0;
+    void observe_duration(Millis d) {
+        double secs = double(d.count()) / 1000.0;
+        for (size_t i = 0; i < kDurationBuckets.size(); ++i)
+            if (secs <= kDurationBuckets[i]) {
+                ++duration_counts[i];
+                break;
+            }
+        ++duration_count;
+        duration_sum += secs;
+    }
 };
 
 }  // namespace vitals

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 
 namespace vitals {
 
@@ -30,7 +31,37 @@ struct Scheduler::Entry {
     MonoTime run_started;
     MonoTime run_deadline;
     bool timed_out = false;  // the deadline passed and a timeout result was recorded
+    bool removed = false;    // dropped by a reload; a run still in flight is not recorded
 };
+
+std::shared_ptr<Scheduler::Entry> Scheduler::make_entry(const CheckConfig& c, const PluginRegistry& registry) {
+    auto e = std::make_shared<Entry>();
+    e->cfg = c;
+    CheckView& v = e->view;
+    v.name = c.name;
+    v.type = c.type;
+    v.impact = c.impact;
+    v.scope = c.scope;
+    v.interval = c.interval;
+    v.timeout = c.timeout;
+    v.stale_after = c.stale_after;
+    v.rise = c.rise;
+    v.fall = c.fall;
+    const CheckTypeInfo* type = registry.find(c.type);
+    if (!type) {
+        v.setup_error = "check type \"" + c.type + "\" is not loaded";
+    } else {
+        v.component_type = type->component_type;
+        v.default_measurement = type->default_measurement;
+        std::string error;
+        e->instance = CheckInstance::create(*type, c.options_json, error);
+        if (!e->instance) {
+            v.setup_error = c.type + ": " + error;
+            spdlog::error("check {}: cannot start: {}", c.name, v.setup_error);
+        }
+    }
+    return e;
+}
 
 Scheduler::Scheduler(std::shared_ptr<const Config> config, const PluginRegistry& registry, SnapshotSlot& slot,
                      std::string service_id, HistorySink* history)
@@ -38,37 +69,47 @@ Scheduler::Scheduler(std::shared_ptr<const Config> config, const PluginRegistry&
       started_at_(Clock::now()),
       rng_state_(uint64_t(Clock::now().time_since_epoch().count()) | 1), live_(std::make_shared<Liveness>()) {
     live_->scheduler = this;
-    for (const auto& c : config_->checks) {
-        auto e = std::make_shared<Entry>();
-        e->cfg = c;
-        CheckView& v = e->view;
-        v.name = c.name;
-        v.type = c.type;
-        v.impact = c.impact;
-        v.scope = c.scope;
-        v.interval = c.interval;
-        v.timeout = c.timeout;
-        v.stale_after = c.stale_after;
-        v.rise = c.rise;
-        v.fall = c.fall;
-        const CheckTypeInfo* type = registry.find(c.type);
-        if (!type) {
-            v.setup_error = "check type \"" + c.type + "\" is not loaded";
-        } else {
-            v.component_type = type->component_type;
-            v.default_measurement = type->default_measurement;
-            std::string error;
-            e->instance = CheckInstance::create(*type, c.options_json, error);
-            if (!e->instance) {
-                v.setup_error = c.type + ": " + error;
-                spdlog::error("check {}: cannot start: {}", c.name, v.setup_error);
-            }
-        }
-        entries_.push_back(std::move(e));
-    }
+    for (const auto& c : config_->checks) entries_.push_back(make_entry(c, registry));
     // Enough threads that checks rarely queue behind each other, bounded for a small sidecar.
     size_t threads = std::clamp<size_t>(entries_.size(), 1, 8);
     pool_ = std::make_unique<WorkerPool>(threads, 64);
+}
+
+void Scheduler::reconfigure(std::shared_ptr<const Config> config, const PluginRegistry& registry) {
+    std::map<std::string, std::shared_ptr<Entry>> current;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (const auto& e : entries_) current[e->cfg.name] = e;
+    }
+    // Plugin create() calls happen outside the lock: the scheduler keeps running meanwhile.
+    // An entry's cfg never changes after creation, so reading it here is safe.
+    std::vector<std::shared_ptr<Entry>> next;
+    size_t kept = 0;
+    for (const auto& c : config->checks) {
+        auto it = current.find(c.name);
+        if (it != current.end() && it->second->cfg.same_definition(c)) {
+            next.push_back(it->second);
+            ++kept;
+        } else {
+            next.push_back(make_entry(c, registry));
+        }
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    MonoTime now = Clock::now();
+    std::set<const Entry*> keep;
+    for (const auto& e : next) keep.insert(e.get());
+    for (auto& e : entries_)
+        if (!keep.count(e.get())) e->removed = true;  // a run in flight finishes into the void
+    for (auto& e : next)
+        if (e->next_due == MonoTime{}) e->next_due = now + std::min(jitter(e->cfg.interval), Millis(50));
+    spdlog::info("configuration applied: {} checks kept with their state, {} started, {} stopped", kept,
+                 next.size() - kept, entries_.size() - kept);
+    entries_ = std::move(next);
+    config_ = std::move(config);
+    for (auto it = group_status_.begin(); it != group_status_.end();)
+        it = config_->find_group(it->first) ? std::next(it) : group_status_.erase(it);
+    publish_locked(now);
+    cv_.notify_all();
 }
 
 Scheduler::~Scheduler() {
@@ -250,6 +291,10 @@ void Scheduler::complete(const std::shared_ptr<Entry>& ep, uint64_t run_id, RawR
     Entry& e = *ep;
     if (!e.in_flight || e.run_id != run_id) return;
     e.in_flight = false;
+    if (e.removed) {
+        if (e.timed_out) pool_->overdue_done();
+        return;
+    }
     if (e.timed_out) {
         // Its timeout was recorded at the deadline; the late answer is not used.
         pool_->overdue_done();
@@ -286,6 +331,7 @@ void Scheduler::record(Entry& e, CheckResult r) {
     case Status::warn: ++v.warns; break;
     case Status::fail: ++v.fails; break;
     }
+    if (!v.stuck || r.output.rfind("stuck:", 0) != 0) v.observe_duration(r.duration);
     Status before = v.effective;
     bool was_established = v.established;
     bool changed = e.damper.apply(r.status, e.cfg.rise, e.cfg.fall);

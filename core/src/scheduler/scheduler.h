@@ -38,6 +38,11 @@ public:
     void start();
     void stop();
 
+    // Applies a new configuration (SIGHUP, /admin/reload). Unchanged checks (same definition) keep
+    // their state, plugin instance and any run in flight; changed and new checks start fresh;
+    // removed ones stop. `registry` must outlive the call only (instances keep their library).
+    void reconfigure(std::shared_ptr<const Config> config, const PluginRegistry& registry);
+
     void set_draining(bool draining);
     bool draining() const { return draining_; }
 
@@ -46,6 +51,7 @@ public:
 
 private:
     struct Entry;
+    std::shared_ptr<Entry> make_entry(const CheckConfig& c, const PluginRegistry& registry);
     void loop();
     void dispatch(const std::shared_ptr<Entry>& e, MonoTime now);
     void complete(const std::shared_ptr<Entry>& e, uint64_t run_id, RawResult raw, MonoTime started,

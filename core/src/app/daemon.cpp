@@ -1,0 +1,172 @@
+#include "app/daemon.h"
+
+#include "app/logging.h"
+#include "version.h"
+
+#include <Poco/Exception.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <unistd.h>
+
+namespace vitals {
+
+namespace {
+
+std::string host_name() {
+    char buf[256] = {0};
+    if (::gethostname(buf, sizeof buf - 1) != 0) return "vitals";
+    return buf;
+}
+
+std::string join(const std::vector<std::string>& items) {
+    std::string s;
+    for (size_t i = 0; i < items.size(); ++i) s += (i ? "; " : "") + items[i];
+    return s;
+}
+
+}  // namespace
+
+Daemon::Daemon(std::string config_path, std::optional<int> port, LoadedConfig loaded)
+    : config_path_(std::move(config_path)), port_(port), config_(loaded.config), registry_(loaded.registry) {}
+
+Daemon::~Daemon() = default;
+
+std::shared_ptr<const Config> Daemon::config() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return config_;
+}
+
+void Daemon::drain() {
+    if (!scheduler_->draining()) spdlog::warn("draining: every group with drain enabled now reports fail");
+    scheduler_->set_draining(true);
+}
+
+void Daemon::resume() {
+    if (scheduler_->draining()) spdlog::info("drain ended: groups report their checks again");
+    scheduler_->set_draining(false);
+}
+
+std::string Daemon::reload() {
+    std::lock_guard<std::mutex> one_at_a_time(reload_mu_);
+    LoadedConfig next;
+    try {
+        next = load_configuration(config_path_, port_);
+    } catch (const ConfigError& e) {
+        ++reloads_failed_;
+        last_reload_ok_ = false;
+        std::string errors = join(e.errors());
+        spdlog::error("reload of {} failed; the running configuration stays: {}", config_path_, errors);
+        return errors;
+    }
+    std::shared_ptr<const Config> old = config();
+    const Config& cfg = *next.config;
+    // Parts bound at start-up: say so instead of pretending they changed.
+    if (cfg.server.address != old->server.address || cfg.server.port != old->server.port ||
+        cfg.server.threads != old->server.threads)
+        spdlog::warn("reload: server.address, server.port and server.threads take effect on restart");
+    if (cfg.history.path != old->history.path || cfg.history.retention != old->history.retention ||
+        cfg.history.max_rows != old->history.max_rows)
+        spdlog::warn("reload: history settings take effect on restart");
+    setup_logging(cfg.log.level, cfg.log.format);
+    for (const auto& r : next.registry->refusals()) spdlog::error("plugin refused: {}: {}", r.file, r.reason);
+    scheduler_->reconfigure(next.config, *next.registry);
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        config_ = next.config;
+        registry_ = next.registry;
+    }
+    ++reloads_ok_;
+    last_reload_ok_ = true;
+    spdlog::info("reloaded {}", config_path_);
+    return "";
+}
+
+RuntimeCounters Daemon::counters() const {
+    RuntimeCounters c;
+    c.history_write_errors = history_ ? history_->write_errors() : 0;
+    c.history_dropped_results = history_ ? history_->dropped_results() : 0;
+    c.reloads_ok = reloads_ok_;
+    c.reloads_failed = reloads_failed_;
+    c.last_reload_ok = last_reload_ok_;
+    c.draining = scheduler_ && scheduler_->draining();
+    return c;
+}
+
+int Daemon::run() {
+    // Block the signals we wait for before any thread starts, so only sigwait() sees them.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    const Config& cfg = *config_;
+    HistoryWriterOptions hopts;
+    hopts.path = cfg.history.path;
+    hopts.retention = cfg.history.retention;
+    hopts.max_rows = cfg.history.max_rows;
+    history_ = std::make_unique<HistoryWriter>(hopts);
+    history_reader_ = std::make_unique<HistoryReader>(cfg.history.path);
+    try {
+        server_ = std::make_unique<HealthServer>(cfg.server, slot_, history_reader_.get(), *this);
+    } catch (const Poco::Exception& e) {
+        spdlog::error("cannot listen on {}:{}: {}", cfg.server.address, cfg.server.port, e.displayText());
+        return 1;
+    }
+    history_->start();
+    scheduler_ = std::make_unique<Scheduler>(config_, *registry_, slot_, host_name(), history_.get());
+    scheduler_->start();
+    server_->start();
+    spdlog::info("vitals {} listening on {}:{} with {} checks ({} plugin types loaded)", VITALS_VERSION,
+                 cfg.server.address, server_->port(), cfg.checks.size(), registry_->types().size());
+
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&signals, &sig) != 0) continue;
+        if (sig == SIGHUP) {
+            spdlog::info("SIGHUP: reloading {}", config_path_);
+            reload();
+            continue;
+        }
+        Millis drain_for = config()->shutdown.drain;
+        if (sig == SIGTERM && drain_for.count() > 0) {
+            // Keep answering, with every drainable group failing, so the load balancer moves traffic
+            // away before we go; a second SIGTERM (or SIGINT) exits at once.
+            scheduler_->set_draining(true);
+            spdlog::info("SIGTERM: draining for {}, then exiting (signal again to exit now)", format_duration(drain_for));
+            timespec ts{time_t(drain_for.count() / 1000), long(drain_for.count() % 1000) * 1'000'000L};
+            sigset_t stop_now;
+            sigemptyset(&stop_now);
+            sigaddset(&stop_now, SIGTERM);
+            sigaddset(&stop_now, SIGINT);
+            auto until = std::chrono::steady_clock::now() + drain_for;
+            for (;;) {
+                int got = sigtimedwait(&stop_now, nullptr, &ts);
+                if (got == SIGTERM || got == SIGINT) {
+                    spdlog::info("second signal: exiting now");
+                    break;
+                }
+                auto left = std::chrono::duration_cast<Millis>(until - std::chrono::steady_clock::now());
+                if (left.count() <= 0) break;
+                ts = timespec{time_t(left.count() / 1000), long(left.count() % 1000) * 1'000'000L};
+            }
+        } else {
+            spdlog::info("{}: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        }
+        break;
+    }
+    server_->stop();
+    scheduler_->stop();
+    history_->flush();
+    history_->stop();
+    spdlog::info("stopped");
+    spdlog::default_logger()->flush();
+    return 0;
+}
+
+}  // namespace vitals

@@ -1,0 +1,55 @@
+// `vitals serve`: owns the running parts (scheduler, history writer, HTTP server), handles
+// signals (SIGTERM drain then exit, SIGHUP reload) and the admin endpoints' actions.
+#pragma once
+
+#include "app/loading.h"
+#include "history/history_reader.h"
+#include "history/history_writer.h"
+#include "http/server.h"
+#include "scheduler/scheduler.h"
+#include "snapshot/snapshot.h"
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace vitals {
+
+class Daemon : public ServerHooks {
+public:
+    Daemon(std::string config_path, std::optional<int> port, LoadedConfig loaded);
+    ~Daemon() override;
+
+    // Binds, starts everything, and serves until SIGTERM/SIGINT. Returns the exit code.
+    int run();
+
+    // ServerHooks
+    std::shared_ptr<const Config> config() const override;
+    void drain() override;
+    void resume() override;
+    std::string reload() override;
+    RuntimeCounters counters() const override;
+
+private:
+    std::string config_path_;
+    std::optional<int> port_;
+
+    mutable std::mutex mu_;  // guards config_ and registry_ (swapped by reload)
+    std::shared_ptr<const Config> config_;
+    std::shared_ptr<PluginRegistry> registry_;
+    std::mutex reload_mu_;  // one reload at a time
+
+    std::atomic<uint64_t> reloads_ok_{0};
+    std::atomic<uint64_t> reloads_failed_{0};
+    std::atomic<bool> last_reload_ok_{true};
+
+    SnapshotSlot slot_;
+    std::unique_ptr<HistoryWriter> history_;
+    std::unique_ptr<HistoryReader> history_reader_;
+    std::unique_ptr<Scheduler> scheduler_;
+    std::unique_ptr<HealthServer> server_;
+};
+
+}  // namespace vitals
