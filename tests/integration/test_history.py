@@ -166,5 +166,27 @@ class HistoryFaultTest(VitalsTestCase):
         self.assertGreaterEqual(count, 50000)
 
 
+class SecretsTest(VitalsTestCase):
+
+    def test_a_secret_option_never_reaches_responses_history_or_logs(self):
+        secret = "hunter2-do-not-leak"
+        d = self.start_daemon({
+            "plugins": self.plugins_with_fixtures(),
+            "log": {"level": "debug"},
+            "checks": [{"name": "leaky", "type": "fixture_leaky", "interval": "100ms", "timeout": "50ms",
+                        "options": {"password": "${LEAKY_PASSWORD}"}}],
+        }, env=dict(os.environ, LEAKY_PASSWORD=secret))
+        self.wait_for(lambda: d.get("/health/history?check=leaky&limit=3").json()["items"], message="results")
+        bodies = [d.get(p).body.decode("utf-8", "replace")
+                  for p in ("/health", "/health/checks/leaky", "/health/history?limit=50", "/metrics")]
+        self.assertIn("AUTH failed for password '***'", bodies[1])
+        for body in bodies:
+            self.assertNotIn(secret, body)
+        d.stop()
+        self.assertNotIn(secret, d.log())
+        with open(d.config_path) as f:
+            self.assertNotIn(secret, f.read())  # it came from the environment
+
+
 if __name__ == "__main__":
     unittest.main()

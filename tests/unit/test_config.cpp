@@ -195,3 +195,11 @@ TEST_CASE("same_definition tells unchanged checks from changed ones", "[config]"
     CHECK(a.checks[0].same_definition(b.checks[0]));
     CHECK_FALSE(a.checks[0].same_definition(c.checks[0]));
 }
+
+TEST_CASE("secret options are redacted in the printable copy of the options", "[config]") {
+    Config c = parse(R"({"checks": [{"name": "l", "type": "fixture_leaky", "options": {"password": "${PW}"}}]})",
+                     {{"PW", "hunter2-secret"}});
+    CHECK(c.checks[0].options_json.find("hunter2-secret") != std::string::npos);
+    CHECK(c.checks[0].options_redacted.find("hunter2-secret") == std::string::npos);
+    CHECK(c.checks[0].options_redacted.find("***") != std::string::npos);
+}

@@ -180,3 +180,17 @@ TEST_CASE("check instances: run results are validated and cleaned", "[instance]"
         CHECK(r.measurement == "runs");
     }
 }
+
+TEST_CASE("secret option values are scrubbed from a plugin's output", "[instance]") {
+    PluginRegistry reg;
+    std::string why;
+    REQUIRE(reg.load_file(fixture("faults"), true, why));
+    const CheckTypeInfo* leaky = reg.find("fixture_leaky");
+    REQUIRE(leaky);
+    REQUIRE(leaky->find_option("password"));
+    CHECK(leaky->find_option("password")->secret);
+    auto inst = CheckInstance::create(*leaky, R"({"password":"hunter2-secret"})", why);
+    REQUIRE(inst);
+    RawResult r = inst->run(std::chrono::steady_clock::now() + std::chrono::seconds(1));
+    CHECK(r.output == "AUTH failed for password '***' (***)");
+}

@@ -2,6 +2,9 @@
 
 #include "common/text.h"
 
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
 #include <cmath>
 #include <cstring>
 
@@ -27,6 +30,17 @@ std::unique_ptr<CheckInstance> CheckInstance::create(const CheckTypeInfo& type, 
         return nullptr;
     }
     inst->handle_ = handle;
+    try {
+        Poco::JSON::Parser parser;
+        auto options = parser.parse(options_json).extract<Poco::JSON::Object::Ptr>();
+        for (const auto& spec : type.options)
+            if (spec.secret && options->has(spec.name) && options->get(spec.name).isString()) {
+                std::string value = options->getValue<std::string>(spec.name);
+                if (value.size() >= 3) inst->secrets_.push_back(value);  // shorter ones would scrub noise
+            }
+    } catch (const std::exception&) {
+        // Options come from our own validation: always an object.
+    }
     return inst;
 }
 
@@ -67,6 +81,9 @@ RawResult CheckInstance::run(MonoTime deadline) {
         out.observed_value = r.observed_value;
         out.observed_unit = clean_text(r.observed_unit, sizeof r.observed_unit);
     }
+    for (const auto& secret : secrets_)
+        for (size_t at = out.output.find(secret); at != std::string::npos; at = out.output.find(secret, at))
+            out.output.replace(at, secret.size(), "***");
     out.measurement = clean_text(r.measurement, sizeof r.measurement);
     if (out.measurement.empty()) out.measurement = default_measurement_;
     return out;

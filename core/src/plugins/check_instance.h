@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace vitals {
 
@@ -44,6 +45,9 @@ private:
     void* handle_ = nullptr;
     std::string component_type_;
     std::string default_measurement_;
+    // Values of the type's secret options (passwords, tokens): scrubbed from every output, so a
+    // plugin that echoes one (say, in a server's error text) cannot leak it.
+    std::vector<std::string> secrets_;
 };
 
 }  // namespace vitals
