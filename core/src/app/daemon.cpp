@@ -40,13 +40,16 @@ std::shared_ptr<const Config> Daemon::config() const {
 }
 
 void Daemon::drain() {
-    if (!scheduler_->draining()) spdlog::warn("draining: every group with drain enabled now reports fail");
+    if (!manual_drain_.exchange(true) && !shutdown_drain_)
+        spdlog::warn("draining: every group with drain enabled now reports fail");
     scheduler_->set_draining(true);
 }
 
-void Daemon::resume() {
-    if (scheduler_->draining()) spdlog::info("drain ended: groups report their checks again");
+std::string Daemon::resume() {
+    if (shutdown_drain_) return "shutting down: a SIGTERM drain cannot be resumed";
+    if (manual_drain_.exchange(false)) spdlog::info("drain ended: groups report their checks again");
     scheduler_->set_draining(false);
+    return "";
 }
 
 std::string Daemon::reload() {
@@ -137,6 +140,7 @@ int Daemon::run() {
         if (sig == SIGTERM && drain_for.count() > 0) {
             // Keep answering, with every drainable group failing, so the load balancer moves traffic
             // away before we go; a second SIGTERM (or SIGINT) exits at once.
+            shutdown_drain_ = true;
             scheduler_->set_draining(true);
             spdlog::info("SIGTERM: draining for {}, then exiting (signal again to exit now)", format_duration(drain_for));
             timespec ts{time_t(drain_for.count() / 1000), long(drain_for.count() % 1000) * 1'000'000L};

@@ -28,7 +28,7 @@ public:
     // ServerHooks
     std::shared_ptr<const Config> config() const override;
     void drain() override;
-    void resume() override;
+    std::string resume() override;
     std::string reload() override;
     RuntimeCounters counters() const override;
 
@@ -41,6 +41,10 @@ private:
     std::shared_ptr<PluginRegistry> registry_;
     std::mutex reload_mu_;  // one reload at a time
 
+    // Draining has two sources: the admin endpoints (resumable) and SIGTERM with shutdown.drain
+    // (not resumable: the process is about to exit).
+    std::atomic<bool> manual_drain_{false};
+    std::atomic<bool> shutdown_drain_{false};
     std::atomic<uint64_t> reloads_ok_{0};
     std::atomic<uint64_t> reloads_failed_{0};
     std::atomic<bool> last_reload_ok_{true};

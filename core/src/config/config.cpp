@@ -6,7 +6,7 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/ParseHandler.h>
 #include <Poco/JSON/Parser.h>
-#include <Poco/Net/IPAddress.h>
+#include <arpa/inet.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -328,8 +328,10 @@ void read_server(Reader& r, const Object::Ptr& root, Config& cfg) {
     if (!o) return;
     r.known_keys(o, "server", {"address", "port", "details", "admin_token_env", "threads"});
     if (auto v = r.str(o, "address", "server")) {
-        Poco::Net::IPAddress ip;
-        if (Poco::Net::IPAddress::tryParse(*v, ip))
+        // inet_pton, not Poco's IPAddress::tryParse, which refuses the wildcard "::".
+        in6_addr buf6{};
+        in_addr buf4{};
+        if (::inet_pton(AF_INET, v->c_str(), &buf4) == 1 || ::inet_pton(AF_INET6, v->c_str(), &buf6) == 1)
             cfg.server.address = *v;
         else
             r.error("server.address", "not an IP address: \"" + *v + "\"");

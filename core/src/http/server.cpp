@@ -10,6 +10,7 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/ThreadPool.h>
+#include <Poco/String.h>
 #include <Poco/URI.h>
 
 #include <chrono>
@@ -127,7 +128,8 @@ private:
                 return reply(200, "application/json", R"({"status":"draining"})");
             }
             if (path == "/admin/resume") {
-                ctx_.hooks->resume();
+                std::string refused = ctx_.hooks->resume();
+                if (!refused.empty()) return problem(409, refused);
                 return reply(200, "application/json", R"({"status":"serving"})");
             }
             std::string errors = ctx_.hooks->reload();
@@ -163,13 +165,15 @@ private:
         }
     }
 
-    // The bearer token from the Authorization header, if well-formed.
+    // The bearer token from the Authorization header, if well-formed: the scheme is
+    // case-insensitive (RFC 9110 §11.1) and followed by one or more spaces (RFC 6750 §2.1).
     std::optional<std::string> bearer() const {
         if (!req_->has("Authorization")) return std::nullopt;
         const std::string& auth = req_->get("Authorization");
-        static const std::string prefix = "Bearer ";
-        if (auth.size() <= prefix.size() || auth.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
-        return auth.substr(prefix.size());
+        if (auth.size() < 7 || Poco::icompare(auth.substr(0, 6), "bearer") != 0 || auth[6] != ' ') return std::nullopt;
+        size_t start = auth.find_first_not_of(' ', 6);
+        if (start == std::string::npos) return std::nullopt;
+        return auth.substr(start);
     }
 
     // The admin token, or "" when the variable named by server.admin_token_env is unset or empty.
@@ -189,7 +193,8 @@ private:
         const std::string& var = config_->server.admin_token_env;
         if (!admin_token().empty()) {
             if (token_matches()) return true;
-            res_->set("WWW-Authenticate", "Bearer realm=\"vitals\"");
+            res_->set("WWW-Authenticate", bearer() ? "Bearer realm=\"vitals\", error=\"invalid_token\""
+                                                   : "Bearer realm=\"vitals\"");
             problem(401, bearer() ? "invalid bearer token" : "admin endpoints need Authorization: Bearer <token> ($" + var + ")");
             return false;
         }
@@ -218,6 +223,11 @@ private:
         res_->setStatusAndReason(HTTPResponse::HTTPStatus(code), reason_for(code));
         res_->setContentType(type);
         res_->set("Cache-Control", "no-store");
+        if (code == 204 || code == 304) {  // no body allowed (a configurable http_status may be 204)
+            res_->setContentLength(0);
+            res_->send();
+            return;
+        }
         res_->setContentLength(std::streamsize(body.size()));
         if (req_->getMethod() == HTTPRequest::HTTP_HEAD) {
             res_->send();

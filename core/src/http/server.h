@@ -23,7 +23,8 @@ public:
     // The configuration in effect (details, admin token variable, groups). Never null.
     virtual std::shared_ptr<const Config> config() const = 0;
     virtual void drain() = 0;
-    virtual void resume() = 0;
+    // Ends a manual drain. Returns "" on success, else why not (a SIGTERM drain cannot be resumed).
+    virtual std::string resume() = 0;
     // Reloads the configuration file. Returns "" on success, else every error (the running
     // configuration then stays).
     virtual std::string reload() = 0;
