@@ -99,7 +99,7 @@ class HistoryEndpointTest(VitalsTestCase):
             r = d.get("/health/history" + query)
             self.assertProblem(r, 400)
             self.assertIn("parameter " + param, r.json()["detail"], query)
-        self.assertEqual(d.get("/health").status, 200)
+        self.wait_for(lambda: d.get("/health").status == 200, message="/health still serving")
 
     def test_cli_reads_the_database_while_the_daemon_runs_and_after(self):
         d = self.start_with_two_checks()

@@ -1,15 +1,14 @@
-// The health port (SPEC §2): a Poco HTTPServer on our own ServerSocket, routing to small handlers
-// that answer from the current Snapshot. No handler runs a check or waits on the scheduler; the
-// admin endpoints call into the daemon through ServerHooks.
+// The health port (SPEC §2): an event-loop transport (event_server.h) on our own bound socket,
+// routing (router.h) to answers from the current Snapshot. No request runs a check or waits on
+// the scheduler; the admin endpoints call into the daemon through ServerHooks.
 #pragma once
 
 #include "config/config.h"
 #include "history/history_reader.h"
+#include "http/event_server.h"
+#include "http/router.h"
 #include "metrics/metrics.h"
 #include "snapshot/snapshot.h"
-
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/ThreadPool.h>
 
 #include <memory>
 #include <string>
@@ -44,14 +43,13 @@ public:
     uint16_t port() const { return port_; }
     const HttpCounters& counters() const { return *counters_; }
 
+    size_t connections() const { return transport_ ? transport_->connections() : 0; }
+
 private:
     std::unique_ptr<HttpCounters> counters_;
-    std::unique_ptr<Poco::ThreadPool> pool_;  // declared before server_: outlives the server using it
-    std::unique_ptr<Poco::Net::HTTPServer> server_;
+    RouterContext context_;                   // declared before transport_: outlives it
+    std::unique_ptr<EventServer> transport_;
     uint16_t port_ = 0;
 };
-
-// Constant-time comparison, for bearer tokens.
-bool constant_time_equals(const std::string& a, const std::string& b);
 
 }  // namespace vitals

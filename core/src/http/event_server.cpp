@@ -1,0 +1,448 @@
+#include "http/event_server.h"
+
+#include "scheduler/worker_pool.h"
+
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/NetException.h>
+#include <spdlog/spdlog.h>
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <fcntl.h>
+#include <map>
+#include <mutex>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sstream>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace vitals {
+
+using Clock = std::chrono::steady_clock;
+using Poco::Net::HTTPRequest;
+
+namespace {
+
+constexpr uint64_t kListenerId = 0;
+constexpr uint64_t kWakeId = 1;
+constexpr Millis kSweepEvery{200};
+
+bool peer_is_loopback(int fd) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return false;
+    if (ss.ss_family == AF_INET) {
+        auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+        return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (ss.ss_family == AF_INET6) {
+        auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+        if (IN6_IS_ADDR_LOOPBACK(&a->sin6_addr)) return true;
+        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) return a->sin6_addr.s6_addr[12] == 127;
+    }
+    return false;
+}
+
+const std::string& reason(int code) {
+    return Poco::Net::HTTPResponse::getReasonForStatus(Poco::Net::HTTPResponse::HTTPStatus(code));
+}
+
+}  // namespace
+
+struct EventServer::Impl {
+    struct Conn {
+        uint64_t id = 0;
+        int fd = -1;
+        bool loopback = false;
+        std::string in;
+        std::string out;
+        size_t out_sent = 0;
+        enum class State { reading, waiting, writing } state = State::reading;
+        bool close_after_write = false;
+        bool peer_closed = false;  // the client shut down its side; answer what is buffered, then close
+        MonoTime deadline;
+    };
+    // An answer computed on a worker, for the loop to send.
+    struct Done {
+        uint64_t id;
+        std::string bytes;
+        bool close;
+    };
+    // Shared with worker jobs, which may outlive a stopping server by a little.
+    struct Mailbox {
+        std::mutex mu;
+        std::deque<Done> done;
+        int wake_fd = -1;
+        bool open = true;
+    };
+
+    Poco::Net::ServerSocket socket;
+    int listen_fd = -1;
+    int epoll_fd = -1;
+    Handler handler;
+    IsSlow is_slow;
+    OnError on_error;
+    EventServerOptions opt;
+    std::atomic<size_t>* connections = nullptr;
+    std::map<uint64_t, std::unique_ptr<Conn>> conns;
+    uint64_t next_id = 2;
+    std::shared_ptr<Mailbox> mailbox = std::make_shared<Mailbox>();
+    std::unique_ptr<WorkerPool> workers;
+    std::atomic<bool> stopping{false};
+
+    void watch(Conn& c, uint32_t events, int op) {
+        epoll_event ev{};
+        ev.events = events;
+        ev.data.u64 = c.id;
+        ::epoll_ctl(epoll_fd, op, c.fd, &ev);
+    }
+
+    void close_conn(uint64_t id) {
+        auto it = conns.find(id);
+        if (it == conns.end()) return;
+        ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, it->second->fd, nullptr);
+        ::close(it->second->fd);
+        conns.erase(it);
+        *connections = conns.size();
+    }
+
+    // The oldest connection waiting for a request with nothing buffered: the cheapest to drop.
+    bool evict_idle() {
+        Conn* oldest = nullptr;
+        for (auto& [id, c] : conns)
+            if (c->state == Conn::State::reading && c->in.empty() && (!oldest || c->deadline < oldest->deadline))
+                oldest = c.get();
+        if (!oldest) return false;
+        close_conn(oldest->id);
+        return true;
+    }
+
+    void accept_all() {
+        for (;;) {
+            int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0) {
+                if (errno == EINTR) continue;
+                if (errno == EMFILE || errno == ENFILE) {
+                    // Out of descriptors: make room rather than spin on a pending connection.
+                    if (!evict_idle()) return;
+                    continue;
+                }
+                return;  // EAGAIN, or a connection that died in the queue
+            }
+            if (conns.size() >= opt.max_connections && !evict_idle()) {
+                ::close(fd);
+                continue;
+            }
+            int one = 1;
+            ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            auto c = std::make_unique<Conn>();
+            c->id = next_id++;
+            c->fd = fd;
+            c->loopback = peer_is_loopback(fd);
+            c->deadline = Clock::now() + opt.header_timeout;
+            watch(*c, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_ADD);
+            conns.emplace(c->id, std::move(c));
+            *connections = conns.size();
+        }
+    }
+
+    static std::string serialize(const HttpResponse& r, bool head, bool close) {
+        std::string out;
+        out.reserve(160 + r.body.size());
+        out += "HTTP/1.1 ";
+        out += std::to_string(r.code);
+        out += ' ';
+        out += reason(r.code);
+        out += "\r\n";
+        bool bodyless = r.code == 204 || r.code == 304 || r.code < 200;
+        if (!bodyless) {
+            out += "Content-Type: ";
+            out += r.content_type;
+            out += "\r\nContent-Length: ";
+            out += std::to_string(r.body.size());
+            out += "\r\n";
+        }
+        out += "Cache-Control: no-store\r\n";
+        for (const auto& [k, v] : r.headers) {
+            out += k;
+            out += ": ";
+            out += v;
+            out += "\r\n";
+        }
+        out += close ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n";
+        if (!head && !bodyless) out += r.body;
+        return out;
+    }
+
+    // Answers the server makes itself; the connection is closed after them.
+    void fail(Conn& c, int code, const std::string& detail) {
+        if (on_error) on_error(code);
+        send(c, serialize(problem_response(code, detail), false, true), true);
+    }
+
+    void send(Conn& c, std::string bytes, bool close) {
+        c.out = std::move(bytes);
+        c.out_sent = 0;
+        c.close_after_write = close;
+        c.state = Conn::State::writing;
+        c.deadline = Clock::now() + opt.write_timeout;
+        if (flush(c) && c.state == Conn::State::reading) process(c);
+    }
+
+    // Writes what it can; when all is sent, the connection reads again (or closes). Never calls
+    // process(), so pipelined requests are answered in a loop, not by recursion. Returns false when
+    // the connection was closed.
+    bool flush(Conn& c) {
+        while (c.out_sent < c.out.size()) {
+            ssize_t n = ::send(c.fd, c.out.data() + c.out_sent, c.out.size() - c.out_sent, MSG_NOSIGNAL);
+            if (n > 0) {
+                c.out_sent += size_t(n);
+                continue;
+            }
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                watch(c, EPOLLOUT | EPOLLRDHUP, EPOLL_CTL_MOD);
+                return true;
+            }
+            close_conn(c.id);
+            return false;
+        }
+        if (c.close_after_write) {
+            ::shutdown(c.fd, SHUT_WR);
+            close_conn(c.id);
+            return false;
+        }
+        c.out.clear();
+        c.out_sent = 0;
+        c.state = Conn::State::reading;
+        c.deadline = Clock::now() + (c.in.empty() ? opt.keepalive_timeout : opt.header_timeout);
+        watch(c, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD);
+        return true;
+    }
+
+    // Parses and answers the complete requests in c.in, in order. Returns false when the connection
+    // was closed.
+    bool process(Conn& c) {
+        while (c.state == Conn::State::reading && !c.in.empty()) {
+            size_t end = c.in.find("\r\n\r\n");
+            if (end == std::string::npos) {
+                if (c.in.size() > opt.max_header_bytes) {
+                    fail(c, 431, "request head larger than " + std::to_string(opt.max_header_bytes) + " bytes");
+                    return false;
+                }
+                c.deadline = std::min(c.deadline, Clock::now() + opt.header_timeout);
+                return true;
+            }
+            if (end + 4 > opt.max_header_bytes) {
+                fail(c, 431, "request head larger than " + std::to_string(opt.max_header_bytes) + " bytes");
+                return false;
+            }
+            HTTPRequest req;
+            try {
+                std::istringstream head(c.in.substr(0, end + 4));
+                req.read(head);
+            } catch (const Poco::Exception& e) {
+                fail(c, 400, "malformed request: " + e.message());
+                return false;
+            }
+            const std::string& version = req.getVersion();
+            if (version != HTTPRequest::HTTP_1_1 && version != HTTPRequest::HTTP_1_0) {
+                fail(c, 505, "HTTP/1.0 and HTTP/1.1 only");
+                return false;
+            }
+            if (req.has("Transfer-Encoding")) {
+                fail(c, 411, "chunked request bodies are not accepted; send Content-Length");
+                return false;
+            }
+            std::streamsize length = req.hasContentLength() ? req.getContentLength() : 0;
+            if (length < 0 || size_t(length) > opt.max_body_bytes) {
+                fail(c, 413, "request body larger than " + std::to_string(opt.max_body_bytes) + " bytes");
+                return false;
+            }
+            if (c.in.size() < end + 4 + size_t(length)) return true;  // the body is still coming
+            c.in.erase(0, end + 4 + size_t(length));
+
+            bool head = req.getMethod() == HTTPRequest::HTTP_HEAD;
+            bool close = !req.getKeepAlive() || c.peer_closed || stopping;
+            if (is_slow(req)) {
+                c.state = Conn::State::waiting;
+                watch(c, EPOLLRDHUP, EPOLL_CTL_MOD);
+                auto box = mailbox;
+                uint64_t id = c.id;
+                bool loopback = c.loopback;
+                Handler h = handler;
+                workers->submit([box, id, loopback, h, req, head, close] {
+                    std::string bytes;
+                    try {
+                        bytes = serialize(h(req, loopback), head, close);
+                    } catch (const std::exception& e) {
+                        bytes = serialize(problem_response(500, e.what()), head, true);
+                    }
+                    std::lock_guard<std::mutex> lock(box->mu);
+                    if (!box->open) return;
+                    box->done.push_back({id, std::move(bytes), close});
+                    uint64_t one = 1;
+                    (void)!::write(box->wake_fd, &one, sizeof one);
+                });
+                return true;
+            }
+            HttpResponse r;
+            try {
+                r = handler(req, c.loopback);
+            } catch (const std::exception& e) {
+                r = problem_response(500, e.what());
+                close = true;
+            }
+            c.out = serialize(r, head, close);
+            c.out_sent = 0;
+            c.close_after_write = close;
+            c.state = Conn::State::writing;
+            c.deadline = Clock::now() + opt.write_timeout;
+            if (!flush(c)) return false;
+        }
+        if (c.peer_closed && c.state == Conn::State::reading) {
+            close_conn(c.id);  // nothing more can come
+            return false;
+        }
+        return true;
+    }
+
+    void readable(Conn& c) {
+        char buf[16384];
+        for (;;) {
+            ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+            if (n > 0) {
+                c.in.append(buf, size_t(n));
+                if (c.in.size() > opt.max_header_bytes + opt.max_body_bytes + sizeof buf) break;  // process() decides
+                continue;
+            }
+            if (n == 0) {  // the peer shut down its side: answer what it sent, then close
+                c.peer_closed = true;
+                break;
+            }
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+            close_conn(c.id);
+            return;
+        }
+        process(c);
+    }
+
+    void deliver_done() {
+        uint64_t count;
+        (void)!::read(mailbox->wake_fd, &count, sizeof count);
+        std::deque<Done> done;
+        {
+            std::lock_guard<std::mutex> lock(mailbox->mu);
+            done.swap(mailbox->done);
+        }
+        for (auto& d : done) {
+            auto it = conns.find(d.id);
+            if (it == conns.end()) continue;  // the client went away meanwhile
+            send(*it->second, std::move(d.bytes), d.close);
+        }
+    }
+
+    void sweep() {
+        MonoTime now = Clock::now();
+        std::vector<uint64_t> expired;
+        for (auto& [id, c] : conns)
+            if (c->state != Conn::State::waiting && now >= c->deadline) expired.push_back(id);
+        for (uint64_t id : expired) close_conn(id);
+    }
+
+    void loop() {
+        epoll_event events[256];
+        MonoTime next_sweep = Clock::now() + kSweepEvery;
+        while (!stopping) {
+            int n = ::epoll_wait(epoll_fd, events, 256, int(kSweepEvery.count()));
+            for (int i = 0; i < n; ++i) {
+                uint64_t id = events[i].data.u64;
+                if (id == kListenerId) {
+                    accept_all();
+                    continue;
+                }
+                if (id == kWakeId) {
+                    deliver_done();
+                    continue;
+                }
+                auto it = conns.find(id);
+                if (it == conns.end()) continue;
+                Conn& c = *it->second;
+                uint32_t ev = events[i].events;
+                if (ev & (EPOLLERR | EPOLLHUP)) {
+                    close_conn(id);
+                    continue;
+                }
+                if (c.state == Conn::State::writing && (ev & EPOLLOUT)) {
+                    if (flush(c) && c.state == Conn::State::reading) process(c);
+                    continue;
+                }
+                if (ev & EPOLLIN) {
+                    readable(c);
+                    continue;
+                }
+                if ((ev & EPOLLRDHUP) && c.state != Conn::State::writing) close_conn(id);  // gone while waiting
+            }
+            MonoTime now = Clock::now();
+            if (now >= next_sweep) {
+                sweep();
+                next_sweep = now + kSweepEvery;
+            }
+        }
+    }
+};
+
+EventServer::EventServer(Poco::Net::ServerSocket socket, Handler handler, IsSlow is_slow, OnError on_error,
+                         EventServerOptions options)
+    : impl_(std::make_unique<Impl>()) {
+    Impl& m = *impl_;
+    m.socket = std::move(socket);
+    m.listen_fd = m.socket.impl()->sockfd();
+    ::fcntl(m.listen_fd, F_SETFL, ::fcntl(m.listen_fd, F_GETFL) | O_NONBLOCK);
+    m.handler = std::move(handler);
+    m.is_slow = std::move(is_slow);
+    m.on_error = std::move(on_error);
+    m.opt = options;
+    m.connections = &connections_;
+    m.epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+    m.mailbox->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (m.epoll_fd < 0 || m.mailbox->wake_fd < 0)
+        throw Poco::Net::NetException(std::string("epoll/eventfd: ") + std::strerror(errno));
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kListenerId;
+    ::epoll_ctl(m.epoll_fd, EPOLL_CTL_ADD, m.listen_fd, &ev);
+    ev.data.u64 = kWakeId;
+    ::epoll_ctl(m.epoll_fd, EPOLL_CTL_ADD, m.mailbox->wake_fd, &ev);
+    m.workers = std::make_unique<WorkerPool>(options.slow_workers, 0);
+}
+
+EventServer::~EventServer() {
+    stop();
+    if (impl_->epoll_fd >= 0) ::close(impl_->epoll_fd);
+    std::lock_guard<std::mutex> lock(impl_->mailbox->mu);
+    impl_->mailbox->open = false;
+    // wake_fd stays open: a worker still finishing checks `open` under the lock and never writes.
+}
+
+void EventServer::start() {
+    thread_ = std::thread([this] { impl_->loop(); });
+}
+
+void EventServer::stop() {
+    if (impl_->stopping.exchange(true)) return;
+    if (thread_.joinable()) thread_.join();
+    impl_->workers->stop(Millis(2000));
+    std::vector<uint64_t> ids;
+    for (auto& [id, c] : impl_->conns) ids.push_back(id);
+    for (uint64_t id : ids) impl_->close_conn(id);
+    impl_->socket.close();
+}
+
+}  // namespace vitals

@@ -1,0 +1,247 @@
+#include "http/router.h"
+
+#include "http/server.h"
+
+#include "common/text.h"
+#include "history/history_query.h"
+
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/String.h>
+#include <Poco/URI.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <optional>
+#include <variant>
+
+namespace vitals {
+
+using Poco::Net::HTTPRequest;
+using Poco::Net::HTTPResponse;
+
+bool constant_time_equals(const std::string& a, const std::string& b) {
+    unsigned char diff = a.size() == b.size() ? 0 : 1;
+    const std::string& x = a.size() == b.size() ? b : a;  // same length loop either way
+    for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ x[i]);
+    return diff == 0;
+}
+
+namespace {
+
+const char* reason_for(int code) { return HTTPResponse::getReasonForStatus(HTTPResponse::HTTPStatus(code)).c_str(); }
+
+std::string json_escape(const std::string& raw) {
+    std::string s = utf8_sanitize(raw);
+    std::string out;
+    for (char c : s) {
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        default:
+            if (static_cast<unsigned char>(c) < 0x20) {
+                char buf[8];
+                std::snprintf(buf, sizeof buf, "\\u%04x", c);
+                out += buf;
+            } else {
+                out += c;
+            }
+        }
+    }
+    return out;
+}
+
+class RequestRouter {
+public:
+    RequestRouter(const RouterContext& ctx, const HTTPRequest& req, bool loopback)
+        : ctx_(ctx), req_(&req), loopback_(loopback), config_(ctx.hooks->config()) {}
+
+    HttpResponse run() {
+        route(*req_);
+        return std::move(response_);
+    }
+
+private:
+    void route(const HTTPRequest& req) {
+        std::string path;
+        try {
+            path = Poco::URI(req.getURI()).getPath();
+        } catch (const Poco::Exception&) {
+            problem(400, "the request target is not a valid URI");
+            return;
+        }
+        if (path.size() > 1 && path.back() == '/') path.pop_back();
+        const std::string& method = req.getMethod();
+        bool read = method == HTTPRequest::HTTP_GET || method == HTTPRequest::HTTP_HEAD;
+
+        if (path == "/health" || path.rfind("/health/", 0) == 0) {
+            std::string rest = path == "/health" ? "default" : path.substr(8);
+            route_ = path == "/health"                 ? Route::health
+                     : rest == "history"               ? Route::health_history
+                     : rest.rfind("checks/", 0) == 0   ? Route::health_check
+                                                       : Route::health_group;
+            if (!read) return method_not_allowed("GET, HEAD", path);
+            if (route_ == Route::health_history) return history();
+            auto snap = ctx_.slot->load();
+            if (!snap) return problem(503, "starting up");
+            const RenderedStatus* status = nullptr;
+            if (route_ == Route::health_check) {
+                auto it = snap->checks.find(rest.substr(7));
+                if (it == snap->checks.end()) return problem(404, "no check named \"" + rest.substr(7) + "\"");
+                status = &it->second;
+            } else {
+                auto it = snap->groups.find(rest);
+                if (it == snap->groups.end()) return problem(404, "no group named \"" + rest + "\"");
+                status = &it->second;
+            }
+            return reply(status->code, "application/health+json", show_details() ? status->full : status->brief);
+        }
+        if (path == "/metrics") {
+            route_ = Route::metrics;
+            if (!read) return method_not_allowed("GET, HEAD", path);
+            auto snap = ctx_.slot->load();
+            if (!snap) return problem(503, "starting up");
+            return reply(200, "text/plain; version=0.0.4; charset=utf-8",
+                         render_metrics(*snap, ctx_.hooks->counters(), *ctx_.counters));
+        }
+        if (path == "/admin/drain" || path == "/admin/resume" || path == "/admin/reload") {
+            route_ = Route::admin;
+            if (method != HTTPRequest::HTTP_POST) return method_not_allowed("POST", path);
+            if (!authorize_admin()) return;
+            if (path == "/admin/drain") {
+                ctx_.hooks->drain();
+                return reply(200, "application/json", R"({"status":"draining"})");
+            }
+            if (path == "/admin/resume") {
+                std::string refused = ctx_.hooks->resume();
+                if (!refused.empty()) return problem(409, refused);
+                return reply(200, "application/json", R"({"status":"serving"})");
+            }
+            std::string errors = ctx_.hooks->reload();
+            if (errors.empty()) return reply(200, "application/json", R"({"status":"reloaded"})");
+            return problem(422, "configuration not reloaded; the running one stays: " + errors);
+        }
+        problem(404, "no such endpoint: " + path);
+    }
+
+    void history() {
+        if (!show_details()) {
+            return problem(403, "history holds check details; it is served to loopback clients or with the "
+                                "admin token, depending on server.details");
+        }
+        if (!ctx_.history) return problem(503, "history is not enabled");
+        QueryParams params;
+        try {
+            for (const auto& kv : Poco::URI(req_->getURI()).getQueryParameters()) params.push_back(kv);
+        } catch (const Poco::Exception&) {
+            return problem(400, "the query string is not validly percent-encoded");
+        }
+        int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+        auto parsed = parse_history_query(params, now_ms, config_.get());
+        if (auto* err = std::get_if<QueryError>(&parsed))
+            return problem(400, "parameter " + err->parameter + ": " + err->message);
+        try {
+            HistoryPage page = ctx_.history->query(std::get<HistoryQuery>(parsed));
+            reply(200, "application/json", history_page_json(page));
+        } catch (const std::exception& e) {
+            problem(503, std::string("history database unavailable: ") + e.what());
+        }
+    }
+
+    // The bearer token from the Authorization header, if well-formed: the scheme is
+    // case-insensitive (RFC 9110 §11.1) and followed by one or more spaces (RFC 6750 §2.1).
+    std::optional<std::string> bearer() const {
+        if (!req_->has("Authorization")) return std::nullopt;
+        const std::string& auth = req_->get("Authorization");
+        if (auth.size() < 7 || Poco::icompare(auth.substr(0, 6), "bearer") != 0 || auth[6] != ' ') return std::nullopt;
+        size_t start = auth.find_first_not_of(' ', 6);
+        if (start == std::string::npos) return std::nullopt;
+        return auth.substr(start);
+    }
+
+    // The admin token, or "" when the variable named by server.admin_token_env is unset or empty.
+    std::string admin_token() const {
+        const char* t = std::getenv(config_->server.admin_token_env.c_str());
+        return t ? t : "";
+    }
+
+    bool token_matches() const {
+        std::string token = admin_token();
+        auto given = bearer();
+        return !token.empty() && given && constant_time_equals(*given, token);
+    }
+
+    // Answers 401/403 and returns false unless the caller may use admin endpoints.
+    bool authorize_admin() {
+        const std::string& var = config_->server.admin_token_env;
+        if (!admin_token().empty()) {
+            if (token_matches()) return true;
+            response_.headers.emplace_back("WWW-Authenticate", bearer() ? "Bearer realm=\"vitals\", error=\"invalid_token\""
+                                                                    : "Bearer realm=\"vitals\"");
+            problem(401, bearer() ? "invalid bearer token" : "admin endpoints need Authorization: Bearer <token> ($" + var + ")");
+            return false;
+        }
+        if (loopback_) return true;
+        problem(403, "no admin token is configured ($" + var + " is unset): admin endpoints answer loopback clients only");
+        return false;
+    }
+
+    bool show_details() const {
+        switch (config_->server.details) {
+        case Details::always: return true;
+        case Details::never: return false;
+        case Details::loopback: return loopback_;
+        case Details::token: return token_matches();
+        }
+        return false;
+    }
+
+    void method_not_allowed(const std::string& allow, const std::string& path) {
+        response_.headers.emplace_back("Allow", allow);
+        problem(405, "use " + allow + " on " + path);
+    }
+
+    void reply(int code, const std::string& type, std::string body) {
+        ctx_.counters->count(route_, code);
+        response_.code = code;
+        response_.content_type = type;
+        response_.body = std::move(body);
+    }
+
+    // RFC 9457 problem details.
+    void problem(int code, const std::string& detail) {
+        HttpResponse p = problem_response(code, detail);
+        reply(code, p.content_type, std::move(p.body));
+    }
+
+    const RouterContext& ctx_;
+    const HTTPRequest* req_;
+    bool loopback_;
+    std::shared_ptr<const Config> config_;
+    Route route_ = Route::other;
+    HttpResponse response_;
+};
+
+}  // namespace
+
+bool is_slow_route(const HTTPRequest& req) {
+    const std::string& uri = req.getURI();
+    return uri.rfind("/admin/", 0) == 0 || uri.rfind("/health/history", 0) == 0;
+}
+
+HttpResponse route_request(const RouterContext& ctx, const HTTPRequest& req, bool loopback) {
+    return RequestRouter(ctx, req, loopback).run();
+}
+
+HttpResponse problem_response(int code, const std::string& detail) {
+    HttpResponse r;
+    r.code = code;
+    r.content_type = "application/problem+json";
+    r.body = "{\"type\":\"about:blank\",\"title\":\"" + json_escape(reason_for(code)) + "\",\"status\":" +
+             std::to_string(code) + ",\"detail\":\"" + json_escape(detail) + "\"}";
+    return r;
+}
+
+}  // namespace vitals

@@ -1,0 +1,46 @@
+// Routing of the health port's requests (SPEC §2), independent of the transport: a parsed request
+// in, a complete response out. Status requests only read the current snapshot.
+#pragma once
+
+#include "history/history_reader.h"
+#include "metrics/metrics.h"
+#include "snapshot/snapshot.h"
+
+#include <Poco/Net/HTTPRequest.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace vitals {
+
+class ServerHooks;
+
+struct HttpResponse {
+    int code = 500;
+    std::string content_type;
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;  // beyond type, length, cache-control
+};
+
+// What the router reads; all pointers outlive the server.
+struct RouterContext {
+    SnapshotSlot* slot = nullptr;
+    HistoryReader* history = nullptr;  // may be null: /health/history answers 503
+    ServerHooks* hooks = nullptr;
+    HttpCounters* counters = nullptr;
+};
+
+// Answers one request. `loopback`: the client connected from 127.0.0.0/8 or ::1.
+HttpResponse route_request(const RouterContext& ctx, const Poco::Net::HTTPRequest& req, bool loopback);
+
+// Requests that may take long (admin actions, history queries): run them off the I/O thread.
+bool is_slow_route(const Poco::Net::HTTPRequest& req);
+
+// An RFC 9457 problem+json response.
+HttpResponse problem_response(int code, const std::string& detail);
+
+// Constant-time comparison, for bearer tokens.
+bool constant_time_equals(const std::string& a, const std::string& b);
+
+}  // namespace vitals
