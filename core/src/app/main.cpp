@@ -160,6 +160,7 @@ int cmd_validate(const Args& args) {
 }
 
 int cmd_check(const Args& args) {
+    std::signal(SIGPIPE, SIG_IGN);  // a plugin writing to a closed socket must get EPIPE, not die
     Loaded loaded = load_or_exit(args);
     const Config& cfg = *loaded.config;
     struct Outcome {
@@ -184,7 +185,9 @@ int cmd_check(const Args& args) {
         std::thread([inst, deadline = start + c.timeout, p = std::move(promise)]() mutable {
             auto t0 = std::chrono::steady_clock::now();
             RawResult r = inst->run(deadline);
-            p.set_value({std::move(r), std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - t0)});
+            auto took = std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - t0);
+            inst.reset();  // destroy the instance here, before main() can return and tear the process down
+            p.set_value({std::move(r), took});
         }).detach();
     }
     bool abandoned = false;
@@ -196,7 +199,8 @@ int cmd_check(const Args& args) {
         if (!setup_errors[i].empty()) {
             o.result.status = Status::fail;
             o.result.output = setup_errors[i];
-        } else if (futures[i].wait_until(start + c.timeout) == std::future_status::ready) {
+        } else if (futures[i].wait_until(start + c.timeout + std::clamp(c.timeout / 10, Millis(10), Millis(100))) ==
+                   std::future_status::ready) {
             o = futures[i].get();
         } else {
             abandoned = true;

@@ -2,6 +2,7 @@
 
 #include "common/text.h"
 
+#include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
@@ -33,11 +34,22 @@ std::unique_ptr<CheckInstance> CheckInstance::create(const CheckTypeInfo& type, 
     try {
         Poco::JSON::Parser parser;
         auto options = parser.parse(options_json).extract<Poco::JSON::Object::Ptr>();
-        for (const auto& spec : type.options)
-            if (spec.secret && options->has(spec.name) && options->get(spec.name).isString()) {
-                std::string value = options->getValue<std::string>(spec.name);
-                if (value.size() >= 3) inst->secrets_.push_back(value);  // shorter ones would scrub noise
+        auto keep = [&](const std::string& value) {
+            if (value.size() >= 3) inst->secrets_.push_back(value);  // shorter ones would scrub noise
+        };
+        for (const auto& spec : type.options) {
+            if (!spec.secret || !options->has(spec.name)) continue;
+            Poco::Dynamic::Var v = options->get(spec.name);
+            if (v.isString()) {
+                keep(v.extract<std::string>());
+            } else if (v.type() == typeid(Poco::JSON::Object::Ptr)) {  // string map: every value
+                auto map = v.extract<Poco::JSON::Object::Ptr>();
+                for (const auto& key : map->getNames()) keep(map->getValue<std::string>(key));
+            } else if (v.type() == typeid(Poco::JSON::Array::Ptr)) {  // string list: every item
+                auto list = v.extract<Poco::JSON::Array::Ptr>();
+                for (size_t i = 0; i < list->size(); ++i) keep(list->getElement<std::string>(unsigned(i)));
             }
+        }
     } catch (const std::exception&) {
         // Options come from our own validation: always an object.
     }

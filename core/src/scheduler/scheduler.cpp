@@ -15,6 +15,10 @@ using Clock = std::chrono::steady_clock;
 static constexpr Millis kPublishCoalesce{20};
 static constexpr Millis kPublishEvery{1000};
 
+// A plugin that answers right at its deadline (many cut their work to end exactly then) still has
+// its own, more precise result used: the timeout is declared a little after the deadline.
+static Millis timeout_grace(Millis timeout) { return std::clamp(timeout / 10, Millis(10), Millis(100)); }
+
 static int64_t unix_ms(WallTime t) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
@@ -208,7 +212,8 @@ void Scheduler::loop() {
         for (auto& ep : entries_) {
             Entry& e = *ep;
             if (e.in_flight) {
-                if (!e.timed_out && now >= e.run_deadline) {
+                MonoTime declare_at = e.run_deadline + timeout_grace(e.cfg.timeout);
+                if (!e.timed_out && now >= declare_at) {
                     // The call overran: record the timeout now; its thread is lost until it returns.
                     e.timed_out = true;
                     ++e.view.timeouts;
@@ -230,7 +235,7 @@ void Scheduler::loop() {
                     spdlog::error("check {}: {}", e.cfg.name, r.output);
                     record(e, std::move(r));
                 }
-                if (!e.timed_out) wake = std::min(wake, e.run_deadline);
+                if (!e.timed_out) wake = std::min(wake, declare_at);
                 else if (!e.view.stuck) wake = std::min(wake, e.run_started + e.cfg.interval);
                 continue;
             }
@@ -240,7 +245,7 @@ void Scheduler::loop() {
                 e.next_due += e.cfg.interval;
                 if (e.next_due <= now) e.next_due = now + e.cfg.interval;
                 e.next_due += jitter(e.cfg.interval) - Millis(e.cfg.interval.count() / 20);
-                if (e.in_flight) wake = std::min(wake, e.run_deadline);
+                if (e.in_flight) wake = std::min(wake, e.run_deadline + timeout_grace(e.cfg.timeout));
             }
             wake = std::min(wake, e.next_due);
         }
