@@ -169,20 +169,26 @@ int cmd_check(const Args& args) {
     };
     std::vector<std::future<Outcome>> futures;
     std::vector<std::string> setup_errors(cfg.checks.size());
-    auto start = std::chrono::steady_clock::now();
+    // Create every instance first: a slow create() (a CA store to load) must not eat into the
+    // timeouts of the checks after it.
+    std::vector<std::shared_ptr<CheckInstance>> instances(cfg.checks.size());
     for (size_t i = 0; i < cfg.checks.size(); ++i) {
         const CheckConfig& c = cfg.checks[i];
         std::string error;
-        std::shared_ptr<CheckInstance> inst(CheckInstance::create(*loaded.registry->find(c.type), c.options_json, error));
+        instances[i] = CheckInstance::create(*loaded.registry->find(c.type), c.options_json, error);
+        if (!instances[i]) setup_errors[i] = c.type + ": " + error;
+    }
+    auto start = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < cfg.checks.size(); ++i) {
         std::promise<Outcome> promise;
         futures.push_back(promise.get_future());
-        if (!inst) {
-            setup_errors[i] = c.type + ": " + error;
+        if (!instances[i]) {
             promise.set_value({});
             continue;
         }
         // Detached: a hung plugin must not keep `vitals check` from answering.
-        std::thread([inst, deadline = start + c.timeout, p = std::move(promise)]() mutable {
+        std::thread([inst = std::move(instances[i]), deadline = start + cfg.checks[i].timeout,
+                     p = std::move(promise)]() mutable {
             auto t0 = std::chrono::steady_clock::now();
             RawResult r = inst->run(deadline);
             auto took = std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - t0);

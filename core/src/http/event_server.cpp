@@ -405,6 +405,7 @@ EventServer::EventServer(Poco::Net::ServerSocket socket, Handler handler, IsSlow
     m.socket = std::move(socket);
     m.listen_fd = m.socket.impl()->sockfd();
     ::fcntl(m.listen_fd, F_SETFL, ::fcntl(m.listen_fd, F_GETFL) | O_NONBLOCK);
+    ::fcntl(m.listen_fd, F_SETFD, ::fcntl(m.listen_fd, F_GETFD) | FD_CLOEXEC);  // no child inherits the port
     m.handler = std::move(handler);
     m.is_slow = std::move(is_slow);
     m.on_error = std::move(on_error);
