@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <arpa/inet.h>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -46,6 +47,30 @@ bool peer_is_loopback(int fd) {
         if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) return a->sin6_addr.s6_addr[12] == 127;
     }
     return false;
+}
+
+// RFC 9110 token: the characters a field name may hold.
+bool is_token(const std::string& s) {
+    if (s.empty()) return false;
+    for (unsigned char ch : s) {
+        if (std::isalnum(ch)) continue;
+        if (!std::strchr("!#$%&'*+-.^_`|~", ch) || ch == 0) return false;
+    }
+    return true;
+}
+
+// Every line after the request line, up to `end` (the blank line), is "token:value".
+bool fields_well_formed(const std::string& in, size_t end) {
+    size_t pos = in.find("\r\n");
+    while (pos != std::string::npos && pos < end) {
+        size_t start = pos + 2;
+        size_t next = in.find("\r\n", start);
+        if (next == std::string::npos || next > end) next = end;
+        size_t colon = in.find(':', start);
+        if (colon == std::string::npos || colon >= next || !is_token(in.substr(start, colon - start))) return false;
+        pos = next == end ? std::string::npos : next;
+    }
+    return true;
 }
 
 const std::string& reason(int code) {
@@ -240,6 +265,12 @@ struct EventServer::Impl {
             }
             if (end + 4 > opt.max_header_bytes) {
                 fail(c, 431, "request head larger than " + std::to_string(opt.max_header_bytes) + " bytes");
+                return false;
+            }
+            // Poco silently drops a header line without a colon and unfolds obsolete line folding;
+            // RFC 9112 wants both rejected: a field line is "token: value".
+            if (!fields_well_formed(c.in, end)) {
+                fail(c, 400, "malformed header field line");
                 return false;
             }
             HTTPRequest req;

@@ -1,0 +1,150 @@
+"""The health port under hostile clients (issue 6): thousands of idle or half-sent connections, and
+malformed requests, must never keep a fresh GET /health from being answered correctly. Timing
+figures live in tests/bench (floods); here only correctness, with generous socket timeouts."""
+
+import http.client
+import resource
+import socket
+import time
+import unittest
+
+from vitals_harness import VitalsTestCase
+
+
+def raise_fd_limit(need):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < need:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(need, hard), hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def raw(port, data, timeout=3.0):
+    """Sends raw bytes; returns everything the server sends back before closing (or timing out)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(data)
+        chunks = []
+        while True:
+            try:
+                b = s.recv(65536)
+            except socket.timeout:
+                break
+            if not b:
+                break
+            chunks.append(b)
+        return b"".join(chunks)
+    finally:
+        s.close()
+
+
+def status_of(response_bytes):
+    line = response_bytes.split(b"\r\n", 1)[0]
+    parts = line.split(b" ")
+    return int(parts[1]) if len(parts) > 1 and parts[0].startswith(b"HTTP/") else None
+
+
+class FloodTest(VitalsTestCase):
+
+    def start(self):
+        ok = self.status_file("ok.status", "pass")
+        return self.start_daemon({
+            "plugins": self.plugins_with_fixtures(),
+            "checks": [{"name": "ok", "type": "fixture_file", "interval": "200ms", "timeout": "100ms",
+                        "options": {"path": ok}}],
+        })
+
+    def fresh_health(self, d):
+        c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=5)
+        try:
+            c.request("GET", "/health")
+            r = c.getresponse()
+            return r.status, r.read()
+        finally:
+            c.close()
+
+    def test_thousands_of_idle_and_half_sent_connections_do_not_block_health(self):
+        if raise_fd_limit(2600) < 2600:
+            self.skipTest("cannot open 2600 descriptors here")
+        d = self.start()
+        self.wait_for(lambda: self.fresh_health(d)[0] == 200, message="/health 200")
+        held = []
+        self.addCleanup(lambda: [s.close() for s in held])
+        for _ in range(1000):  # idle: connected, nothing sent
+            held.append(socket.create_connection(("127.0.0.1", d.port), timeout=5))
+        for _ in range(1000):  # slowloris: a request head that never ends
+            s = socket.create_connection(("127.0.0.1", d.port), timeout=5)
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            held.append(s)
+        keepalive = []
+        self.addCleanup(lambda: [c.close() for c in keepalive])
+        for _ in range(200):  # idle keep-alive after one request
+            c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=5)
+            c.request("GET", "/health")
+            c.getresponse().read()
+            keepalive.append(c)
+        for _ in range(20):
+            status, body = self.fresh_health(d)
+            self.assertEqual(status, 200)
+            self.assertIn(b'"status":"pass"', body)
+        # Half-sent heads are dropped after the header timeout (5 s): the descriptors come back.
+        s = held[1500]
+        s.settimeout(10)
+        self.assertEqual(s.recv(100), b"", "a slowloris connection was not closed")
+        self.assertEqual(self.fresh_health(d)[0], 200)
+        self.assertTrue(d.alive())
+
+    def test_pipelined_requests_are_answered_in_order(self):
+        d = self.start()
+        self.wait_for(lambda: self.fresh_health(d)[0] == 200, message="/health 200")
+        out = raw(d.port, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n" * 5 +
+                  b"GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        self.assertEqual(out.count(b"HTTP/1.1 200 OK"), 5)
+        self.assertTrue(out.rstrip().endswith(b'"detail":"no such endpoint: /nope"}'))
+
+
+class MalformedRequestTest(VitalsTestCase):
+
+    def test_each_malformed_request_gets_a_4xx_or_a_closed_connection(self):
+        ok = self.status_file("ok.status", "pass")
+        d = self.start_daemon({
+            "plugins": self.plugins_with_fixtures(),
+            "checks": [{"name": "ok", "type": "fixture_file", "interval": "200ms", "timeout": "100ms",
+                        "options": {"path": ok}}],
+        })
+        cases = {
+            "garbage bytes": bytes(range(256)) * 4 + b"\r\n\r\n",
+            "no version": b"GET /health\r\n\r\n",
+            "bad version": b"GET /health HTTP/9.9\r\nHost: x\r\n\r\n",
+            "unknown method": b"BREW /health HTTP/1.1\r\nHost: x\r\n\r\n",
+            "oversized header": b"GET /health HTTP/1.1\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n",
+            "oversized request line": b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n",
+            "too many headers": b"GET /health HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(500)) + b"\r\n",
+            "bad percent-encoding": b"GET /health/%zz%g HTTP/1.1\r\nHost: x\r\n\r\n",
+            "bad query encoding": b"GET /health/history?check=%zz HTTP/1.1\r\nHost: x\r\n\r\n",
+            "huge body": b"POST /admin/drain HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n",
+            "chunked body": b"POST /admin/drain HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            "negative length": b"POST /admin/drain HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+            "header without colon": b"GET /health HTTP/1.1\r\nHost x\r\n\r\n",
+            "nul in path": b"GET /hea\x00lth HTTP/1.1\r\nHost: x\r\n\r\n",
+            "bare LF lines": b"GET /health HTTP/1.1\nHost: x\n\n",
+        }
+        for name, data in cases.items():
+            with self.subTest(name):
+                out = raw(d.port, data)
+                code = status_of(out)
+                if code is not None:
+                    self.assertGreaterEqual(code, 400, out[:200])
+                    self.assertLess(code, 600, out[:200])
+                # Whatever happened, the daemon still answers correctly.
+                c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=5)
+                c.request("GET", "/health")
+                r = c.getresponse()
+                r.read()
+                c.close()
+                self.assertIn(r.status, (200, 503))
+        self.assertTrue(d.alive())
+        self.assertEqual(d.get("/health/checks/ok").status, 200)
+
+
+if __name__ == "__main__":
+    unittest.main()
