@@ -30,3 +30,16 @@ clean:
 
 bench: build
 	tests/bench/run $(BUILD)
+
+# Debian packages (packaging/Packaging.cmake): $(BUILD)/vitals_<version>_<arch>.deb and
+# $(BUILD)/vitals-dev_<version>_all.deb. CPack computes Depends with dpkg-shlibdeps (dpkg-dev) and
+# file, listed as test: packages.
+# docs: regenerates docs/config-reference.md from the plugins' option schemas (`vitals plugins --markdown`).
+.PHONY: package docs
+
+package: build
+	@command -v dpkg-shlibdeps >/dev/null && command -v file >/dev/null || packaging/install-deps test
+	cd $(BUILD) && cpack -G DEB
+
+docs: build
+	cmake --build $(BUILD) --target docs

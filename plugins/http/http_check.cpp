@@ -3,14 +3,17 @@
 // verification and a certificate-expiry warning — all bounded by the host's deadline.
 //
 // HTTP and TLS are Poco's (HTTPClientSession over NetSSL's SecureStreamSocket for https, one NetSSL
-// Context per check); net_client.hpp prepares the connection they run on (deadline-bounded
-// resolve and connect, a guard that cuts the connection at the deadline, certificate verification).
+// Context per check); vitals_plugins/net_client.hpp (plugins/common, shared with plugins/websocket)
+// prepares the connection they run on (deadline-bounded resolve and connect, a guard that cuts the
+// connection at the deadline, certificate verification).
 //
 // body_regex uses PCRE2 rather than std::regex: libstdc++'s std::regex matches recursively and
 // overflows an 8 MiB thread stack — a segfault of the whole daemon — on a 64 KiB body with a pattern
 // as plain as "a*ok" (measured with GCC 12). PCRE2 (10.30+) matches on the heap, and the limits set
 // below turn a pathological pattern into a failed check instead of a crash or a hang.
-#include "net_client.hpp"
+#include <vitals_plugins/net_client.hpp>
+#include <vitals_plugins/text.hpp>
+#include <vitals_plugins/url.hpp>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -25,7 +28,7 @@
 
 namespace {
 
-using namespace vitals_net;
+using namespace vitals_plugins;
 
 constexpr int kMaxRedirects = 5;
 constexpr int64_t kMaxBodyLimit = 16 * 1024 * 1024;

@@ -10,17 +10,21 @@
 //     Redis server", the same text as a server that closed the connection (measured here);
 //   - it sets no send timeout, opens the socket without close-on-exec (other threads of the daemon
 //     spawn check programs), and resolves names with blocking getaddrinfo().
-// So: a non-blocking, close-on-exec socket connected within the deadline (resolve.hpp), wrapped in a
+// So: a non-blocking, close-on-exec socket connected within the deadline (plugins/common:
+// vitals_plugins/resolve.hpp and connect.hpp, shared with the other network plugins), wrapped in a
 // Poco StreamSocket whose every wait ends at the deadline (DeadlineSocketImpl), or attached to a
-// Poco SecureStreamSocket for TLS; Client::readReply()'s few lines are repeated in Connection::read().
+// Poco SecureStreamSocket for TLS (context and verification: vitals_plugins/tls.hpp);
+// Client::readReply()'s few lines are repeated in Connection::read().
 #include <vitals/plugin.hpp>
 
-#include "resolve.hpp"
+#include <vitals_plugins/connect.hpp>
+#include <vitals_plugins/resolve.hpp>
+#include <vitals_plugins/text.hpp>
+#include <vitals_plugins/tls.hpp>
 
 #include <Poco/Exception.h>
 #include <Poco/Net/Context.h>
 #include <Poco/Net/NetException.h>
-#include <Poco/Net/NetSSL.h>
 #include <Poco/Net/SSLException.h>
 #include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/Net/StreamSocket.h>
@@ -32,29 +36,25 @@
 
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
-#include <openssl/x509v3.h>
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <climits>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <memory>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+namespace vp = vitals_plugins;
+using vp::endpoint;
+using vp::errno_text;
 namespace PN = Poco::Net;
 namespace PR = Poco::Redis;
 
@@ -69,31 +69,9 @@ vitals::Deadline soft_deadline(vitals::Deadline deadline, Clock::time_point star
     return deadline - std::max<Clock::duration>(margin, Clock::duration::zero());
 }
 
-// Milliseconds for poll() until `deadline`, rounded up so that we never wake just before it and spin.
-int poll_timeout_ms(vitals::Deadline deadline) {
-    auto left = deadline - Clock::now();
-    if (left <= Clock::duration::zero()) return 0;
-    auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
-    return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
-}
-
 // Whole milliseconds from `from` to `to`, e.g. the check's time budget for "timeout after N ms".
 std::string whole_ms(Clock::time_point from, Clock::time_point to) {
     return std::to_string(std::lround(std::chrono::duration<double, std::milli>(to - from).count()));
-}
-
-std::string errno_text(int err) { return std::strerror(err); }
-
-// "host:port", with brackets around an IPv6 literal.
-std::string endpoint(const std::string& host, int port) {
-    bool v6 = host.find(':') != std::string::npos;
-    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-}
-
-std::string numeric_host(const addrinfo& ai) {
-    char text[NI_MAXHOST];
-    if (::getnameinfo(ai.ai_addr, ai.ai_addrlen, text, sizeof text, nullptr, 0, NI_NUMERICHOST) != 0) return "?";
-    return text;
 }
 
 // Text from the server made safe for a one-line message: printable ASCII kept, the rest as '?',
@@ -111,13 +89,9 @@ std::string printable(const std::string& text, size_t max = 200) {
 // Waits until `fd` is ready for `events` or the deadline passes: true when ready (or in error: the
 // next call reports it), false at the deadline. Throws on a poll() failure.
 bool wait_ready(int fd, short events, vitals::Deadline deadline) {
-    for (;;) {
-        pollfd p{fd, events, 0};
-        int n = ::poll(&p, 1, poll_timeout_ms(deadline));
-        if (n > 0) return true;
-        if (n < 0 && errno != EINTR) throw PN::NetException(errno_text(errno), errno);
-        if (n == 0 && Clock::now() >= deadline) return false;
-    }
+    const int ready = vp::wait_ready(fd, events, deadline);
+    if (ready < 0) throw PN::NetException(errno_text(errno), errno);
+    return ready > 0;
 }
 
 // A Poco stream socket over our own non-blocking descriptor, every wait of which ends at the check's
@@ -177,21 +151,11 @@ private:
     vitals::Deadline deadline_;
 };
 
-// Why the last certificate verification on this thread failed, set by the OpenSSL verify callback
-// below (a plain C callback: nothing may throw through OpenSSL). A trivially destructible buffer, so
-// that no thread-exit destructor pins the plugin in memory.
-thread_local char last_verify_error[256];
-
-int verify_callback(int ok, X509_STORE_CTX* store) {
-    if (!ok && last_verify_error[0] == '\0') {
-        int depth = X509_STORE_CTX_get_error_depth(store);
-        const char* reason = X509_verify_cert_error_string(X509_STORE_CTX_get_error(store));
-        if (depth > 0)
-            std::snprintf(last_verify_error, sizeof last_verify_error, "%s (certificate at depth %d)", reason, depth);
-        else
-            std::snprintf(last_verify_error, sizeof last_verify_error, "%s", reason);
-    }
-    return ok;
+// Why certificate verification failed, from what the verify callback recorded (vitals_plugins/tls.hpp),
+// e.g. "unable to get local issuer certificate (certificate at depth 1)".
+std::string verify_error_text(const vp::VerifyRecord& record) {
+    std::string reason = X509_verify_cert_error_string(record.error);
+    return record.depth > 0 ? reason + " (certificate at depth " + std::to_string(record.depth) + ")" : reason;
 }
 
 // Failures of one step, already worded for the operator.
@@ -210,7 +174,6 @@ public:
         if (tls.isNull()) {
             socket_ = plain;
         } else {
-            last_verify_error[0] = '\0';
             PN::SecureStreamSocket secure = PN::SecureStreamSocket::attach(plain, server_name, tls);
             // attach() leaves the handshake pending on a non-blocking socket; do it now, so that its
             // failures are reported as the handshake's.
@@ -344,28 +307,22 @@ private:
         // "PING (127.0.0.1:6379)": the step, and which server, for messages that would not say.
         auto at = [&](const std::string& step) { return step + " (" + target + ")"; };
 
-        vitals_redis::Resolution resolved = vitals_redis::resolve(host_, port, deadline);
+        vp::Resolution resolved = vp::resolve(host_, port, deadline);
         if (resolved.timed_out) return timeout(resolved.error);
         if (!resolved.addresses) return vitals::Result::fail(resolved.error);
 
         // Try each address in order (e.g. ::1 then 127.0.0.1 for "localhost"); report the last error.
-        int fd = -1;
-        std::string last_error;
-        for (const addrinfo* ai = resolved.addresses.get(); ai && fd < 0; ai = ai->ai_next) {
-            int err = 0;
-            fd = connect_to(*ai, deadline, err);
-            if (fd == -2) return timeout("connect to " + target);
-            if (fd < 0) {
-                std::string address = numeric_host(*ai);
-                last_error = "connect to " + target + (address == host_ ? "" : " (" + address + ")") + ": " +
-                             errno_text(err);
-            }
-        }
-        if (fd < 0) return vitals::Result::fail(last_error);
+        vp::Connected connected = vp::connect_any(resolved.addresses.get(), host_, port, deadline);
+        if (connected.timed_out) return timeout("connect to " + target);
+        if (!connected.fd.valid()) return vitals::Result::fail(connected.error);
 
+        // What the verify callback sees during the TLS handshake (with tls_verify only).
+        vp::VerifyRecord verified;
+        verified.verifying = true;
+        vp::VerifyScope verify_scope(&verified);
         std::string step = tls_ ? "TLS handshake" : "connect";
         try {
-            Connection conn(fd, deadline, tls_context_, host_);
+            Connection conn(connected.fd.release(), deadline, tls_context_, host_);
 
             if (!password_.empty()) {
                 step = "AUTH";
@@ -435,8 +392,8 @@ private:
         } catch (const PN::SSLException& e) {
             // A handshake that ran out of time fails in OpenSSL with whatever error it was in.
             if (Clock::now() >= deadline) return timeout(step);
-            std::string why = last_verify_error[0] == '\0' ? e.displayText()
-                                                              : std::string("certificate verify failed: ") + last_verify_error;
+            std::string why = verified.error == 0 ? e.displayText()
+                                                  : "certificate verify failed: " + verify_error_text(verified);
             return vitals::Result::fail(at(step) + ": " + why);
         } catch (const Poco::Exception& e) {
             if (Clock::now() >= deadline) return timeout(step);
@@ -445,68 +402,22 @@ private:
         }
     }
 
-    // Non-blocking, close-on-exec connect to one address within the deadline. Returns the descriptor,
-    // -1 with `err` set on failure, or -2 at the deadline.
-    static int connect_to(const addrinfo& ai, vitals::Deadline deadline, int& err) {
-        // SOCK_CLOEXEC: other threads of the daemon may be spawning check programs right now.
-        int fd = ::socket(ai.ai_family, ai.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai.ai_protocol);
-        if (fd < 0) {
-            err = errno;
-            return -1;
-        }
-        if (::connect(fd, ai.ai_addr, ai.ai_addrlen) != 0) {
-            if (errno != EINPROGRESS && errno != EINTR) {
-                err = errno;
-                ::close(fd);
-                return -1;
-            }
-            bool ready = false;
-            try {
-                ready = wait_ready(fd, POLLOUT, deadline);
-            } catch (const Poco::Exception& e) {
-                err = e.code();
-                ::close(fd);
-                return -1;
-            }
-            if (!ready) {
-                ::close(fd);
-                return -2;
-            }
-            socklen_t len = sizeof err;
-            if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-            if (err != 0) {
-                ::close(fd);
-                return -1;
-            }
-        }
-        return fd;
-    }
-
     // One TLS client context per check, made here so that a bad tls_ca_file is a configuration error.
     // Verification is OpenSSL's own (chain against the CA file or the system store, then the host name
     // or IP address against the certificate), not Poco's: Poco's verification callback reaches for
     // the process-wide SSLManager, which needs a Poco::Util::Application configuration.
     Poco::Net::Context::Ptr make_tls_context() const {
-        static std::once_flag ssl_initialized;
-        std::call_once(ssl_initialized, [] { PN::initializeSSL(); });  // never uninitialised: loaded once
         try {
             PN::Context::Params params;
             params.verificationMode = PN::Context::VERIFY_NONE;  // verification set up below
             params.loadDefaultCAs = tls_verify_ && tls_ca_file_.empty();  // loading them takes ~100 ms
             params.caLocation = tls_ca_file_;
-            Poco::Net::Context::Ptr context = new PN::Context(PN::Context::TLS_CLIENT_USE, params);
-            context->requireMinimumProtocol(PN::Context::PROTO_TLSV1_2);
-            context->enableExtendedCertificateVerification(false);
+            Poco::Net::Context::Ptr context = vp::client_context(params);
             SSL_CTX* ssl = context->sslContext();
             if (tls_verify_) {
-                SSL_CTX_set_verify(ssl, SSL_VERIFY_PEER, &verify_callback);
-                X509_VERIFY_PARAM* param = SSL_CTX_get0_param(ssl);
-                in6_addr ip6;
-                in_addr ip4;
-                bool literal = ::inet_pton(AF_INET, host_.c_str(), &ip4) == 1 || ::inet_pton(AF_INET6, host_.c_str(), &ip6) == 1;
-                int ok = literal ? X509_VERIFY_PARAM_set1_ip_asc(param, host_.c_str())
-                                 : X509_VERIFY_PARAM_set1_host(param, host_.c_str(), host_.size());
-                if (ok != 1) throw std::runtime_error("cannot verify TLS certificates against host '" + host_ + "'");
+                SSL_CTX_set_verify(ssl, SSL_VERIFY_PEER, &vp::verify_callback);
+                if (!vp::expect_peer_name(ssl, host_))
+                    throw std::runtime_error("cannot verify TLS certificates against host '" + host_ + "'");
             } else {
                 SSL_CTX_set_verify(ssl, SSL_VERIFY_NONE, nullptr);
             }

@@ -6,9 +6,12 @@
 // The WebSocket protocol is Poco's (Poco::Net::WebSocket over an HTTPClientSession, on NetSSL's
 // SecureStreamSocket for wss); its constructor performs and validates the handshake and reports what
 // went wrong as a WebSocketException code, which run() maps to a precise message using the response.
-// ../http/net_client.hpp prepares the connection (deadline-bounded resolve/connect, TLS context and
-// verification, a guard that cuts the connection at the deadline).
-#include "net_client.hpp"
+// vitals_plugins/net_client.hpp (plugins/common, shared with plugins/http) prepares the connection
+// (deadline-bounded resolve/connect, TLS context and verification, a guard that cuts the connection at
+// the deadline).
+#include <vitals_plugins/net_client.hpp>
+#include <vitals_plugins/text.hpp>
+#include <vitals_plugins/url.hpp>
 
 #include <Poco/Buffer.h>
 #include <Poco/Net/HTTPBasicCredentials.h>
@@ -19,7 +22,7 @@
 
 namespace {
 
-using namespace vitals_net;
+using namespace vitals_plugins;
 using Poco::Net::WebSocket;
 
 constexpr const char* kUserAgent = "vitals-websocket/0.1.0";

@@ -1,13 +1,18 @@
-// Name resolution bounded by a deadline, for the redis plugin.
+// Name resolution bounded by a deadline, shared by the built-in network check plugins (tcp, redis,
+// http, websocket).
 //
-// A copy of the resolver in plugins/tcp/tcp_check.cpp (same reasoning, same code): plain
-// getaddrinfo() — and so Poco::Net::SocketAddress(host, port) — can block for resolv.conf's
-// timeout × attempts (10 s and more against a dead DNS server) whatever the check's deadline says, so
-// a lookup runs through glibc's getaddrinfo_a and is abandoned at the deadline.
-// TODO: move into a header shared by the built-in plugins (plugins/common/) instead of two copies.
-#pragma once
+// Plain getaddrinfo() — and so Poco::Net::SocketAddress(host, port) and Poco's own connect — can
+// block for resolv.conf's timeout × attempts (10 s and more against a dead DNS server) whatever the
+// check's deadline says, so a lookup runs through glibc's getaddrinfo_a and is abandoned at the
+// deadline. (getaddrinfo_a lives in libc since glibc 2.34 and in libanl before: the
+// vitals_plugin_net target links libanl where needed.)
+#ifndef VITALS_PLUGINS_RESOLVE_HPP
+#define VITALS_PLUGINS_RESOLVE_HPP
 
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
@@ -18,7 +23,9 @@
 #include <string>
 #include <vector>
 
-namespace vitals_redis {
+namespace vitals_plugins {
+
+using Clock = std::chrono::steady_clock;
 
 struct AddrInfoFree {
     void operator()(addrinfo* list) const {
@@ -46,7 +53,7 @@ public:
 
     // The list, created on first use and deliberately never destroyed: if the plugin is unloaded (or the
     // process exits) while a lookup is still running, destroying the list would let glibc write into
-    // freed memory.
+    // freed memory. Created lazily so that a process that never abandons a lookup allocates nothing.
     static AbandonedLookups& get() {
         static AbandonedLookups* created = [] {
             auto* list = new AbandonedLookups;
@@ -85,14 +92,15 @@ private:
 
 struct Resolution {
     AddrList addresses;  // set on success
-    std::string error;   // set on failure, e.g. "resolve redis.internal: Name or service not known"
+    // Set on failure, e.g. "resolve redis.internal: Name or service not known"; at the deadline only
+    // "resolve <host>", which the caller words with its own timing ("... timed out after 12 ms").
+    std::string error;
     bool timed_out = false;
 };
 
-// Resolves host:port to TCP addresses, in the order the system prefers (RFC 6724), giving up at
-// `deadline`.
-inline Resolution resolve(const std::string& host, int port, std::chrono::steady_clock::time_point deadline) {
-    using Clock = std::chrono::steady_clock;
+// Resolves host:port to TCP addresses, IPv6 and IPv4 in the order the system prefers (RFC 6724),
+// giving up at `deadline`.
+inline Resolution resolve(const std::string& host, int port, Clock::time_point deadline) {
     if (AbandonedLookups* abandoned = AbandonedLookups::existing()) abandoned->reap();
     const std::string service = std::to_string(port);
 
@@ -141,4 +149,20 @@ inline Resolution resolve(const std::string& host, int port, std::chrono::steady
     return {AddrList(lookup->request.ar_result), {}};
 }
 
-}  // namespace vitals_redis
+// True for an IPv4 or IPv6 address literal (without brackets), false for a name.
+inline bool is_ip_literal(const std::string& host) {
+    in6_addr a6;
+    in_addr a4;
+    return ::inet_pton(AF_INET, host.c_str(), &a4) == 1 || ::inet_pton(AF_INET6, host.c_str(), &a6) == 1;
+}
+
+// Numeric text of a resolved address, e.g. "127.0.0.1" or "::1".
+inline std::string numeric_host(const addrinfo& ai) {
+    char text[NI_MAXHOST];
+    if (::getnameinfo(ai.ai_addr, ai.ai_addrlen, text, sizeof text, nullptr, 0, NI_NUMERICHOST) != 0) return "?";
+    return text;
+}
+
+}  // namespace vitals_plugins
+
+#endif  // VITALS_PLUGINS_RESOLVE_HPP

@@ -1,0 +1,144 @@
+// TLS set-up shared by the built-in plugins that speak TLS through Poco NetSSL over OpenSSL (http,
+// websocket, redis): one Poco NetSSL Context per check instance, and certificate verification by
+// OpenSSL itself with our own verify callback.
+//
+// Never Poco's SSLManager: its global default contexts and certificate handlers are shared by every
+// plugin in the process and may prompt on the console; Poco's own verification callback reaches for
+// it, and so needs a Poco::Util::Application configuration.
+#ifndef VITALS_PLUGINS_TLS_HPP
+#define VITALS_PLUGINS_TLS_HPP
+
+#include "vitals_plugins/resolve.hpp"
+#include "vitals_plugins/text.hpp"
+
+#include <Poco/Net/Context.h>
+#include <Poco/Net/NetSSL.h>
+
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+#include <ctime>
+#include <mutex>
+#include <string>
+
+namespace vitals_plugins {
+
+// Once per plugin library, and deliberately never undone: Poco's uninitializeSSL() goes through
+// its SSLManager singleton (creating it), whose lock is gone once static destructors have run —
+// and an instance can be destroyed that late (seen: `vitals check` exiting while a worker thread
+// still releases its instance: "terminate ... Poco::SystemException"). OpenSSL 1.1+ frees its
+// own state at exit.
+inline void initialize_ssl() {
+    static std::once_flag ssl_initialized;
+    std::call_once(ssl_initialized, [] { Poco::Net::initializeSSL(); });
+}
+
+// A client Context for one check instance: TLS 1.2 or later, and Poco's own post-handshake host
+// check off (it skips "localhost" and may resolve names through DNS): OpenSSL verifies the host name
+// instead (expect_peer_name). Throws what Poco's Context throws (e.g. for an unreadable CA file).
+inline Poco::Net::Context::Ptr client_context(const Poco::Net::Context::Params& params) {
+    initialize_ssl();
+    Poco::Net::Context::Ptr context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
+    context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+    context->enableExtendedCertificateVerification(false);
+    return context;
+}
+
+// Has OpenSSL verify that the peer certificate is valid for `host`: an IP literal against the
+// certificate's IP addresses, a name against its DNS names (X509_VERIFY_PARAM of the context, so set
+// it before each handshake if the host changes). Returns false if OpenSSL refuses the host.
+inline bool expect_peer_name(SSL_CTX* context, const std::string& host) {
+    X509_VERIFY_PARAM* param = SSL_CTX_get0_param(context);
+    if (is_ip_literal(host)) {
+        X509_VERIFY_PARAM_set1_host(param, nullptr, 0);
+        return X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) == 1;
+    }
+    X509_VERIFY_PARAM_set1_ip(param, nullptr, 0);
+    return X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size()) == 1;
+}
+
+// ---- Certificate verification ------------------------------------------------------------------
+
+// What the certificate verification callback saw during one handshake.
+struct VerifyRecord {
+    bool verifying = false;  // tls_verify: report failures (else they are ignored)
+    int error = 0;           // first X509_V_ERR_* seen, 0 if none
+    int depth = -1;
+    std::string subject;     // of the certificate with the error
+    time_t not_after = 0;    // of the certificate with the error
+    // The chain's earliest expiry (every certificate the verifier looked at).
+    bool have_expiry = false;
+    time_t earliest_not_after = 0;
+    std::string earliest_subject;
+    int earliest_depth = -1;
+};
+
+// The handshake runs on the calling thread; the callback finds this thread's record here. A plain
+// pointer (trivially destructible), so that no thread-exit destructor pins the plugin in memory.
+inline VerifyRecord*& current_verify_record() {
+    static thread_local VerifyRecord* record = nullptr;
+    return record;
+}
+
+// Points the verify callback at `record` for the life of this object (one handshake, or one run).
+class VerifyScope {
+public:
+    explicit VerifyScope(VerifyRecord* record) { current_verify_record() = record; }
+    ~VerifyScope() { current_verify_record() = nullptr; }
+    VerifyScope(const VerifyScope&) = delete;
+    VerifyScope& operator=(const VerifyScope&) = delete;
+};
+
+inline std::string subject_of(X509* cert) {
+    if (!cert) return "?";
+    std::string out;
+    if (BIO* bio = BIO_new(BIO_s_mem())) {
+        X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
+        char* data = nullptr;
+        long n = BIO_get_mem_data(bio, &data);
+        if (n > 0 && data) out.assign(data, static_cast<size_t>(n));
+        BIO_free(bio);
+    }
+    return out.empty() ? "(empty subject)" : printable(out, 120);
+}
+
+inline bool not_after_of(const X509* cert, time_t& out) {
+    const ASN1_TIME* t = cert ? X509_get0_notAfter(cert) : nullptr;
+    std::tm tm{};
+    if (!t || ASN1_TIME_to_tm(t, &tm) != 1) return false;
+    out = ::timegm(&tm);
+    return true;
+}
+
+// OpenSSL's verification callback, installed on our SSL_CTX in place of Poco's (which would consult
+// Poco's global SSLManager and, without an application configuration, may prompt on the console). A
+// plain C callback: nothing may throw through OpenSSL.
+inline int verify_callback(int ok, X509_STORE_CTX* store) {
+    VerifyRecord* record = current_verify_record();
+    if (!record) return ok;
+    X509* cert = X509_STORE_CTX_get_current_cert(store);
+    int depth = X509_STORE_CTX_get_error_depth(store);
+    time_t not_after = 0;
+    if (cert && not_after_of(cert, not_after) && (!record->have_expiry || not_after < record->earliest_not_after)) {
+        record->have_expiry = true;
+        record->earliest_not_after = not_after;
+        record->earliest_subject = subject_of(cert);
+        record->earliest_depth = depth;
+    }
+    if (!ok && record->error == 0) {
+        record->error = X509_STORE_CTX_get_error(store);
+        record->depth = depth;
+        record->subject = subject_of(cert);
+        record->not_after = not_after;
+    }
+    // Without tls_verify OpenSSL ignores the result anyway; returning 1 lets it walk the whole chain.
+    return record->verifying ? ok : 1;
+}
+
+}  // namespace vitals_plugins
+
+#endif  // VITALS_PLUGINS_TLS_HPP
