@@ -25,6 +25,8 @@ LoadedConfig load_configuration(const std::string& path, std::optional<int> port
     std::vector<std::string> errors;
     for (size_t i = 0; i < cfg.checks.size(); ++i) {
         const CheckConfig& c = cfg.checks[i];
+        // A process-isolated plugin is never asked to create() in the daemon: its child does it.
+        if (c.isolation == Isolation::process) continue;
         std::string error;
         if (!CheckInstance::create(*registry->find(c.type), c.options_json, error))
             errors.push_back("checks[" + std::to_string(i) + "].options: " + c.type + ": " + error);

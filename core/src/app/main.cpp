@@ -9,6 +9,7 @@
 #include "history/history_writer.h"
 #include "http/server.h"
 #include "plugins/check_instance.h"
+#include "plugins/process_check.h"
 #include "plugins/registry.h"
 #include "policy/policy.h"
 #include "scheduler/scheduler.h"
@@ -107,7 +108,7 @@ Args parse_args(int argc, char** argv) {
         } else if (a.command == "plugins" && arg == "--markdown") {
             a.markdown = true;
         } else if (!command_seen && (arg == "serve" || arg == "validate" || arg == "check" || arg == "plugins" ||
-                                     arg == "history")) {
+                                     arg == "history" || arg == "worker")) {
             a.command = arg;
             command_seen = true;
         } else {
@@ -171,11 +172,13 @@ int cmd_check(const Args& args) {
     std::vector<std::string> setup_errors(cfg.checks.size());
     // Create every instance first: a slow create() (a CA store to load) must not eat into the
     // timeouts of the checks after it.
-    std::vector<std::shared_ptr<CheckInstance>> instances(cfg.checks.size());
+    std::vector<std::shared_ptr<CheckRunner>> instances(cfg.checks.size());
     for (size_t i = 0; i < cfg.checks.size(); ++i) {
         const CheckConfig& c = cfg.checks[i];
         std::string error;
-        instances[i] = CheckInstance::create(*loaded.registry->find(c.type), c.options_json, error);
+        instances[i] = make_check_runner(*loaded.registry->find(c.type), c.options_json,
+                                         c.isolation == Isolation::process, c.timeout,
+                                         cfg.plugins.strict_permissions, error);
         if (!instances[i]) setup_errors[i] = c.type + ": " + error;
     }
     auto start = std::chrono::steady_clock::now();
@@ -374,6 +377,11 @@ int main(int argc, char** argv) {
         if (args.command == "check") return cmd_check(args);
         if (args.command == "plugins") return cmd_plugins(args);
         if (args.command == "history") return cmd_history(args);
+        if (args.command == "worker") {  // hidden: the child of an "isolation": "process" check
+            int code = run_worker(std::cin, std::cout);
+            std::cout.flush();
+            std::_Exit(code);  // no static destructors under a plugin that may have left threads
+        }
         return cmd_serve(args);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "vitals: %s\n", e.what());

@@ -610,9 +610,6 @@ void read_checks(Reader& r, const Object::Ptr& root, const PluginRegistry* regis
         if (auto e = r.choice<Isolation>(o, "isolation", path,
                                          {{"in_process", Isolation::in_process}, {"process", Isolation::process}})) {
             c.isolation = *e;
-            if (c.isolation == Isolation::process)
-                r.error(path + ".isolation", "\"process\" isolation is not available in this build yet; "
-                                             "use \"in_process\"");
         }
         if (auto n = r.integer(o, "rise", path, 1, 100)) c.rise = int(*n);
         if (auto n = r.integer(o, "fall", path, 1, 100)) c.fall = int(*n);

@@ -31,12 +31,18 @@ std::unique_ptr<CheckInstance> CheckInstance::create(const CheckTypeInfo& type, 
         return nullptr;
     }
     inst->handle_ = handle;
+    inst->secrets_ = secret_values(type, options_json);
+    return inst;
+}
+
+std::vector<std::string> secret_values(const CheckTypeInfo& type, const std::string& options_json) {
+    std::vector<std::string> secrets;
+    auto keep = [&](const std::string& value) {
+        if (value.size() >= 3) secrets.push_back(value);  // shorter ones would scrub noise
+    };
     try {
         Poco::JSON::Parser parser;
         auto options = parser.parse(options_json).extract<Poco::JSON::Object::Ptr>();
-        auto keep = [&](const std::string& value) {
-            if (value.size() >= 3) inst->secrets_.push_back(value);  // shorter ones would scrub noise
-        };
         for (const auto& spec : type.options) {
             if (!spec.secret || !options->has(spec.name)) continue;
             Poco::Dynamic::Var v = options->get(spec.name);
@@ -53,7 +59,13 @@ std::unique_ptr<CheckInstance> CheckInstance::create(const CheckTypeInfo& type, 
     } catch (const std::exception&) {
         // Options come from our own validation: always an object.
     }
-    return inst;
+    return secrets;
+}
+
+void scrub_secrets(std::string& text, const std::vector<std::string>& secrets) {
+    for (const auto& secret : secrets)
+        for (size_t at = text.find(secret); at != std::string::npos; at = text.find(secret, at))
+            text.replace(at, secret.size(), "***");
 }
 
 CheckInstance::~CheckInstance() {
@@ -93,9 +105,7 @@ RawResult CheckInstance::run(MonoTime deadline) {
         out.observed_value = r.observed_value;
         out.observed_unit = clean_text(r.observed_unit, sizeof r.observed_unit);
     }
-    for (const auto& secret : secrets_)
-        for (size_t at = out.output.find(secret); at != std::string::npos; at = out.output.find(secret, at))
-            out.output.replace(at, secret.size(), "***");
+    scrub_secrets(out.output, secrets_);
     out.measurement = clean_text(r.measurement, sizeof r.measurement);
     if (out.measurement.empty()) out.measurement = default_measurement_;
     return out;

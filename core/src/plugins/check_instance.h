@@ -4,6 +4,7 @@
 
 #include "common/status.h"
 #include "common/time_format.h"
+#include "plugins/check_runner.h"
 #include "plugins/registry.h"
 
 #include <memory>
@@ -13,26 +14,17 @@
 
 namespace vitals {
 
-// What one run of a plugin reported, after validation.
-struct RawResult {
-    Status status = Status::fail;
-    std::string output;
-    std::optional<double> observed_value;
-    std::string observed_unit;
-    std::string measurement;
-};
-
-class CheckInstance {
+class CheckInstance : public CheckRunner {
 public:
     // Calls the type's create(). Returns null and sets `error` if the plugin refuses the options.
     static std::unique_ptr<CheckInstance> create(const CheckTypeInfo& type, const std::string& options_json,
                                                  std::string& error);
-    ~CheckInstance();
+    ~CheckInstance() override;
     CheckInstance(const CheckInstance&) = delete;
     CheckInstance& operator=(const CheckInstance&) = delete;
 
     // Runs one probe; blocks for as long as the plugin does. Not to be called concurrently.
-    RawResult run(MonoTime deadline);
+    RawResult run(MonoTime deadline) override;
 
     const std::string& component_type() const { return component_type_; }
     const std::string& default_measurement() const { return default_measurement_; }

@@ -1,5 +1,7 @@
 #include "scheduler/scheduler.h"
 
+#include "plugins/process_check.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -25,7 +27,7 @@ static int64_t unix_ms(WallTime t) {
 
 struct Scheduler::Entry {
     CheckConfig cfg;
-    std::shared_ptr<CheckInstance> instance;  // null when create() failed
+    std::shared_ptr<CheckRunner> instance;  // null when create() failed
     CheckView view;
     Damper damper;
     MonoTime next_due;
@@ -38,7 +40,8 @@ struct Scheduler::Entry {
     bool removed = false;    // dropped by a reload; a run still in flight is not recorded
 };
 
-std::shared_ptr<Scheduler::Entry> Scheduler::make_entry(const CheckConfig& c, const PluginRegistry& registry) {
+std::shared_ptr<Scheduler::Entry> Scheduler::make_entry(const CheckConfig& c, const PluginRegistry& registry,
+                                                     bool strict_permissions) {
     auto e = std::make_shared<Entry>();
     e->cfg = c;
     CheckView& v = e->view;
@@ -58,7 +61,8 @@ std::shared_ptr<Scheduler::Entry> Scheduler::make_entry(const CheckConfig& c, co
         v.component_type = type->component_type;
         v.default_measurement = type->default_measurement;
         std::string error;
-        e->instance = CheckInstance::create(*type, c.options_json, error);
+        e->instance = make_check_runner(*type, c.options_json, c.isolation == Isolation::process, c.timeout,
+                                        strict_permissions, error);
         if (!e->instance) {
             v.setup_error = c.type + ": " + error;
             spdlog::error("check {}: cannot start: {}", c.name, v.setup_error);
@@ -73,7 +77,7 @@ Scheduler::Scheduler(std::shared_ptr<const Config> config, const PluginRegistry&
       started_at_(Clock::now()),
       rng_state_(uint64_t(Clock::now().time_since_epoch().count()) | 1), live_(std::make_shared<Liveness>()) {
     live_->scheduler = this;
-    for (const auto& c : config_->checks) entries_.push_back(make_entry(c, registry));
+    for (const auto& c : config_->checks) entries_.push_back(make_entry(c, registry, config_->plugins.strict_permissions));
     // Enough threads that checks rarely queue behind each other, bounded for a small sidecar.
     size_t threads = std::clamp<size_t>(entries_.size(), 1, 8);
     pool_ = std::make_unique<WorkerPool>(threads, 64);
@@ -95,7 +99,7 @@ void Scheduler::reconfigure(std::shared_ptr<const Config> config, const PluginRe
             next.push_back(it->second);
             ++kept;
         } else {
-            next.push_back(make_entry(c, registry));
+            next.push_back(make_entry(c, registry, config->plugins.strict_permissions));
         }
     }
     std::lock_guard<std::mutex> lock(mu_);
@@ -274,7 +278,7 @@ void Scheduler::dispatch(const std::shared_ptr<Entry>& ep, MonoTime now) {
     e.run_deadline = now + e.cfg.timeout;
     uint64_t run_id = e.run_id;
     MonoTime deadline = e.run_deadline;
-    std::shared_ptr<CheckInstance> instance = e.instance;  // the job keeps the instance alive
+    std::shared_ptr<CheckRunner> instance = e.instance;  // the job keeps the instance alive
     pool_->submit([live = live_, ep, run_id, deadline, instance] {
         MonoTime started = Clock::now();
         RawResult raw;

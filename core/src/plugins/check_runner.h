@@ -1,0 +1,39 @@
+// What the scheduler runs for one check: a plugin instance in this process (CheckInstance) or in
+// a child process per run (ProcessCheck, `"isolation": "process"`).
+#pragma once
+
+#include "common/status.h"
+#include "common/time_format.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vitals {
+
+// What one run of a plugin reported, after validation.
+struct RawResult {
+    Status status = Status::fail;
+    std::string output;
+    std::optional<double> observed_value;
+    std::string observed_unit;
+    std::string measurement;
+};
+
+class CheckRunner {
+public:
+    virtual ~CheckRunner() = default;
+    // Runs one probe; returns by about `deadline` (a CheckInstance only if its plugin does).
+    // Never called concurrently for one runner.
+    virtual RawResult run(MonoTime deadline) = 0;
+};
+
+// Values of a check type's secret options in `options_json` (strings, and every value of secret
+// string maps and lists), for scrub_secrets().
+struct CheckTypeInfo;
+std::vector<std::string> secret_values(const CheckTypeInfo& type, const std::string& options_json);
+
+// Replaces every occurrence of each secret in `text` with "***".
+void scrub_secrets(std::string& text, const std::vector<std::string>& secrets);
+
+}  // namespace vitals
