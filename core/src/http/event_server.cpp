@@ -10,6 +10,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <fcntl.h>
 #include <map>
@@ -71,6 +72,22 @@ bool fields_well_formed(const std::string& in, size_t end) {
         pos = next == end ? std::string::npos : next;
     }
     return true;
+}
+
+// RFC 9110 §6.6.1: an origin server with a clock sends Date. Formatted once a second per thread.
+const std::string& http_date() {
+    thread_local time_t cached_second = 0;
+    thread_local std::string cached;
+    time_t now = ::time(nullptr);
+    if (now != cached_second) {
+        char buf[64];
+        tm t{};
+        gmtime_r(&now, &t);
+        size_t n = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &t);
+        cached.assign(buf, n);
+        cached_second = now;
+    }
+    return cached;
 }
 
 const std::string& reason(int code) {
@@ -183,6 +200,8 @@ struct EventServer::Impl {
         out += std::to_string(r.code);
         out += ' ';
         out += reason(r.code);
+        out += "\r\nDate: ";
+        out += http_date();
         out += "\r\n";
         bool bodyless = r.code == 204 || r.code == 304 || r.code < 200;
         if (!bodyless) {
