@@ -17,6 +17,20 @@ REDIS_SERVER = _shutil.which("redis-server") or "/usr/bin/redis-server"
 OPENSSL = _shutil.which("openssl") or "/usr/bin/openssl"
 
 
+def stop_process(proc, sig=_signal.SIGTERM, timeout=5.0):
+    """Sends `sig` to `proc` (a Popen) if it still runs, waits up to `timeout` s, then SIGKILLs and
+    reaps it. Returns False when there was nothing to stop (never started, or already exited)."""
+    if proc is None or proc.poll() is not None:
+        return False
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout)
+    except _subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    return True
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that was free a moment ago (for servers that cannot bind port 0 and
     report it, like redis-server)."""
@@ -145,14 +159,7 @@ class RedisServer:
 
     def stop(self, sig=_signal.SIGKILL, timeout=5.0):
         """Stops the server (SIGKILL by default: immediately, no save). Idempotent."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(sig)
-        try:
-            self.proc.wait(timeout)
-        except _subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc, sig, timeout)
 
 
 def tls_material(directory, names=("localhost",), ips=("127.0.0.1",)):
@@ -300,14 +307,8 @@ class PeerScript:
 
     def stop(self, timeout=5.0):
         """Idempotent."""
-        if self.proc is None or self.proc.poll() is not None:
+        if not stop_process(self.proc, timeout=timeout):
             return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout)
-        except _subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
         if self._reader:
             self._reader.join(2)
         if self.proc.stdout:
@@ -443,14 +444,7 @@ class Nginx:
 
     def stop(self, timeout=5.0):
         """Idempotent: SIGTERM (fast shutdown), then SIGKILL."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout)
-        except _subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc, timeout=timeout)
 
 
 def start_nginx(testcase, directory, servers):

@@ -6,7 +6,7 @@ import re
 import time
 import unittest
 
-from vitals_harness import PLUGIN_DIR, SOURCE_DIR, VitalsTestCase, daemon_env
+from vitals_harness import PLUGIN_DIR, SOURCE_DIR, VitalsTestCase, daemon_env, file_check
 
 
 def project_version():
@@ -18,12 +18,6 @@ def project_version():
 def tcp_check(name, port=9, **extra):
     c = {"name": name, "type": "tcp", "interval": "5s", "timeout": "1s",
          "options": {"host": "127.0.0.1", "port": port}}
-    c.update(extra)
-    return c
-
-
-def file_check(name, path, **extra):
-    c = {"name": name, "type": "fixture_file", "interval": "1s", "timeout": "500ms", "options": {"path": path}}
     c.update(extra)
     return c
 
@@ -192,7 +186,7 @@ class CheckCommandTest(VitalsTestCase):
             name = "check%d" % i
             path = self.status_file(name + ".status", status, "%s says %s" % (name, status))
             extra = {"impact": impacts[name]} if name in impacts else {}
-            checks.append(file_check(name, path, **extra))
+            checks.append(file_check(name, path, interval="1s", timeout="500ms", **extra))
         cfg = self.write_config({"plugins": self.plugins_with_fixtures(), "checks": checks}, "check.json")
         return self.run_vitals(["check", "-c", cfg], timeout=20)
 

@@ -15,7 +15,6 @@ from vitals_harness import HERE, VitalsTestCase
 
 NAGIOS = "/usr/lib/nagios/plugins"
 PEERS = os.path.join(HERE, "peers")
-ROW = re.compile(r"^(\S+)\s+(\S+)\s+(pass|warn|fail)\s+(\d+)\s\s(.*)$")
 KILLED = re.compile(r"^timed out after \d+ ms \(process group killed\)$")
 
 
@@ -24,11 +23,6 @@ def exec_check(name, command, interval="5s", timeout="2s", env=None):
     if env is not None:
         options["env"] = env
     return {"name": name, "type": "exec", "interval": interval, "timeout": timeout, "options": options}
-
-
-def strip_value(output):
-    """`vitals check` appends " [<value> <unit>]" to the output when there is an observed value."""
-    return re.sub(r" \[[^\[\]]*\]$", "", output)
 
 
 def dead(pid):
@@ -46,26 +40,14 @@ class ExecTestCase(VitalsTestCase):
         return dst
 
     def check_once(self, checks, expect_code=None):
-        """Runs `vitals check`; returns ({name: (status, output without value)}, CompletedProcess)."""
-        cfg = self.write_config({"checks": checks}, "check-%d.json" % time.monotonic_ns())
-        proc = self.run_vitals(["check", "-c", cfg])
-        rows = {}
-        for line in proc.stdout.splitlines()[1:]:
-            m = ROW.match(line)
-            if m:
-                rows[m.group(1)] = (m.group(3), strip_value(m.group(5)), int(m.group(4)))
-        self.assertEqual(sorted(rows), sorted(c["name"] for c in checks), proc.stdout + proc.stderr)
-        if expect_code is not None:
-            self.assertEqual(proc.returncode, expect_code, proc.stdout + proc.stderr)
-        return rows, proc
-
-    def detail(self, d, name):
-        return d.get("/health/checks/" + name).json()
+        """VitalsTestCase.check_once with each row's duration: ({name: (status, output without value,
+        ms)}, CompletedProcess)."""
+        return super().check_once(checks, expect_code, with_ms=True)
 
     def wait_result(self, d, name, predicate=lambda r: True, timeout=10.0):
         """Polls until check `name` has a last result satisfying predicate; returns that result."""
         def probe():
-            r = self.detail(d, name).get("lastResult")
+            r = self.check_detail(d, name).get("lastResult")
             return r if r and predicate(r) else None
         return self.wait_for(probe, timeout, "a result of check %s" % name)
 
@@ -244,12 +226,12 @@ class ExecResourceTest(ExecTestCase):
             exec_check("flood", [self.peer("print_a_lot.sh")], interval="300ms", timeout="250ms"),
         ]})
         os.unlink(missing)  # validated at start; every run now fails to spawn
-        self.wait_for(lambda: self.detail(d, "hang")["counters"]["runs"] >= 3, 10.0, "warm-up runs")
+        self.wait_for(lambda: self.check_detail(d, "hang")["counters"]["runs"] >= 3, 10.0, "warm-up runs")
         time.sleep(0.5)
         before = quiet_fd_count(d.proc.pid)
-        runs_before = self.detail(d, "hang")["counters"]["runs"]
+        runs_before = self.check_detail(d, "hang")["counters"]["runs"]
         time.sleep(3.0)
-        runs_after = self.detail(d, "hang")["counters"]["runs"]
+        runs_after = self.check_detail(d, "hang")["counters"]["runs"]
         time.sleep(0.2)
         after = quiet_fd_count(d.proc.pid)
         self.assertGreaterEqual(runs_after - runs_before, 8, "too few runs to tell")
@@ -271,10 +253,10 @@ class ExecResourceTest(ExecTestCase):
             self.assertEqual(group_members(leader), [], "run with group %d left processes" % leader)
             self.assertTrue(dead(grandchild), proc_stat(grandchild))
         # Ours, or (on a loaded machine, when killing and reaping overran the deadline) the host's.
-        self.assertRegex(self.detail(d, "hang")["lastResult"]["output"],
+        self.assertRegex(self.check_detail(d, "hang")["lastResult"]["output"],
                          r"^timed out after \d+ ms( \(process group killed\))?$")
-        self.assertEqual(self.detail(d, "segv")["lastResult"]["output"], "killed by SIGSEGV: about to crash")
-        self.assertTrue(self.detail(d, "missing")["lastResult"]["output"].startswith("cannot run "))
+        self.assertEqual(self.check_detail(d, "segv")["lastResult"]["output"], "killed by SIGSEGV: about to crash")
+        self.assertTrue(self.check_detail(d, "missing")["lastResult"]["output"].startswith("cannot run "))
 
 
 class ExecValidationTest(ExecTestCase):

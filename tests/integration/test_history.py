@@ -9,16 +9,9 @@ import subprocess
 import time
 import unittest
 
-from vitals_harness import BUILD_DIR, VitalsTestCase, write_status_file
+from vitals_harness import BUILD_DIR, VitalsTestCase, file_check, write_status_file
 
 HISTORY_BENCH = os.path.join(BUILD_DIR, "tests", "history_bench")
-
-
-def file_check(name, path, interval="100ms", timeout="50ms", **extra):
-    c = {"name": name, "type": "fixture_file", "interval": interval, "timeout": timeout,
-         "options": {"path": path}}
-    c.update(extra)
-    return c
 
 
 class HistoryEndpointTest(VitalsTestCase):
@@ -28,7 +21,8 @@ class HistoryEndpointTest(VitalsTestCase):
         self.b = self.status_file("b.status", "pass", "b is fine")
         return self.start_daemon({
             "plugins": self.plugins_with_fixtures(),
-            "checks": [file_check("a", self.a), file_check("b", self.b)],
+            "checks": [file_check("a", self.a, interval="100ms", timeout="50ms"),
+                       file_check("b", self.b, interval="100ms", timeout="50ms")],
             "groups": {"alb": {"checks": ["a"]}},
         })
 
@@ -130,7 +124,7 @@ class HistoryFaultTest(VitalsTestCase):
         d = self.start_daemon({
             "plugins": self.plugins_with_fixtures(),
             "history": {"path": os.path.join(blocker, "h.db")},
-            "checks": [file_check("ok", ok)],
+            "checks": [file_check("ok", ok, interval="100ms", timeout="50ms")],
         })
         self.wait_for(lambda: d.get("/health").status == 200, message="/health 200")
         self.wait_for(lambda: "history: cannot open database" in d.log(), message="error logged")

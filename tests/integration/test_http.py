@@ -11,10 +11,9 @@ import time
 import unittest
 
 from peers import Nginx, SilentListener, TestPki, free_port
-from vitals_harness import VitalsTestCase, health_check_entry
+from vitals_harness import VitalsTestCase
 
 PASSWORD = "http-Pa55word-plugh"
-ROW = re.compile(r"^(\S+)\s+(\S+)\s+(pass|warn|fail)\s+(\d+)\s\s(.*)$")
 LARGE = 200000  # bytes of /big before its marker
 
 
@@ -22,11 +21,6 @@ def http_check(name, url, interval="5s", timeout="1s", **options):
     opts = {"url": url}
     opts.update(options)
     return {"name": name, "type": "http", "interval": interval, "timeout": timeout, "options": opts}
-
-
-def strip_value(output):
-    """`vitals check` appends " [<value> <unit>]" to the output when there is an observed value."""
-    return re.sub(r" \[[^\[\]]*\]$", "", output)
 
 
 def site(directory):
@@ -55,19 +49,8 @@ def site(directory):
 
 class HttpTestCase(VitalsTestCase):
     def check_once(self, checks, expect_code=None):
-        """Runs `vitals check` on these checks; returns ({name: (status, output)}, CompletedProcess)."""
-        cfg = self.write_config({"checks": checks}, "check-%d.json" % time.monotonic_ns())
-        proc = self.run_vitals(["check", "-c", cfg])
-        rows = {}
-        for line in proc.stdout.splitlines()[1:]:
-            m = ROW.match(line)
-            if m:
-                rows[m.group(1)] = (m.group(3), strip_value(m.group(5)))
-        self.assertEqual(sorted(rows), sorted(c["name"] for c in checks), proc.stdout + proc.stderr)
-        if expect_code is not None:
-            self.assertEqual(proc.returncode, expect_code, proc.stdout + proc.stderr)
-        self.assertNotIn(PASSWORD, proc.stdout + proc.stderr)
-        return rows, proc
+        """VitalsTestCase.check_once, also asserting PASSWORD never shows on stdout or stderr."""
+        return super().check_once(checks, expect_code, secrets=(PASSWORD,))
 
     def assertRows(self, rows, expected, proc):
         """expected: {name: (status, regex on the output)}."""
@@ -254,24 +237,8 @@ class HttpDaemonTest(HttpTestCase):
         d = self.start_daemon({"log": {"level": "debug"},
                                "checks": [http_check("api", url, interval="1s", timeout="500ms", body_contains="hello",
                                                      headers={"X-Api-Key": "key-" + PASSWORD})]})
-        self.wait_for(lambda: d.get("/health").status == 200, 10.0, "/health to pass")
-        entry = health_check_entry(d.get("/health").json(), "api")
-        self.assertEqual(entry["componentType"], "component", entry)
-        self.assertEqual(entry["observedUnit"], "ms", entry)
-        self.assertGreater(entry["observedValue"], 0, entry)
-        bodies = [d.get("/health").body, d.get("/health/checks/api").body]
-
-        nginx.stop()
-        stopped = time.monotonic()
-        self.wait_for(lambda: d.get("/health").status == 503, 10.0, "/health to fail")
-        # Generous bound: the next run starts within one interval (plus jitter) and ends by its timeout.
-        self.assertLess(time.monotonic() - stopped, interval + timeout + 3.0)
-        self.assertEqual(health_check_entry(d.get("/health").json(), "api")["output"],
-                         "connect to 127.0.0.1:%d: Connection refused" % port)
-        bodies += [d.get("/health").body, d.get("/health/checks/api").body]
-        d.stop()
-        for text in [b.decode("utf-8", "replace") for b in bodies] + [d.log()]:
-            self.assertNotIn(PASSWORD, text)
+        output = self.assertStoppedPeerFailsHealth(d, "api", nginx.stop, interval, timeout, PASSWORD)
+        self.assertEqual(output, "connect to 127.0.0.1:%d: Connection refused" % port)
 
 
 if __name__ == "__main__":

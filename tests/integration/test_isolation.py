@@ -5,13 +5,12 @@ import os
 import time
 import unittest
 
-from vitals_harness import VitalsTestCase, health_check_entry
+from vitals_harness import VitalsTestCase, check_config, health_check_entry
 
 
 def check(name, type_, interval="500ms", timeout="400ms", **extra):
-    c = {"name": name, "type": type_, "interval": interval, "timeout": timeout, "isolation": "process"}
-    c.update(extra)
-    return c
+    """A check of `type_` run in a worker process ("isolation": "process"); `extra` adds or replaces keys."""
+    return check_config(name, type_, interval, timeout, **dict({"isolation": "process"}, **extra))
 
 
 def js(d, path):

@@ -10,12 +10,12 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import unittest
 
-from vitals_harness import VitalsTestCase, daemon_env, http_request, write_status_file
+from vitals_harness import (RFC3339, VitalsTestCase, content_type, daemon_env, file_check, http_request,
+                            non_loopback_ipv4, write_status_file)
 
 PROMTOOL = "/usr/bin/promtool"
 TOKEN = "op-secret-7f3a9c"
@@ -26,18 +26,6 @@ ROUTE_TEMPLATES = {"/health", "/health/{group}", "/health/checks/{name}", "/heal
 
 SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$')
 LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
-
-
-def file_check(name, path, interval="200ms", timeout="100ms", **extra):
-    c = {"name": name, "type": "fixture_file", "interval": interval, "timeout": timeout,
-         "options": {"path": path}}
-    c.update(extra)
-    return c
-
-
-def content_type(response):
-    return response.headers.get("Content-Type", "").split(";")[0].strip()
 
 
 def bearer(token):
@@ -81,34 +69,6 @@ def value(samples, name, **labels):
     return samples[key]
 
 
-def non_loopback_ipv4():
-    """An IPv4 address of this host other than 127.x that we can bind to, or None."""
-    candidates = []
-    try:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            s.connect(("192.0.2.1", 9))  # no packet is sent for a UDP connect
-            candidates.append(s.getsockname()[0])
-        finally:
-            s.close()
-    except OSError:
-        pass
-    try:
-        candidates += socket.gethostbyname_ex(socket.gethostname())[2]
-    except OSError:
-        pass
-    for a in candidates:
-        if not a.startswith("127.") and a != "0.0.0.0":
-            try:
-                probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                probe.bind((a, 0))
-                probe.close()
-                return a
-            except OSError:
-                continue
-    return None
-
-
 class OpsTestCase(VitalsTestCase):
     def fixture_config(self, checks, **sections):
         cfg = {"plugins": self.plugins_with_fixtures(), "checks": checks}
@@ -116,15 +76,10 @@ class OpsTestCase(VitalsTestCase):
         return cfg
 
     def check_detail(self, d, name, headers=None):
+        """GET /health/checks/<name> (with `headers`): asserts 200 or 503, returns the parsed body."""
         r = d.get("/health/checks/" + name, headers=headers)
         self.assertIn(r.status, (200, 503), r)
         return r.json()
-
-    def wait_check(self, d, name, predicate, timeout=10.0, message=None):
-        def probe():
-            body = self.check_detail(d, name)
-            return body if predicate(body) else None
-        return self.wait_for(probe, timeout, message or "check %s to satisfy a condition" % name)
 
     def wait_status(self, d, path, status, timeout=10.0, output=None, headers=None):
         """Polls `path` until its body's status is `status` (and its output contains `output`)."""

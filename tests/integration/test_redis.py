@@ -15,7 +15,6 @@ from vitals_harness import VitalsTestCase, health_check_entry
 
 PASSWORD = "s3cret-Pa55word-xyzzy"   # what the server wants
 WRONG = "not-the-Pa55word-plugh"      # also a secret: must not show either
-ROW = re.compile(r"^(\S+)\s+(\S+)\s+(pass|warn|fail)\s+(\d+)\s\s(.*)$")
 TIMEOUT_OUTPUT = re.compile(r"^timeout after \d+ ms \((PING|AUTH|TLS handshake)\)$")
 
 
@@ -25,31 +24,12 @@ def redis_check(name, port, interval="5s", timeout="2s", **options):
     return {"name": name, "type": "redis", "interval": interval, "timeout": timeout, "options": opts}
 
 
-def strip_value(output):
-    """`vitals check` appends " [<value> <unit>]" to the output when there is an observed value."""
-    return re.sub(r" \[[^\[\]]*\]$", "", output)
-
-
 class RedisTestCase(VitalsTestCase):
     def redis(self, *args, **kwargs):
         """A started redis-server (extra command-line `args`), killed on cleanup."""
         server = RedisServer(self.path("redis"), args, **kwargs)
         self.addCleanup(server.stop)
         return server.start()
-
-    def check_once(self, checks, expect_code=None):
-        """Runs `vitals check` on these checks; returns ({name: (status, output)}, CompletedProcess)."""
-        cfg = self.write_config({"checks": checks}, "check-%d.json" % time.monotonic_ns())
-        proc = self.run_vitals(["check", "-c", cfg])
-        rows = {}
-        for line in proc.stdout.splitlines()[1:]:
-            m = ROW.match(line)
-            if m:
-                rows[m.group(1)] = (m.group(3), strip_value(m.group(5)))
-        self.assertEqual(sorted(rows), sorted(c["name"] for c in checks), proc.stdout + proc.stderr)
-        if expect_code is not None:
-            self.assertEqual(proc.returncode, expect_code, proc.stdout + proc.stderr)
-        return rows, proc
 
     def wait_for_link(self, replica, status):
         def link():

@@ -3,13 +3,11 @@ ephemeral port, real TCP peers, and fixture plugins whose results a test drives 
 
 import re
 import signal
-import socket
 import time
 import unittest
 
-from vitals_harness import VitalsTestCase, health_check_entry, http_request, write_status_file
-
-RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+from vitals_harness import (RFC3339, VitalsTestCase, content_type, file_check, health_check_entry, http_request,
+                            non_loopback_ipv4, write_status_file)
 
 
 def disk_check(name="root", interval="1s", timeout="500ms"):
@@ -24,29 +22,12 @@ def tcp_check(name, port, interval="1s", timeout="500ms"):
             "options": {"host": "127.0.0.1", "port": port}}
 
 
-def file_check(name, path, interval="200ms", timeout="100ms", **extra):
-    c = {"name": name, "type": "fixture_file", "interval": interval, "timeout": timeout,
-         "options": {"path": path}}
-    c.update(extra)
-    return c
-
-
-def content_type(response):
-    return response.headers.get("Content-Type", "").split(";")[0].strip()
-
-
 class ServeTestCase(VitalsTestCase):
     def check_detail(self, d, name):
+        """GET /health/checks/<name>: asserts health+json, returns the parsed body."""
         r = d.get("/health/checks/" + name)
         self.assertEqual(content_type(r), "application/health+json", r)
         return r.json()
-
-    def wait_check(self, d, name, predicate, timeout=10.0, message=None):
-        """Polls /health/checks/<name> until predicate(body) holds; returns that body."""
-        def probe():
-            body = self.check_detail(d, name)
-            return body if predicate(body) else None
-        return self.wait_for(probe, timeout, message or "check %s to satisfy a condition" % name)
 
     def wait_body(self, d, path, predicate, timeout=10.0, message=None):
         """Polls `path` until predicate(parsed body) holds; returns the Response."""
@@ -210,34 +191,6 @@ class HealthEndpointTest(ServeTestCase):
         took = time.monotonic() - start
         self.assertEqual(rc, 0, d.log())
         self.assertLess(took, 5.0, "SIGTERM took %.1f s" % took)
-
-
-def non_loopback_ipv4():
-    """An IPv4 address of this host other than 127.x, or None."""
-    candidates = []
-    try:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            s.connect(("192.0.2.1", 9))  # no packet is sent for a UDP connect
-            candidates.append(s.getsockname()[0])
-        finally:
-            s.close()
-    except OSError:
-        pass
-    try:
-        candidates += socket.gethostbyname_ex(socket.gethostname())[2]
-    except OSError:
-        pass
-    for a in candidates:
-        if not a.startswith("127.") and a != "0.0.0.0":
-            try:
-                probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                probe.bind((a, 0))
-                probe.close()
-                return a
-            except OSError:
-                continue
-    return None
 
 
 class GroupsTest(ServeTestCase):

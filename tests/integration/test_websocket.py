@@ -10,10 +10,9 @@ import time
 import unittest
 
 from peers import TestPki, free_port, start_peer_script
-from vitals_harness import VitalsTestCase, health_check_entry
+from vitals_harness import VitalsTestCase
 
 PASSWORD = "ws-Pa55word-zyxxy"
-ROW = re.compile(r"^(\S+)\s+(\S+)\s+(pass|warn|fail)\s+(\d+)\s\s(.*)$")
 
 
 def ws_check(name, url, interval="5s", timeout="1s", **options):
@@ -22,29 +21,10 @@ def ws_check(name, url, interval="5s", timeout="1s", **options):
     return {"name": name, "type": "websocket", "interval": interval, "timeout": timeout, "options": opts}
 
 
-def strip_value(output):
-    """`vitals check` appends " [<value> <unit>]" to the output when there is an observed value."""
-    return re.sub(r" \[[^\[\]]*\]$", "", output)
-
-
 class WebSocketTestCase(VitalsTestCase):
     def ws_peer(self, *args):
         """A started peers/ws_server.py (see its docstring for the modes), stopped on cleanup."""
         return start_peer_script(self, "ws_server.py", *args)
-
-    def check_once(self, checks, expect_code=None):
-        """Runs `vitals check` on these checks; returns ({name: (status, output)}, CompletedProcess)."""
-        cfg = self.write_config({"checks": checks}, "check-%d.json" % time.monotonic_ns())
-        proc = self.run_vitals(["check", "-c", cfg])
-        rows = {}
-        for line in proc.stdout.splitlines()[1:]:
-            m = ROW.match(line)
-            if m:
-                rows[m.group(1)] = (m.group(3), strip_value(m.group(5)))
-        self.assertEqual(sorted(rows), sorted(c["name"] for c in checks), proc.stdout + proc.stderr)
-        if expect_code is not None:
-            self.assertEqual(proc.returncode, expect_code, proc.stdout + proc.stderr)
-        return rows, proc
 
     def assertClosedCleanly(self, peer, connections):
         """The peer saw `connections` WebSocket connections end, each with our close frame (1000)."""
@@ -217,25 +197,8 @@ class WebSocketDaemonTest(WebSocketTestCase):
         d = self.start_daemon({"log": {"level": "debug"},
                                "checks": [ws_check("ws", url, interval="1s", timeout="500ms", ping=True,
                                                    headers={"X-Token": "header-" + PASSWORD})]})
-        self.wait_for(lambda: d.get("/health").status == 200, 10.0, "/health to pass")
-        entry = health_check_entry(d.get("/health").json(), "ws")
-        self.assertEqual(entry["componentType"], "component", entry)
-        self.assertEqual(entry["observedUnit"], "ms", entry)
-        self.assertGreater(entry["observedValue"], 0, entry)
-        bodies = [d.get("/health").body, d.get("/health/checks/ws").body]
-
-        peer.stop()
-        stopped = time.monotonic()
-        self.wait_for(lambda: d.get("/health").status == 503, 10.0, "/health to fail")
-        # Generous bound: the next run starts within one interval (plus jitter) and ends by its timeout.
-        self.assertLess(time.monotonic() - stopped, interval + timeout + 3.0)
-        body = d.get("/health").json()
-        self.assertRegex(health_check_entry(body, "ws")["output"], r"^connect to 127\.0\.0\.1:%d: Connection refused$"
-                         % peer.port)
-        bodies += [d.get("/health").body, d.get("/health/checks/ws").body]
-        d.stop()
-        for text in [b.decode("utf-8", "replace") for b in bodies] + [d.log()]:
-            self.assertNotIn(PASSWORD, text)
+        output = self.assertStoppedPeerFailsHealth(d, "ws", peer.stop, interval, timeout, PASSWORD)
+        self.assertRegex(output, r"^connect to 127\.0\.0\.1:%d: Connection refused$" % peer.port)
 
 
 if __name__ == "__main__":

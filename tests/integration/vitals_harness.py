@@ -41,6 +41,9 @@ POLL_SECONDS = 0.05
 STARTUP_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
 LISTENING_RE = re.compile(r"listening on (\S+):(\d+)")
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+# One result row of `vitals check`: name, type, status, duration in ms, two spaces, output.
+CHECK_ROW_RE = re.compile(r"^(\S+)\s+(\S+)\s+(pass|warn|fail)\s+(\d+)\s\s(.*)$")
 
 
 def require_build():
@@ -99,6 +102,57 @@ def write_status_file(path, status, output="", value=None, unit=""):
     if value is not None:
         text += ("value %s %s" % (value, unit)).rstrip() + "\n"
     write_atomic(path, text)
+
+
+def check_config(name, type_, interval, timeout, **extra):
+    """A `checks` config entry: name, type, interval and timeout, plus the keys in `extra` (which win)."""
+    c = {"name": name, "type": type_, "interval": interval, "timeout": timeout}
+    c.update(extra)
+    return c
+
+
+def file_check(name, path, interval="200ms", timeout="100ms", **extra):
+    """A fixture_file check (faults.so) reading its result from `path` (see write_status_file); keys
+    in `extra` (impact, scope, even options) are added or replace the defaults."""
+    return check_config(name, "fixture_file", interval, timeout, **dict({"options": {"path": path}}, **extra))
+
+
+def strip_value(output):
+    """`vitals check` appends " [<value> <unit>]" to the output when there is an observed value."""
+    return re.sub(r" \[[^\[\]]*\]$", "", output)
+
+
+def content_type(response):
+    """The media type of a Response's Content-Type header, without parameters ("" when absent)."""
+    return response.headers.get("Content-Type", "").split(";")[0].strip()
+
+
+def non_loopback_ipv4():
+    """An IPv4 address of this host other than 127.x that we can bind to, or None."""
+    candidates = []
+    try:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.connect(("192.0.2.1", 9))  # no packet is sent for a UDP connect
+            candidates.append(s.getsockname()[0])
+        finally:
+            s.close()
+    except OSError:
+        pass
+    try:
+        candidates += socket.gethostbyname_ex(socket.gethostname())[2]
+    except OSError:
+        pass
+    for a in candidates:
+        if not a.startswith("127.") and a != "0.0.0.0":
+            try:
+                probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                probe.bind((a, 0))
+                probe.close()
+                return a
+            except OSError:
+                continue
+    return None
 
 
 class Response:
@@ -324,6 +378,38 @@ class VitalsTestCase(unittest.TestCase):
     def wait_for(self, predicate, timeout=10.0, message="condition"):
         return wait_for(predicate, timeout, message)
 
+    def check_detail(self, d, name):
+        """The parsed body of GET /health/checks/<name> on daemon `d`. Subclasses may override it with
+        stricter checks of the answer; wait_check() polls through it."""
+        return d.get("/health/checks/" + name).json()
+
+    def wait_check(self, d, name, predicate, timeout=10.0, message=None):
+        """Polls self.check_detail(d, name) until predicate(body) holds; returns that body."""
+        def probe():
+            body = self.check_detail(d, name)
+            return body if predicate(body) else None
+        return self.wait_for(probe, timeout, message or "check %s to satisfy a condition" % name)
+
+    def check_once(self, checks, expect_code=None, with_ms=False, secrets=()):
+        """Runs `vitals check` on these checks (no plugins section: the built-in plugins); returns
+        ({name: (status, output without value)}, CompletedProcess), with the row's duration in ms as a
+        third item when `with_ms`. Asserts a row for every check and none other, the exit code when
+        `expect_code` is given, and that no string in `secrets` shows on stdout or stderr."""
+        cfg = self.write_config({"checks": checks}, "check-%d.json" % time.monotonic_ns())
+        proc = self.run_vitals(["check", "-c", cfg])
+        rows = {}
+        for line in proc.stdout.splitlines()[1:]:
+            m = CHECK_ROW_RE.match(line)
+            if m:
+                row = (m.group(3), strip_value(m.group(5)))
+                rows[m.group(1)] = row + (int(m.group(4)),) if with_ms else row
+        self.assertEqual(sorted(rows), sorted(c["name"] for c in checks), proc.stdout + proc.stderr)
+        if expect_code is not None:
+            self.assertEqual(proc.returncode, expect_code, proc.stdout + proc.stderr)
+        for secret in secrets:
+            self.assertNotIn(secret, proc.stdout + proc.stderr)
+        return rows, proc
+
     # --- assertions ------------------------------------------------------------------------------
 
     def assertProblem(self, response, status):
@@ -336,6 +422,32 @@ class VitalsTestCase(unittest.TestCase):
             self.assertIn(key, body, response)
         self.assertEqual(body["status"], status, response)
         return body
+
+    def assertStoppedPeerFailsHealth(self, d, name, stop_peer, interval, timeout, secret):
+        """The common course of a "stopped peer" daemon test: waits for /health of daemon `d` to pass;
+        asserts check `name`'s entry is a component with a positive value in ms; calls stop_peer();
+        asserts /health fails within `interval` + `timeout` s (plus 3 s of slack); stops `d` and
+        asserts `secret` shows in none of the /health and /health/checks/<name> bodies seen before and
+        after, nor in the daemon's log. Returns the check's output seen once /health failed, for the
+        caller to assert on."""
+        self.wait_for(lambda: d.get("/health").status == 200, 10.0, "/health to pass")
+        entry = health_check_entry(d.get("/health").json(), name)
+        self.assertEqual(entry["componentType"], "component", entry)
+        self.assertEqual(entry["observedUnit"], "ms", entry)
+        self.assertGreater(entry["observedValue"], 0, entry)
+        bodies = [d.get("/health").body, d.get("/health/checks/" + name).body]
+
+        stop_peer()
+        stopped = time.monotonic()
+        self.wait_for(lambda: d.get("/health").status == 503, 10.0, "/health to fail")
+        # Generous bound: the next run starts within one interval (plus jitter) and ends by its timeout.
+        self.assertLess(time.monotonic() - stopped, interval + timeout + 3.0)
+        output = health_check_entry(d.get("/health").json(), name)["output"]
+        bodies += [d.get("/health").body, d.get("/health/checks/" + name).body]
+        d.stop()
+        for text in [b.decode("utf-8", "replace") for b in bodies] + [d.log()]:
+            self.assertNotIn(secret, text)
+        return output
 
     # --- failure diagnostics ---------------------------------------------------------------------
 
