@@ -203,3 +203,34 @@ TEST_CASE("secret options are redacted in the printable copy of the options", "[
     CHECK(c.checks[0].options_redacted.find("hunter2-secret") == std::string::npos);
     CHECK(c.checks[0].options_redacted.find("***") != std::string::npos);
 }
+
+// Found by tests/fuzz/fuzz_config: each of these once escaped parse_config as a Poco exception,
+// overflowed (3 × interval, UBSan), or reached the plugin as options it could not parse.
+TEST_CASE("integers beyond int64 are range errors, not exceptions", "[config]") {
+    auto errors = errors_of(R"({"server": {"port": 18446744073709551615},
+        "checks": [{"name": "t", "type": "tcp", "options": {"host": "h", "port": 9223372036854775808}}]})");
+    CHECK(has_error(errors, "server.port: must be between 0 and 65535", "18446744073709551615"));
+    CHECK(has_error(errors, "checks[0].options.port: must be between", "9223372036854775808"));
+}
+
+TEST_CASE("durations longer than kMaxDuration are errors", "[config]") {
+    auto errors = errors_of(R"({"checks": [
+        {"name": "a", "type": "tcp", "interval": 9223372036854775807, "options": {"host": "h", "port": 1}},
+        {"name": "b", "type": "tcp", "interval": 18446744073709551615, "options": {"host": "h", "port": 1}},
+        {"name": "c", "type": "tcp", "interval": "150000000000d", "options": {"host": "h", "port": 1}}]})");
+    CHECK(has_error(errors, "checks[0].interval: duration too long"));
+    CHECK(has_error(errors, "checks[1].interval: duration too long"));
+    CHECK(has_error(errors, "checks[2].interval: invalid duration"));
+    Config ok = parse(R"({"checks": [{"name": "a", "type": "tcp", "interval": 1099511627776,
+                                      "options": {"host": "h", "port": 1}}]})");
+    CHECK(ok.checks[0].interval == kMaxDuration);
+}
+
+TEST_CASE("number options must be finite", "[config]") {
+    for (const char* bad : {"nan", "inf", "-infinity", "1e999"}) {
+        INFO(bad);
+        auto errors = errors_of(std::string(R"({"checks": [{"name": "d", "type": "disk", "options": {"warn_free_percent": ")") +
+                                bad + "\"}}]}");
+        CHECK(has_error(errors, "checks[0].options.warn_free_percent: expected a finite number"));
+    }
+}

@@ -32,3 +32,13 @@ TEST_CASE("rfc3339 prints UTC with milliseconds", "[time]") {
     WallTime t{std::chrono::milliseconds(1'700'000'000'123)};
     CHECK(rfc3339(t) == "2023-11-14T22:13:20.123Z");
 }
+
+TEST_CASE("durations stop at kMaxDuration (about 35 years) in every unit", "[duration]") {
+    CHECK(parse_duration("1099511627776ms") == kMaxDuration);
+    CHECK(parse_duration("12725d") == Millis(12725LL * 86'400'000));
+    // Found by tests/fuzz/fuzz_config: these used to wrap around (150000000000d was negative).
+    for (const char* big : {"1099511627777ms", "12726d", "150000000000d", "1099511627776d", "305420h"}) {
+        INFO(big);
+        CHECK_FALSE(parse_duration(big));
+    }
+}

@@ -7,10 +7,11 @@ namespace vitals {
 
 std::optional<Millis> parse_duration(std::string_view text) {
     size_t i = 0;
+    const uint64_t max_ms = uint64_t(kMaxDuration.count());
     uint64_t value = 0;
     while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
         value = value * 10 + uint64_t(text[i] - '0');
-        if (value > (uint64_t(1) << 40)) return std::nullopt;  // ~35 years in ms: plenty
+        if (value > max_ms) return std::nullopt;
         ++i;
     }
     if (i == 0) return std::nullopt;
@@ -23,6 +24,7 @@ std::optional<Millis> parse_duration(std::string_view text) {
     else if (unit == "d") scale = 86'400'000;
     else if (unit.empty() && value == 0) scale = 1;
     else return std::nullopt;
+    if (value > max_ms / scale) return std::nullopt;  // "150000000000d" must not wrap around
     return Millis(int64_t(value * scale));
 }
 

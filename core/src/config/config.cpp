@@ -8,6 +8,7 @@
 #include <Poco/JSON/Parser.h>
 #include <arpa/inet.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <regex>
@@ -202,6 +203,13 @@ public:
             }
             value = parsed;
         } else if (v.isInteger() && !v.isBoolean()) {
+            // JSON integers above INT64_MAX are held as UInt64: converting throws RangeException,
+            // which must become this path's error, not escape parse_config (found by fuzz_config).
+            if (!v.isSigned() && v.convert<uint64_t>() > uint64_t(INT64_MAX)) {
+                error(path, "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " +
+                                v.convert<std::string>());
+                return std::nullopt;
+            }
             value = v.convert<int64_t>();
         } else {
             error(path, "expected an integer, got " + json_kind(v));
@@ -227,8 +235,10 @@ public:
             if (!s) return std::nullopt;
             char* end = nullptr;
             double d = std::strtod(s->c_str(), &end);
-            if (s->empty() || *end != '\0') {
-                error(path, "expected a number, got \"" + *s + "\"");
+            // strtod also reads "nan", "inf" and "1e999" (infinite), which JSON cannot carry to the
+            // plugin: the options would reach it as invalid JSON (found by fuzz_config).
+            if (s->empty() || *end != '\0' || !std::isfinite(d)) {
+                error(path, "expected a finite number, got \"" + *s + "\"");
                 return std::nullopt;
             }
             return d;
@@ -267,12 +277,18 @@ public:
             return d;
         }
         if (v.isInteger() && !v.isBoolean()) {
-            int64_t ms = v.convert<int64_t>();
-            if (ms < 0) {
+            // Above kMaxDuration (UInt64 values included), 3 × interval overflowed (found by
+            // fuzz_config under UBSan).
+            if (v.isSigned() && v.convert<int64_t>() < 0) {
                 error(path, "duration must not be negative");
                 return std::nullopt;
             }
-            return Millis(ms);
+            if (v.convert<uint64_t>() > uint64_t(kMaxDuration.count())) {
+                error(path, "duration too long; at most " + std::to_string(kMaxDuration.count()) +
+                                " ms (about 35 years)");
+                return std::nullopt;
+            }
+            return Millis(v.convert<int64_t>());
         }
         error(path, "expected a duration such as \"5s\", got " + json_kind(v));
         return std::nullopt;
