@@ -1,12 +1,19 @@
 # The two commands of the README. Both install missing Debian packages first, then build with
 # CMake + Ninja into build/.
 #   make run    build and serve config/vitals.json in the foreground
-#   make test   build and run the whole suite through ctest
+#   make test   build and run the whole suite through ctest, then the sanitizer and fuzzing passes
+# The passes also run alone:
+#   make test-sanitize   gcc ASan+UBSan build of everything in build-asan/; unit tests and the
+#                        integration tests that drive the daemon hardest (tests/sanitize/run)
+#   make test-fuzz       clang libFuzzer targets in build/fuzz, each run briefly from its seed
+#                        corpus (tests/fuzz/run; FUZZ_SECONDS=600 make test-fuzz for longer)
 BUILD ?= build
+SANITIZE_BUILD ?= build-asan
+FUZZ_BUILD ?= $(BUILD)/fuzz
 CONFIG ?= config/vitals.json
 JOBS ?= $(shell nproc)
 
-.PHONY: run test build deps configure clean bench
+.PHONY: run test test-sanitize test-fuzz build deps configure clean bench
 
 run: build
 	$(BUILD)/vitals serve --config $(CONFIG)
@@ -15,6 +22,16 @@ test: deps
 	packaging/install-deps test
 	$(MAKE) build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+	$(MAKE) test-sanitize
+	$(MAKE) test-fuzz
+
+test-sanitize: deps
+	packaging/install-deps test
+	JOBS=$(JOBS) tests/sanitize/run $(SANITIZE_BUILD)
+
+test-fuzz: deps
+	packaging/install-deps test
+	JOBS=$(JOBS) tests/fuzz/run $(FUZZ_BUILD)
 
 build: deps configure
 	cmake --build $(BUILD) -j$(JOBS)
@@ -26,7 +43,7 @@ deps:
 	packaging/install-deps build
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(SANITIZE_BUILD)
 
 bench: build
 	tests/bench/run $(BUILD)
