@@ -36,8 +36,7 @@ Daemon::Daemon(std::string config_path, std::optional<int> port, LoadedConfig lo
 Daemon::~Daemon() = default;
 
 std::shared_ptr<const Config> Daemon::config() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return config_;
+    return std::atomic_load(&config_);  // every request reads it: no mutex on the request path
 }
 
 void Daemon::drain() {
@@ -77,11 +76,8 @@ std::string Daemon::reload() {
     setup_logging(cfg.log.level, cfg.log.format);
     for (const auto& r : next.registry->refusals()) spdlog::error("plugin refused: {}: {}", r.file, r.reason);
     scheduler_->reconfigure(next.config, *next.registry);
-    {
-        std::lock_guard<std::mutex> lock(mu_);
-        config_ = next.config;
-        registry_ = next.registry;
-    }
+    std::atomic_store(&config_, next.config);
+    registry_ = next.registry;  // keeps the new registry's refusal list; libraries stay loaded anyway
     ++reloads_ok_;
     last_reload_ok_ = true;
     spdlog::info("reloaded {}", config_path_);

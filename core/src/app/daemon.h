@@ -36,8 +36,9 @@ private:
     std::string config_path_;
     std::optional<int> port_;
 
-    mutable std::mutex mu_;  // guards config_ and registry_ (swapped by reload)
+    // Swapped by reload; read with std::atomic_load (the request path), written with atomic_store.
     std::shared_ptr<const Config> config_;
+    // Written only by reload (under reload_mu_) and by start-up.
     std::shared_ptr<PluginRegistry> registry_;
     std::mutex reload_mu_;  // one reload at a time
 
