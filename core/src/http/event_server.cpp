@@ -13,11 +13,12 @@
 #include <ctime>
 #include <deque>
 #include <fcntl.h>
-#include <map>
 #include <mutex>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sstream>
+#include <istream>
+#include <streambuf>
+#include <unordered_map>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -34,16 +35,14 @@ constexpr uint64_t kListenerId = 0;
 constexpr uint64_t kWakeId = 1;
 constexpr Millis kSweepEvery{200};
 
-bool peer_is_loopback(int fd) {
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return false;
+// From the address accept4() filled in (no getpeername() per connection).
+bool is_loopback(const sockaddr_storage& ss) {
     if (ss.ss_family == AF_INET) {
-        auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+        auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
         return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
     }
     if (ss.ss_family == AF_INET6) {
-        auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+        auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
         if (IN6_IS_ADDR_LOOPBACK(&a->sin6_addr)) return true;
         if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) return a->sin6_addr.s6_addr[12] == 127;
     }
@@ -90,17 +89,41 @@ const std::string& http_date() {
     return cached;
 }
 
+// An istream over bytes already in memory, for Poco's parser (no copy of the request head).
+struct ViewBuf : std::streambuf {
+    ViewBuf(const char* data, size_t size) {
+        char* p = const_cast<char*>(data);  // read-only: the get area is never written
+        setg(p, p, p + size);
+    }
+};
+
 const std::string& reason(int code) {
     return Poco::Net::HTTPResponse::getReasonForStatus(Poco::Net::HTTPResponse::HTTPStatus(code));
 }
 
 }  // namespace
 
+// What the loops share.
 struct EventServer::Impl {
+    Poco::Net::ServerSocket socket;
+    int listen_fd = -1;
+    Handler handler;
+    IsSlow is_slow;
+    OnError on_error;
+    EventServerOptions opt;
+    std::atomic<size_t>* connections = nullptr;  // across all loops
+    std::unique_ptr<WorkerPool> workers;
+    std::atomic<bool> stopping{false};
+    std::vector<std::unique_ptr<Loop>> loops;
+};
+
+// One epoll loop and the connections it accepted.
+struct EventServer::Loop {
     struct Conn {
         uint64_t id = 0;
         int fd = -1;
         bool loopback = false;
+        uint32_t events = 0;  // registered with epoll
         std::string in;
         std::string out;
         size_t out_sent = 0;
@@ -123,34 +146,63 @@ struct EventServer::Impl {
         bool open = true;
     };
 
-    Poco::Net::ServerSocket socket;
-    int listen_fd = -1;
+    static constexpr uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP;
+
+    Impl& srv;
+    const EventServerOptions& opt;
     int epoll_fd = -1;
-    Handler handler;
-    IsSlow is_slow;
-    OnError on_error;
-    EventServerOptions opt;
-    std::atomic<size_t>* connections = nullptr;
-    std::map<uint64_t, std::unique_ptr<Conn>> conns;
+    std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns;
     uint64_t next_id = 2;
     std::shared_ptr<Mailbox> mailbox = std::make_shared<Mailbox>();
-    std::unique_ptr<WorkerPool> workers;
-    std::atomic<bool> stopping{false};
 
-    void watch(Conn& c, uint32_t events, int op) {
+    explicit Loop(Impl& s) : srv(s), opt(s.opt) {
+        epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+        mailbox->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (epoll_fd < 0 || mailbox->wake_fd < 0)
+            throw Poco::Net::NetException(std::string("epoll/eventfd: ") + std::strerror(errno));
+        epoll_event ev{};
+        // EPOLLEXCLUSIVE: a new connection wakes one waiting loop, not all of them.
+        ev.events = EPOLLIN | (s.opt.loops > 1 ? uint32_t(EPOLLEXCLUSIVE) : 0u);
+        ev.data.u64 = kListenerId;
+        ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, s.listen_fd, &ev);
+        ev.events = EPOLLIN;
+        ev.data.u64 = kWakeId;
+        ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, mailbox->wake_fd, &ev);
+    }
+
+    ~Loop() {
+        if (epoll_fd >= 0) ::close(epoll_fd);
+        std::lock_guard<std::mutex> lock(mailbox->mu);
+        mailbox->open = false;
+        // wake_fd stays open: a worker still finishing checks `open` under the lock and never writes.
+    }
+
+    // Changes the connection's epoll interest only when it differs: most requests need none.
+    void watch(Conn& c, uint32_t events) {
+        if (c.events == events) return;
         epoll_event ev{};
         ev.events = events;
         ev.data.u64 = c.id;
-        ::epoll_ctl(epoll_fd, op, c.fd, &ev);
+        ::epoll_ctl(epoll_fd, c.events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c.fd, &ev);
+        c.events = events;
     }
 
     void close_conn(uint64_t id) {
         auto it = conns.find(id);
         if (it == conns.end()) return;
-        ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, it->second->fd, nullptr);
+        // close() alone leaves the epoll set: no EPOLL_CTL_DEL per connection. Were a forked child
+        // (exec checks) still holding the descriptor until its exec, the set could report a few
+        // more events for it; they carry this connection's id, which is never reused, and are
+        // ignored.
         ::close(it->second->fd);
         conns.erase(it);
-        *connections = conns.size();
+        srv.connections->fetch_sub(1, std::memory_order_relaxed);
+    }
+
+    void close_all() {
+        std::vector<uint64_t> ids;
+        for (auto& [id, c] : conns) ids.push_back(id);
+        for (uint64_t id : ids) close_conn(id);
     }
 
     // The oldest connection waiting for a request with nothing buffered: the cheapest to drop.
@@ -165,8 +217,11 @@ struct EventServer::Impl {
     }
 
     void accept_all() {
-        for (;;) {
-            int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        // A bounded batch: what is left wakes another loop (level-triggered, EPOLLEXCLUSIVE).
+        for (int batch = 0; batch < 64; ++batch) {
+            sockaddr_storage peer{};
+            socklen_t len = sizeof peer;
+            int fd = ::accept4(srv.listen_fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
             if (fd < 0) {
                 if (errno == EINTR) continue;
                 if (errno == EMFILE || errno == ENFILE) {
@@ -174,22 +229,29 @@ struct EventServer::Impl {
                     if (!evict_idle()) return;
                     continue;
                 }
-                return;  // EAGAIN, or a connection that died in the queue
+                return;  // EAGAIN (another loop took it, or none left), or a connection that died in the queue
             }
-            if (conns.size() >= opt.max_connections && !evict_idle()) {
+            if (srv.connections->load(std::memory_order_relaxed) >= opt.max_connections && !evict_idle()) {
                 ::close(fd);
                 continue;
             }
-            int one = 1;
-            ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            // TCP_NODELAY is inherited from the listening socket.
             auto c = std::make_unique<Conn>();
             c->id = next_id++;
             c->fd = fd;
-            c->loopback = peer_is_loopback(fd);
+            c->loopback = is_loopback(peer);
             c->deadline = Clock::now() + opt.header_timeout;
-            watch(*c, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_ADD);
-            conns.emplace(c->id, std::move(c));
-            *connections = conns.size();
+            Conn& conn = *c;
+            uint64_t id = c->id;
+            conns.emplace(id, std::move(c));
+            srv.connections->fetch_add(1, std::memory_order_relaxed);
+            // The listening socket defers accept until the request has arrived (TCP_DEFER_ACCEPT),
+            // so it is read at once: a probe on a new connection costs accept, recv, send and close,
+            // with no epoll registration. Only a connection that still has nothing to read (the
+            // deferral ran out) or stays open (keep-alive, a slow route) is registered.
+            readable(conn);
+            auto it = conns.find(id);
+            if (it != conns.end() && it->second->events == 0) watch(*it->second, kReadEvents);
         }
     }
 
@@ -225,7 +287,7 @@ struct EventServer::Impl {
 
     // Answers the server makes itself; the connection is closed after them.
     void fail(Conn& c, int code, const std::string& detail) {
-        if (on_error) on_error(code);
+        if (srv.on_error) srv.on_error(code);
         send(c, serialize(problem_response(code, detail), false, true), true);
     }
 
@@ -250,7 +312,7 @@ struct EventServer::Impl {
             }
             if (n < 0 && errno == EINTR) continue;
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                watch(c, EPOLLOUT | EPOLLRDHUP, EPOLL_CTL_MOD);
+                watch(c, EPOLLOUT | EPOLLRDHUP);
                 return true;
             }
             close_conn(c.id);
@@ -265,7 +327,7 @@ struct EventServer::Impl {
         c.out_sent = 0;
         c.state = Conn::State::reading;
         c.deadline = Clock::now() + (c.in.empty() ? opt.keepalive_timeout : opt.header_timeout);
-        watch(c, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD);
+        watch(c, kReadEvents);
         return true;
     }
 
@@ -294,7 +356,8 @@ struct EventServer::Impl {
             }
             HTTPRequest req;
             try {
-                std::istringstream head(c.in.substr(0, end + 4));
+                ViewBuf buf(c.in.data(), end + 4);
+                std::istream head(&buf);
                 req.read(head);
             } catch (const Poco::Exception& e) {
                 fail(c, 400, "malformed request: " + e.message());
@@ -318,15 +381,15 @@ struct EventServer::Impl {
             c.in.erase(0, end + 4 + size_t(length));
 
             bool head = req.getMethod() == HTTPRequest::HTTP_HEAD;
-            bool close = !req.getKeepAlive() || c.peer_closed || stopping;
-            if (is_slow(req)) {
+            bool close = !req.getKeepAlive() || c.peer_closed || srv.stopping;
+            if (srv.is_slow(req)) {
                 c.state = Conn::State::waiting;
-                watch(c, EPOLLRDHUP, EPOLL_CTL_MOD);
+                watch(c, EPOLLRDHUP);
                 auto box = mailbox;
                 uint64_t id = c.id;
                 bool loopback = c.loopback;
-                Handler h = handler;
-                workers->submit([box, id, loopback, h, req, head, close] {
+                Handler h = srv.handler;
+                srv.workers->submit([box, id, loopback, h, req, head, close] {
                     std::string bytes;
                     try {
                         bytes = serialize(h(req, loopback), head, close);
@@ -343,7 +406,7 @@ struct EventServer::Impl {
             }
             HttpResponse r;
             try {
-                r = handler(req, c.loopback);
+                r = srv.handler(req, c.loopback);
             } catch (const std::exception& e) {
                 r = problem_response(500, e.what());
                 close = true;
@@ -369,6 +432,9 @@ struct EventServer::Impl {
             if (n > 0) {
                 c.in.append(buf, size_t(n));
                 if (c.in.size() > opt.max_header_bytes + opt.max_body_bytes + sizeof buf) break;  // process() decides
+                // A short read drained the socket: skip the recv() that would only say EAGAIN (the
+                // loop is level-triggered, so anything arriving meanwhile is reported again).
+                if (size_t(n) < sizeof buf) break;
                 continue;
             }
             if (n == 0) {  // the peer shut down its side: answer what it sent, then close
@@ -406,10 +472,10 @@ struct EventServer::Impl {
         for (uint64_t id : expired) close_conn(id);
     }
 
-    void loop() {
+    void run() {
         epoll_event events[256];
         MonoTime next_sweep = Clock::now() + kSweepEvery;
-        while (!stopping) {
+        while (!srv.stopping) {
             int n = ::epoll_wait(epoll_fd, events, 256, int(kSweepEvery.count()));
             for (int i = 0; i < n; ++i) {
                 uint64_t id = events[i].data.u64;
@@ -456,43 +522,35 @@ EventServer::EventServer(Poco::Net::ServerSocket socket, Handler handler, IsSlow
     m.listen_fd = m.socket.impl()->sockfd();
     ::fcntl(m.listen_fd, F_SETFL, ::fcntl(m.listen_fd, F_GETFL) | O_NONBLOCK);
     ::fcntl(m.listen_fd, F_SETFD, ::fcntl(m.listen_fd, F_GETFD) | FD_CLOEXEC);  // no child inherits the port
+    int one = 1;
+    ::setsockopt(m.listen_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // accepted sockets inherit it
+    // Accept a connection only once its first bytes are in (or after this many seconds, when the
+    // kernel hands it over anyway and the header timeout applies as usual). A client that connects
+    // and sends nothing costs the daemon nothing meanwhile.
+    int defer_seconds = int(std::max<int64_t>(1, options.header_timeout.count() / 1000));
+    ::setsockopt(m.listen_fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_seconds, sizeof defer_seconds);
     m.handler = std::move(handler);
     m.is_slow = std::move(is_slow);
     m.on_error = std::move(on_error);
     m.opt = options;
+    m.opt.loops = std::max<size_t>(1, m.opt.loops);
     m.connections = &connections_;
-    m.epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
-    m.mailbox->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (m.epoll_fd < 0 || m.mailbox->wake_fd < 0)
-        throw Poco::Net::NetException(std::string("epoll/eventfd: ") + std::strerror(errno));
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = kListenerId;
-    ::epoll_ctl(m.epoll_fd, EPOLL_CTL_ADD, m.listen_fd, &ev);
-    ev.data.u64 = kWakeId;
-    ::epoll_ctl(m.epoll_fd, EPOLL_CTL_ADD, m.mailbox->wake_fd, &ev);
+    for (size_t i = 0; i < m.opt.loops; ++i) m.loops.push_back(std::make_unique<Loop>(m));
     m.workers = std::make_unique<WorkerPool>(options.slow_workers, 0);
 }
 
-EventServer::~EventServer() {
-    stop();
-    if (impl_->epoll_fd >= 0) ::close(impl_->epoll_fd);
-    std::lock_guard<std::mutex> lock(impl_->mailbox->mu);
-    impl_->mailbox->open = false;
-    // wake_fd stays open: a worker still finishing checks `open` under the lock and never writes.
-}
+EventServer::~EventServer() { stop(); }
 
 void EventServer::start() {
-    thread_ = std::thread([this] { impl_->loop(); });
+    for (auto& loop : impl_->loops) threads_.emplace_back([l = loop.get()] { l->run(); });
 }
 
 void EventServer::stop() {
     if (impl_->stopping.exchange(true)) return;
-    if (thread_.joinable()) thread_.join();
+    for (auto& t : threads_)
+        if (t.joinable()) t.join();
     impl_->workers->stop(Millis(2000));
-    std::vector<uint64_t> ids;
-    for (auto& [id, c] : impl_->conns) ids.push_back(id);
-    for (uint64_t id : ids) impl_->close_conn(id);
+    for (auto& loop : impl_->loops) loop->close_all();
     impl_->socket.close();
 }
 

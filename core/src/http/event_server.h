@@ -8,6 +8,10 @@
 // limits). Fast routes (status, metrics) are answered on the loop from the pre-rendered snapshot;
 // slow ones (admin actions, history queries) run on a small worker pool and their answer is handed
 // back to the loop.
+//
+// `loops` event loops (threads) share the one listening socket, each waiting on it with
+// EPOLLEXCLUSIVE so a new connection wakes one idle loop; a connection stays on the loop that
+// accepted it. Sharing one socket (rather than SO_REUSEPORT sockets) keeps a port clash an error.
 #pragma once
 
 #include "common/duration.h"
@@ -19,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <thread>
+#include <vector>
 
 namespace vitals {
 
@@ -31,6 +36,7 @@ struct EventServerOptions {
     size_t max_header_bytes = 16384; // request line and headers
     size_t max_body_bytes = 65536;   // admin POST bodies are ignored but must fit
     size_t slow_workers = 2;         // threads for admin actions and history queries
+    size_t loops = 1;                // event loop threads
 };
 
 class EventServer {
@@ -52,8 +58,9 @@ public:
 
 private:
     struct Impl;
+    struct Loop;
     std::unique_ptr<Impl> impl_;
-    std::thread thread_;
+    std::vector<std::thread> threads_;
     std::atomic<size_t> connections_{0};
 };
 

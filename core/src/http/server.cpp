@@ -3,6 +3,9 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
 
+#include <algorithm>
+#include <thread>
+
 namespace vitals {
 
 HealthServer::HealthServer(const Config::Server& server, SnapshotSlot& slot, HistoryReader* history,
@@ -21,6 +24,10 @@ HealthServer::HealthServer(const Config::Server& server, SnapshotSlot& slot, His
 
     EventServerOptions options;
     options.slow_workers = size_t(std::max(2, server.threads / 8));
+    // Two event loops where there are two cores: one loop tops out at about 0.8x nginx with two
+    // workers on keep-alive /health, two match it (issue 7, tests/bench/run). More would only
+    // take cores from the service the sidecar sits beside.
+    options.loops = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 2);
     HttpCounters* counters = counters_.get();
     const RouterContext* ctx = &context_;
     transport_ = std::make_unique<EventServer>(
