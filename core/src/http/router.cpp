@@ -2,6 +2,7 @@
 
 #include "http/server.h"
 
+#include "common/json_out.h"
 #include "common/text.h"
 #include "history/history_query.h"
 
@@ -30,31 +31,10 @@ namespace {
 
 const char* reason_for(int code) { return HTTPResponse::getReasonForStatus(HTTPResponse::HTTPStatus(code)).c_str(); }
 
-std::string json_escape(const std::string& raw) {
-    std::string s = utf8_sanitize(raw);
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        default:
-            if (static_cast<unsigned char>(c) < 0x20) {
-                char buf[8];
-                std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                out += buf;
-            } else {
-                out += c;
-            }
-        }
-    }
-    return out;
-}
-
 class RequestRouter {
 public:
     RequestRouter(const RouterContext& ctx, const HTTPRequest& req, bool loopback)
-        : ctx_(ctx), req_(&req), loopback_(loopback), config_(ctx.hooks->config()) {}
+        : ctx_(ctx), req_(&req), loopback_(loopback) {}
 
     HttpResponse run() {
         route(*req_);
@@ -64,11 +44,16 @@ public:
 private:
     void route(const HTTPRequest& req) {
         std::string path;
-        try {
-            path = Poco::URI(req.getURI()).getPath();
-        } catch (const Poco::Exception&) {
-            problem(400, "the request target is not a valid URI");
-            return;
+        const std::string& target = req.getURI();
+        if (!target.empty() && target[0] == '/' && target.find_first_of("%?#") == std::string::npos) {
+            path = target;  // origin-form with nothing to decode: what Poco::URI would give, without parsing
+        } else {
+            try {
+                path = Poco::URI(target).getPath();
+            } catch (const Poco::Exception&) {
+                problem(400, "the request target is not a valid URI");
+                return;
+            }
         }
         if (path.size() > 1 && path.back() == '/') path.pop_back();
         const std::string& method = req.getMethod();
@@ -94,7 +79,10 @@ private:
                 if (it == snap->groups.end()) return problem(404, "no group named \"" + rest + "\"");
                 status = &it->second;
             }
-            return reply(status->code, "application/health+json", show_details() ? status->full : status->brief);
+            // The snapshot carries the server settings it was built under: a status request reads
+            // nothing else.
+            return reply(status->code, "application/health+json",
+                         show_details(snap->details, snap->admin_token_env) ? status->full : status->brief);
         }
         if (path == "/metrics") {
             route_ = Route::metrics;
@@ -139,7 +127,7 @@ private:
         int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count();
-        auto parsed = parse_history_query(params, now_ms, config_.get());
+        auto parsed = parse_history_query(params, now_ms, &config());
         if (auto* err = std::get_if<QueryError>(&parsed))
             return problem(400, "parameter " + err->parameter + ": " + err->message);
         try {
@@ -161,23 +149,30 @@ private:
         return auth.substr(start);
     }
 
+    // The configuration in effect, fetched from the daemon only by routes that need it.
+    const Config& config() {
+        if (!config_) config_ = ctx_.hooks->config();
+        return *config_;
+    }
+
     // The admin token, or "" when the variable named by server.admin_token_env is unset or empty.
-    std::string admin_token() const {
-        const char* t = std::getenv(config_->server.admin_token_env.c_str());
+    static std::string admin_token(const std::string& token_env) {
+        const char* t = std::getenv(token_env.c_str());
         return t ? t : "";
     }
 
-    bool token_matches() const {
-        std::string token = admin_token();
+    bool token_matches(const std::string& token_env) const {
+        std::string token = admin_token(token_env);
+        if (token.empty()) return false;
         auto given = bearer();
-        return !token.empty() && given && constant_time_equals(*given, token);
+        return given && constant_time_equals(*given, token);
     }
 
     // Answers 401/403 and returns false unless the caller may use admin endpoints.
     bool authorize_admin() {
-        const std::string& var = config_->server.admin_token_env;
-        if (!admin_token().empty()) {
-            if (token_matches()) return true;
+        const std::string& var = config().server.admin_token_env;
+        if (!admin_token(var).empty()) {
+            if (token_matches(var)) return true;
             response_.headers.emplace_back("WWW-Authenticate", bearer() ? "Bearer realm=\"vitals\", error=\"invalid_token\""
                                                                     : "Bearer realm=\"vitals\"");
             problem(401, bearer() ? "invalid bearer token" : "admin endpoints need Authorization: Bearer <token> ($" + var + ")");
@@ -188,14 +183,19 @@ private:
         return false;
     }
 
-    bool show_details() const {
-        switch (config_->server.details) {
+    bool show_details(Details details, const std::string& token_env) const {
+        switch (details) {
         case Details::always: return true;
         case Details::never: return false;
         case Details::loopback: return loopback_;
-        case Details::token: return token_matches();
+        case Details::token: return token_matches(token_env);
         }
         return false;
+    }
+
+    bool show_details() {
+        const Config& cfg = config();
+        return show_details(cfg.server.details, cfg.server.admin_token_env);
     }
 
     void method_not_allowed(const std::string& allow, const std::string& path) {
@@ -239,8 +239,11 @@ HttpResponse problem_response(int code, const std::string& detail) {
     HttpResponse r;
     r.code = code;
     r.content_type = "application/problem+json";
-    r.body = "{\"type\":\"about:blank\",\"title\":\"" + json_escape(reason_for(code)) + "\",\"status\":" +
-             std::to_string(code) + ",\"detail\":\"" + json_escape(detail) + "\"}";
+    JsonObject(r.body)
+        .str("type", "about:blank")
+        .str("title", reason_for(code))
+        .num("status", int64_t(code))
+        .str("detail", utf8_sanitize(detail));
     return r;
 }
 

@@ -1,65 +1,158 @@
 #include "snapshot/snapshot.h"
 
+#include "common/json_out.h"
 #include "version.h"
 
-#include <Poco/JSON/Array.h>
-#include <Poco/JSON/Object.h>
-
 #include <cmath>
-#include <sstream>
+#include <mutex>
+#include <string_view>
+#include <unordered_map>
 
 namespace vitals {
 
-using Poco::JSON::Array;
-using Poco::JSON::Object;
-
 namespace {
 
-std::string to_json(const Object::Ptr& o) {
-    std::ostringstream os;
-    o->stringify(os);
-    return os.str();
-}
-
-Object::Ptr ordered() { return new Object(Poco::JSON_PRESERVE_KEY_ORDER); }
-
 // One entry of the health+json "checks" map.
-Object::Ptr component(const CheckView& v, const Standing& st) {
-    Object::Ptr c = ordered();
-    c->set("componentId", v.name);
-    c->set("componentType", v.component_type);
+void put_component(std::string& out, const CheckView& v, const Standing& st) {
+    JsonObject o(out);
+    o.str("componentId", v.name).str("componentType", v.component_type);
     if (v.last && v.last->observed_value) {
         double value = *v.last->observed_value;
         if (std::floor(value) == value && std::fabs(value) < 9e15)
-            c->set("observedValue", Poco::Int64(value));
+            o.num("observedValue", int64_t(value));
         else
-            c->set("observedValue", value);
-        c->set("observedUnit", v.last->observed_unit);
+            o.dbl("observedValue", value);
+        o.str("observedUnit", v.last->observed_unit);
     }
-    c->set("status", to_string(st.status));
-    if (v.last) c->set("time", rfc3339(v.last->time));
-    if (!st.output.empty()) c->set("output", st.output);
-    return c;
+    o.str("status", to_string(st.status));
+    if (v.last) o.str("time", rfc3339(v.last->time));
+    if (!st.output.empty()) o.str("output", st.output);
 }
 
 std::string measurement_key(const CheckView& v) {
-    std::string m = v.last && !v.last->measurement.empty() ? v.last->measurement : v.default_measurement;
+    const std::string& m = v.last && !v.last->measurement.empty() ? v.last->measurement : v.default_measurement;
     return v.name + ":" + m;
 }
 
 std::string brief_body(Status s) { return std::string("{\"status\":\"") + to_string(s) + "\"}"; }
 
-Object::Ptr result_json(const CheckResult& r) {
-    Object::Ptr o = ordered();
-    o->set("time", rfc3339(r.time));
-    o->set("status", to_string(r.status));
-    o->set("durationMs", Poco::Int64(r.duration.count()));
-    if (!r.output.empty()) o->set("output", r.output);
-    if (r.observed_value) {
-        o->set("observedValue", *r.observed_value);
-        o->set("observedUnit", r.observed_unit);
+void put_result(std::string& out, const CheckResult& r) {
+    JsonObject o(out);
+    o.str("time", rfc3339(r.time)).str("status", to_string(r.status)).num("durationMs", int64_t(r.duration.count()));
+    if (!r.output.empty()) o.str("output", r.output);
+    if (r.observed_value) o.dbl("observedValue", *r.observed_value).str("observedUnit", r.observed_unit);
+}
+
+// The members every status body starts with: status, version, serviceId.
+void put_head(JsonObject& o, Status status, const std::string& service_id) {
+    o.str("status", to_string(status)).str("version", VITALS_VERSION).str("serviceId", service_id);
+}
+
+// ---- per-check rendering, reused across snapshots while its inputs are unchanged
+
+bool same_result(const CheckResult& a, const CheckResult& b) {
+    return a.status == b.status && a.time == b.time && a.duration == b.duration &&
+           a.observed_value == b.observed_value && a.output == b.output && a.observed_unit == b.observed_unit &&
+           a.measurement == b.measurement;
+}
+
+// Every CheckView field the bodies below read.
+bool same_view(const CheckView& a, const CheckView& b) {
+    if (a.runs != b.runs || a.passes != b.passes || a.warns != b.warns || a.fails != b.fails ||
+        a.timeouts != b.timeouts || a.stuck != b.stuck || a.established != b.established ||
+        a.effective != b.effective || a.impact != b.impact || a.scope != b.scope || a.interval != b.interval ||
+        a.timeout != b.timeout || a.stale_after != b.stale_after || a.rise != b.rise || a.fall != b.fall ||
+        a.name != b.name || a.type != b.type || a.component_type != b.component_type ||
+        a.default_measurement != b.default_measurement)
+        return false;
+    if (bool(a.last) != bool(b.last) || (a.last && !same_result(*a.last, *b.last))) return false;
+    if (a.recent.size() != b.recent.size()) return false;
+    for (size_t i = 0; i < a.recent.size(); ++i)
+        if (!same_result(a.recent[i], b.recent[i])) return false;
+    return true;
+}
+
+struct CheckRender {
+    // The inputs it was rendered from.
+    CheckView view;
+    Standing standing;
+    std::string service_id;
+    // "key":[component] for a "checks" map, and the /health/checks/{name} body.
+    std::string entry;
+    std::string full;
+    uint64_t used = 0;  // generation of the last build that used it
+};
+
+void render_check(CheckRender& r) {
+    const CheckView& v = r.view;
+    const Standing& st = r.standing;
+    r.entry.clear();
+    append_json_string(r.entry, measurement_key(v));
+    r.entry += ":[";
+    put_component(r.entry, v, st);
+    r.entry += ']';
+
+    r.full.clear();
+    r.full.reserve(600 + r.entry.size() + v.recent.size() * 120);
+    JsonObject o(r.full);
+    put_head(o, st.status, r.service_id);
+    if (!st.output.empty()) o.str("output", st.output);
+    o.str("name", v.name).str("type", v.type).str("impact", to_string(v.impact));
+    o.str("scope", v.scope == Scope::shared ? "shared" : "local");
+    o.str("effectiveStatus", v.established ? to_string(v.effective) : "pending");
+    if (v.last) o.str("rawStatus", to_string(v.last->status));
+    o.boolean("stuck", v.stuck);
+    std::string& checks = o.key("checks");
+    checks += '{';
+    checks += r.entry;
+    checks += '}';
+    if (v.last) put_result(o.key("lastResult"), *v.last);
+    JsonObject(o.key("counters"))
+        .num("runs", v.runs)
+        .num("pass", v.passes)
+        .num("warn", v.warns)
+        .num("fail", v.fails)
+        .num("timeouts", v.timeouts);
+    JsonObject(o.key("settings"))
+        .str("interval", format_duration(v.interval))
+        .str("timeout", format_duration(v.timeout))
+        .num("rise", int64_t(v.rise))
+        .num("fall", int64_t(v.fall))
+        .str("staleAfter", format_duration(v.stale_after));
+    std::string& recent = o.key("recent");
+    recent += '[';
+    for (size_t i = 0; i < v.recent.size(); ++i) {
+        if (i) recent += ',';
+        put_result(recent, v.recent[i]);
     }
-    return o;
+    recent += ']';
+}
+
+// Renderings by check name, shared by every build in the process (builds take turns). An entry is
+// reused only when every input it was rendered from compares equal, so a stale entry can cost a
+// re-render, never a wrong body. Entries no build used in its turn are dropped.
+struct RenderCache {
+    std::mutex mu;
+    std::unordered_map<std::string, CheckRender> by_name;
+    uint64_t generation = 0;
+};
+
+RenderCache& render_cache() {
+    static auto* cache = new RenderCache;  // never destroyed: no order-of-destruction hazard at exit
+    return *cache;
+}
+
+const CheckRender& rendered(RenderCache& cache, const CheckView& v, const Standing& st, const std::string& service_id) {
+    CheckRender& r = cache.by_name[v.name];
+    if (r.used == 0 || r.standing.status != st.status || r.standing.output != st.output ||
+        r.service_id != service_id || !same_view(r.view, v)) {
+        r.view = v;
+        r.standing = st;
+        r.service_id = service_id;
+        render_check(r);
+    }
+    r.used = cache.generation;
+    return r;
 }
 
 }  // namespace
@@ -70,91 +163,68 @@ std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInputs& in) {
     snap->views = *in.views;
     snap->draining = in.draining;
     const Config& cfg = *in.config;
+    snap->details = cfg.server.details;
+    snap->admin_token_env = cfg.server.admin_token_env;
 
-    std::map<std::string, const CheckView*> by_name;
-    std::map<std::string, Standing> standing;
-    std::map<std::string, Impact> impact;
-    for (const auto& v : snap->views) {
-        by_name[v.name] = &v;
-        standing[v.name] = check_standing(v, in.now, in.in_start_period);
+    RenderCache& cache = render_cache();
+    std::lock_guard<std::mutex> lock(cache.mu);
+    ++cache.generation;
+
+    const std::vector<CheckView>& views = snap->views;
+    std::vector<Standing> standing;
+    std::vector<const CheckRender*> renders;
+    standing.reserve(views.size());
+    renders.reserve(views.size());
+    std::unordered_map<std::string_view, size_t> by_name;
+    by_name.reserve(views.size());
+    for (size_t i = 0; i < views.size(); ++i) {
+        by_name.emplace(views[i].name, i);
+        standing.push_back(check_standing(views[i], in.now, in.in_start_period));
+        renders.push_back(&rendered(cache, views[i], standing.back(), in.service_id));
     }
-    for (const auto& c : cfg.checks) impact[c.name] = c.impact;
 
     for (const auto& g : cfg.groups) {
         std::vector<Member> members;
-        Object::Ptr checks = ordered();
+        members.reserve(g.checks.size());
+        std::string checks;
         for (const auto& name : g.checks) {
             auto it = by_name.find(name);
             if (it == by_name.end()) continue;
-            const CheckView& v = *it->second;
-            members.push_back({v.name, v.impact, v.scope, standing[name]});
-            Array::Ptr arr = new Array;
-            arr->add(component(v, standing[name]));
-            checks->set(measurement_key(v), arr);
+            const CheckView& v = views[it->second];
+            members.push_back({v.name, v.impact, v.scope, standing[it->second]});
+            checks += checks.empty() ? '{' : ',';
+            checks += renders[it->second]->entry;
         }
+        checks += checks.empty() ? "{}" : "}";
         GroupVerdict verdict = evaluate_group(g, members, cfg.policy.shared_fail, in.draining);
-        Object::Ptr body = ordered();
-        body->set("status", to_string(verdict.status));
-        body->set("version", VITALS_VERSION);
-        body->set("serviceId", in.service_id);
-        body->set("description", "vitals health group \"" + g.name + "\"");
-        if (verdict.status != Status::pass) body->set("output", verdict.cause);
-        body->set("checks", checks);
 
         RenderedStatus r;
         r.status = verdict.status;
         r.code = (g.http_status ? *g.http_status : cfg.policy.http_status).code_for(verdict.status);
-        r.full = to_json(body);
+        r.full.reserve(checks.size() + verdict.cause.size() + 200);
+        {
+            JsonObject o(r.full);
+            put_head(o, verdict.status, in.service_id);
+            o.str("description", "vitals health group \"" + g.name + "\"");
+            if (verdict.status != Status::pass) o.str("output", verdict.cause);
+            o.raw("checks", checks);
+        }
         r.brief = brief_body(verdict.status);
         snap->groups[g.name] = std::move(r);
         snap->verdicts[g.name] = verdict;
     }
 
-    for (const auto& v : snap->views) {
-        const Standing& st = standing[v.name];
-        Object::Ptr body = ordered();
-        body->set("status", to_string(st.status));
-        body->set("version", VITALS_VERSION);
-        body->set("serviceId", in.service_id);
-        if (!st.output.empty()) body->set("output", st.output);
-        body->set("name", v.name);
-        body->set("type", v.type);
-        body->set("impact", to_string(v.impact));
-        body->set("scope", v.scope == Scope::shared ? "shared" : "local");
-        body->set("effectiveStatus", v.established ? to_string(v.effective) : "pending");
-        if (v.last) body->set("rawStatus", to_string(v.last->status));
-        body->set("stuck", v.stuck);
-        Object::Ptr checks = ordered();
-        Array::Ptr arr = new Array;
-        arr->add(component(v, st));
-        checks->set(measurement_key(v), arr);
-        body->set("checks", checks);
-        if (v.last) body->set("lastResult", result_json(*v.last));
-        Object::Ptr counters = ordered();
-        counters->set("runs", Poco::UInt64(v.runs));
-        counters->set("pass", Poco::UInt64(v.passes));
-        counters->set("warn", Poco::UInt64(v.warns));
-        counters->set("fail", Poco::UInt64(v.fails));
-        counters->set("timeouts", Poco::UInt64(v.timeouts));
-        body->set("counters", counters);
-        Object::Ptr settings = ordered();
-        settings->set("interval", format_duration(v.interval));
-        settings->set("timeout", format_duration(v.timeout));
-        settings->set("rise", v.rise);
-        settings->set("fall", v.fall);
-        settings->set("staleAfter", format_duration(v.stale_after));
-        body->set("settings", settings);
-        Array::Ptr recent = new Array;
-        for (const auto& r : v.recent) recent->add(result_json(r));
-        body->set("recent", recent);
-
+    for (size_t i = 0; i < views.size(); ++i) {
         RenderedStatus r;
-        r.status = st.status;
-        r.code = cfg.policy.http_status.code_for(st.status);
-        r.full = to_json(body);
-        r.brief = brief_body(st.status);
-        snap->checks[v.name] = std::move(r);
+        r.status = standing[i].status;
+        r.code = cfg.policy.http_status.code_for(standing[i].status);
+        r.full = renders[i]->full;
+        r.brief = brief_body(standing[i].status);
+        snap->checks[views[i].name] = std::move(r);
     }
+
+    for (auto it = cache.by_name.begin(); it != cache.by_name.end();)
+        it = it->second.used == cache.generation ? std::next(it) : cache.by_name.erase(it);
     return snap;
 }
 

@@ -31,6 +31,10 @@ struct Snapshot {
     std::map<std::string, GroupVerdict> verdicts;  // by group name
     std::vector<CheckView> views;                  // in configuration order
     bool draining = false;
+    // The server settings of the configuration it was built from, so that a status request reads
+    // nothing but the snapshot (not also the daemon's configuration pointer).
+    Details details = Details::loopback;
+    std::string admin_token_env;
 };
 
 struct SnapshotInputs {
@@ -43,6 +47,8 @@ struct SnapshotInputs {
     std::string service_id;
 };
 
+// Bodies are rendered once per change: a check's rendering is reused from the previous build while
+// its view and standing are unchanged, so a rebuild costs about the checks that changed.
 std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInputs& in);
 
 // A single slot holding the current snapshot. Readers never block on a writer for longer than a
