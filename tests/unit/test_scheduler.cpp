@@ -142,3 +142,35 @@ TEST_CASE("draining fails the groups at once", "[scheduler]") {
     CHECK(slot.load()->groups.at("default").status == Status::fail);
     CHECK(slot.load()->verdicts.at("default").cause == "draining");
 }
+
+TEST_CASE("checks started together run at once, then spread over their interval", "[scheduler]") {
+    std::string checks = "[";
+    for (int i = 0; i < 40; ++i)
+        checks += std::string(i ? "," : "") + R"({"name": "c)" + std::to_string(i) +
+                  R"(", "type": "fixture_counter", "interval": "1s", "timeout": "100ms"})";
+    SnapshotSlot slot;
+    Scheduler s(config(checks + "]"), *fault_registry(), slot, "test");
+    s.start();
+    REQUIRE(eventually(slot, [](const Snapshot& snap) {
+        for (const auto& v : snap.views)
+            if (v.runs < 2) return false;
+        return true;
+    }));
+    auto snap = slot.load();
+    MonoTime second_min = MonoTime::max(), second_max = MonoTime::min();
+    for (const auto& v : snap->views) {
+        REQUIRE(v.recent.size() >= 2);
+        MonoTime first = v.recent[v.recent.size() - 1].mono_time;
+        MonoTime second = v.recent[v.recent.size() - 2].mono_time;
+        // The second run comes at least half an interval after the first (less a margin for the
+        // first run waiting for a worker), never a burst right after it.
+        CHECK(second - first >= Millis(450));
+        second_min = std::min(second_min, second);
+        second_max = std::max(second_max, second);
+    }
+    // Spread: 40 draws over a second land within 200 ms of each other with a probability below
+    // 1e-25; kept bunched (the cadence of the first runs, give or take the 5 % jitter), they
+    // would span about 100 ms. (Only lower bounds on times are asserted: a slow machine cannot
+    // fail them.)
+    CHECK(second_max - second_min >= Millis(200));
+}

@@ -12,10 +12,15 @@ namespace vitals {
 
 using Clock = std::chrono::steady_clock;
 
-// Snapshots are rebuilt at most this often when results stream in, and at least every second
-// so that pending, start_period and stale age without new results.
+// Results are published in a new snapshot as they come, except that a build waits out a window
+// after the previous one: ten times what that build cost, at most kPublishCoalesce. A small
+// configuration (a build of tens of microseconds) publishes each result within a millisecond, so
+// the first 200 follows the first results at once; 1,000 checks (a few ms a build) are batched so
+// that building stays near a tenth of one core. Snapshots are also rebuilt every kPublishEvery so
+// that pending, start_period and stale age without new results.
 static constexpr Millis kPublishCoalesce{20};
 static constexpr Millis kPublishEvery{1000};
+static constexpr int kPublishCostFactor = 10;
 
 // A plugin that answers right at its deadline (many cut their work to end exactly then) still has
 // its own, more precise result used: the timeout is declared a little after the deadline.
@@ -109,7 +114,7 @@ void Scheduler::reconfigure(std::shared_ptr<const Config> config, const PluginRe
     for (auto& e : entries_)
         if (!keep.count(e.get())) e->removed = true;  // a run in flight finishes into the void
     for (auto& e : next)
-        if (e->next_due == MonoTime{}) e->next_due = now + std::min(jitter(e->cfg.interval), Millis(50));
+        if (e->next_due == MonoTime{}) e->next_due = now;  // a new check runs at once
     spdlog::info("configuration applied: {} checks kept with their state, {} started, {} stopped", kept,
                  next.size() - kept, entries_.size() - kept);
     entries_ = std::move(next);
@@ -126,21 +131,26 @@ Scheduler::~Scheduler() {
     live_->scheduler = nullptr;
 }
 
-Millis Scheduler::jitter(Millis interval) {
+uint64_t Scheduler::rng_next() {
     // xorshift64: jitter needs spread, not quality.
     rng_state_ ^= rng_state_ << 13;
     rng_state_ ^= rng_state_ >> 7;
     rng_state_ ^= rng_state_ << 17;
+    return rng_state_;
+}
+
+Millis Scheduler::jitter(Millis interval) {
     int64_t span = std::max<int64_t>(1, interval.count() / 10);
-    return Millis(int64_t(rng_state_ % uint64_t(span)));
+    return Millis(int64_t(rng_next() % uint64_t(span)));
 }
 
 void Scheduler::start() {
     MonoTime now = Clock::now();
     {
         std::lock_guard<std::mutex> lock(mu_);
-        // First runs start almost at once (a target earns traffic sooner), spread over a few ms.
-        for (auto& e : entries_) e->next_due = now + std::min(jitter(e->cfg.interval), Millis(50));
+        // Every first run starts at once: the target earns traffic as soon as its checks pass.
+        // The cadence is spread afterwards (see loop()).
+        for (auto& e : entries_) e->next_due = now;
         publish_locked(now);
     }
     thread_ = std::thread([this] { loop(); });
@@ -166,6 +176,10 @@ void Scheduler::set_draining(bool draining) {
 void Scheduler::publish() {
     std::lock_guard<std::mutex> lock(mu_);
     publish_locked(Clock::now());
+}
+
+MonoTime::duration Scheduler::coalesce_window() const {
+    return std::min<MonoTime::duration>(kPublishCoalesce, publish_cost_ * kPublishCostFactor);
 }
 
 void Scheduler::publish_locked(MonoTime now) {
@@ -205,7 +219,8 @@ void Scheduler::publish_locked(MonoTime now) {
     }
     slot_.store(std::move(snap));
     dirty_ = false;
-    last_publish_ = now;
+    last_publish_ = Clock::now();
+    publish_cost_ = last_publish_ - now;
 }
 
 void Scheduler::loop() {
@@ -244,20 +259,30 @@ void Scheduler::loop() {
                 continue;
             }
             if (now >= e.next_due) {
+                bool first = e.run_id == 0;
                 dispatch(ep, now);
-                // Keep the cadence; after a long pause, restart it rather than firing a burst.
-                e.next_due += e.cfg.interval;
-                if (e.next_due <= now) e.next_due = now + e.cfg.interval;
-                e.next_due += jitter(e.cfg.interval) - Millis(e.cfg.interval.count() / 20);
+                if (first) {
+                    // Checks that started together would stay bunched (each run within a few ms of
+                    // the others, every interval): the second run comes uniformly between half an
+                    // interval and one and a half intervals after the first (one interval on
+                    // average), which spreads the checks over the whole interval.
+                    uint64_t span = uint64_t(std::max<int64_t>(1, e.cfg.interval.count()));
+                    e.next_due = now + e.cfg.interval / 2 + Millis(int64_t(rng_next() % span));
+                } else {
+                    // Keep the cadence; after a long pause, restart it rather than firing a burst.
+                    e.next_due += e.cfg.interval;
+                    if (e.next_due <= now) e.next_due = now + e.cfg.interval;
+                    e.next_due += jitter(e.cfg.interval) - Millis(e.cfg.interval.count() / 20);
+                }
                 if (e.in_flight) wake = std::min(wake, e.run_deadline + timeout_grace(e.cfg.timeout));
             }
             wake = std::min(wake, e.next_due);
         }
         if (dirty_) {
-            if (now - last_publish_ >= kPublishCoalesce)
+            if (now - last_publish_ >= coalesce_window())
                 publish_locked(now);
             else
-                wake = std::min(wake, last_publish_ + kPublishCoalesce);
+                wake = std::min(wake, last_publish_ + coalesce_window());
         }
         if (now - last_publish_ >= kPublishEvery) publish_locked(now);
         wake = std::min(wake, last_publish_ + kPublishEvery);

@@ -58,7 +58,9 @@ private:
                   MonoTime finished);
     void record(Entry& e, CheckResult r);  // requires mu_
     void publish_locked(MonoTime now);     // requires mu_
-    Millis jitter(Millis interval);
+    uint64_t rng_next();
+    Millis jitter(Millis interval);  // uniform in [0, interval / 10)
+    MonoTime::duration coalesce_window() const;
 
     std::shared_ptr<const Config> config_;
     SnapshotSlot& slot_;
@@ -71,6 +73,7 @@ private:
     std::vector<std::shared_ptr<Entry>> entries_;
     bool dirty_ = true;
     MonoTime last_publish_{};
+    MonoTime::duration publish_cost_{};  // how long the last snapshot build took
     std::map<std::string, Status> group_status_;  // for transition logging
     std::atomic<bool> draining_{false};
     bool stopping_ = false;
