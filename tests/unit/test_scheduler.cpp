@@ -44,7 +44,7 @@ bool eventually(SnapshotSlot& slot, const std::function<bool(const Snapshot&)>& 
 
 const CheckView* view(const Snapshot& s, const std::string& name) {
     for (const auto& v : s.views)
-        if (v.name == name) return &v;
+        if (v->name == name) return v.get();
     return nullptr;
 }
 
@@ -153,15 +153,15 @@ TEST_CASE("checks started together run at once, then spread over their interval"
     s.start();
     REQUIRE(eventually(slot, [](const Snapshot& snap) {
         for (const auto& v : snap.views)
-            if (v.runs < 2) return false;
+            if (v->runs < 2) return false;
         return true;
     }));
     auto snap = slot.load();
     MonoTime second_min = MonoTime::max(), second_max = MonoTime::min();
     for (const auto& v : snap->views) {
-        REQUIRE(v.recent.size() >= 2);
-        MonoTime first = v.recent[v.recent.size() - 1].mono_time;
-        MonoTime second = v.recent[v.recent.size() - 2].mono_time;
+        REQUIRE(v->recent.size() >= 2);
+        MonoTime first = v->recent[v->recent.size() - 1].mono_time;
+        MonoTime second = v->recent[v->recent.size() - 2].mono_time;
         // The second run comes at least half an interval after the first (less a margin for the
         // first run waiting for a worker), never a burst right after it.
         CHECK(second - first >= Millis(450));

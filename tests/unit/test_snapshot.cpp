@@ -20,7 +20,7 @@ Poco::JSON::Object::Ptr parse(const std::string& body) {
 
 struct Fixture {
     Config cfg;
-    std::vector<CheckView> views;
+    std::vector<CheckViewPtr> views;
     MonoTime now = std::chrono::steady_clock::now();
 
     Fixture() {
@@ -35,7 +35,14 @@ struct Fixture {
         cfg.groups[0].checks = {"root", "cache"};
     }
 
-    CheckView view(const std::string& name, Status s, const std::string& output, double value) {
+    // A new object for view i (views are immutable once published), for the test to change.
+    CheckView& edit(size_t i) {
+        auto copy = std::make_shared<CheckView>(*views[i]);
+        views[i] = copy;
+        return *copy;
+    }
+
+    CheckViewPtr view(const std::string& name, Status s, const std::string& output, double value) {
         CheckView v;
         v.name = name;
         v.type = "test";
@@ -56,7 +63,7 @@ struct Fixture {
         v.last = r;
         v.recent.push_front(r);
         v.runs = v.passes = 1;
-        return v;
+        return std::make_shared<const CheckView>(std::move(v));
     }
 
     std::shared_ptr<const Snapshot> build() {
@@ -76,8 +83,8 @@ TEST_CASE("snapshot bodies are JSON that reads back to the check's values", "[sn
     Fixture f;
     // Every byte that needs escaping, and UTF-8 that must pass through as is.
     std::string nasty = std::string("quote \" backslash \\ newline \n tab \t ctl ") + char(0x01) + " caf\xC3\xA9";
-    f.views[0].last->output = nasty;
-    f.views[0].recent[0].output = nasty;
+    f.edit(0).last->output = nasty;
+    f.edit(0).recent[0].output = nasty;
     auto snap = f.build();
 
     auto check = parse(snap->checks.at("root").full);
@@ -120,13 +127,14 @@ TEST_CASE("a check's cached rendering is replaced when anything it shows changes
     auto first = f.build();
     CHECK(parse(first->checks.at("root").full)->getValue<std::string>("output") == "plenty free");
 
-    // Unchanged: the same bytes again.
+    // Unchanged (the same view objects): the same bytes again.
     CHECK(f.build()->checks.at("root").full == first->checks.at("root").full);
 
     // A new result (same status, other output and counters): the body follows.
-    f.views[0].last->output = "less free";
-    f.views[0].recent.push_front(*f.views[0].last);
-    f.views[0].runs = 2;
+    CheckView& changed = f.edit(0);
+    changed.last->output = "less free";
+    changed.recent.push_front(*changed.last);
+    changed.runs = 2;
     auto second = f.build();
     auto body = parse(second->checks.at("root").full);
     CHECK(body->getValue<std::string>("output") == "less free");
@@ -153,7 +161,7 @@ TEST_CASE("a check's cached rendering is replaced when anything it shows changes
     auto without = f.build();
     CHECK(without->checks.count("root") == 0);
     f.views = kept;
-    f.views[0].last->output = "back again";
+    f.edit(0).last->output = "back again";
     f.cfg.groups[0].checks = {"root", "cache"};
     CHECK(parse(f.build()->checks.at("root").full)->getValue<std::string>("output") == "back again");
 }

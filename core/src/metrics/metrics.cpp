@@ -67,7 +67,8 @@ std::string render_metrics(const Snapshot& snap, const RuntimeCounters& rc, cons
     out += "vitals_build_info{version=\"" VITALS_VERSION "\"} 1\n";
 
     header(out, "vitals_check_status", "gauge", "1 for the check's current status (stateset), else 0.");
-    for (const auto& v : snap.views) {
+    for (const auto& view : snap.views) {
+        const CheckView& v = *view;
         auto it = snap.checks.find(v.name);
         Status current = it == snap.checks.end() ? Status::fail : it->second.status;
         for (Status s : {Status::pass, Status::warn, Status::fail})
@@ -76,7 +77,8 @@ std::string render_metrics(const Snapshot& snap, const RuntimeCounters& rc, cons
     }
 
     header(out, "vitals_check_duration_seconds", "histogram", "Duration of check runs.");
-    for (const auto& v : snap.views) {
+    for (const auto& view : snap.views) {
+        const CheckView& v = *view;
         std::string check = label(v.name);
         uint64_t cumulative = 0;
         for (size_t i = 0; i < CheckView::kDurationBuckets.size(); ++i) {
@@ -91,7 +93,8 @@ std::string render_metrics(const Snapshot& snap, const RuntimeCounters& rc, cons
     }
 
     header(out, "vitals_check_runs_total", "counter", "Check results recorded, by raw result.");
-    for (const auto& v : snap.views) {
+    for (const auto& view : snap.views) {
+        const CheckView& v = *view;
         std::string check = label(v.name);
         out += "vitals_check_runs_total{check=\"" + check + "\",result=\"pass\"} " + std::to_string(v.passes) + "\n";
         out += "vitals_check_runs_total{check=\"" + check + "\",result=\"warn\"} " + std::to_string(v.warns) + "\n";
@@ -100,7 +103,7 @@ std::string render_metrics(const Snapshot& snap, const RuntimeCounters& rc, cons
 
     header(out, "vitals_check_timeouts_total", "counter", "Check runs that overran their timeout.");
     for (const auto& v : snap.views)
-        out += "vitals_check_timeouts_total{check=\"" + label(v.name) + "\"} " + std::to_string(v.timeouts) + "\n";
+        out += "vitals_check_timeouts_total{check=\"" + label(v->name) + "\"} " + std::to_string(v->timeouts) + "\n";
 
     header(out, "vitals_group_status", "gauge", "1 for the group's current status (stateset), else 0.");
     for (const auto& [name, g] : snap.groups)

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -110,5 +111,9 @@ struct CheckView {
         duration_sum += secs;
     }
 };
+
+// Views are shared, immutable, between the scheduler and every snapshot holding them: a snapshot
+// build copies pointers, and a view that did not change since the last build is the same object.
+using CheckViewPtr = std::shared_ptr<const CheckView>;
 
 }  // namespace vitals

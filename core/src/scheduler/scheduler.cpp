@@ -33,7 +33,9 @@ static int64_t unix_ms(WallTime t) {
 struct Scheduler::Entry {
     CheckConfig cfg;
     std::shared_ptr<CheckRunner> instance;  // null when create() failed
-    CheckView view;
+    CheckView view;             // the scheduler's own, updated in place
+    CheckViewPtr published;     // the copy the snapshots share
+    bool view_changed = true;   // view differs from published
     Damper damper;
     MonoTime next_due;
     // The run in flight, if any.
@@ -183,9 +185,15 @@ MonoTime::duration Scheduler::coalesce_window() const {
 }
 
 void Scheduler::publish_locked(MonoTime now) {
-    std::vector<CheckView> views;
+    std::vector<CheckViewPtr> views;
     views.reserve(entries_.size());
-    for (const auto& e : entries_) views.push_back(e->view);
+    for (const auto& e : entries_) {
+        if (e->view_changed || !e->published) {
+            e->published = std::make_shared<const CheckView>(e->view);
+            e->view_changed = false;
+        }
+        views.push_back(e->published);
+    }
     SnapshotInputs in;
     in.config = config_.get();
     in.views = &views;
@@ -336,6 +344,7 @@ void Scheduler::complete(const std::shared_ptr<Entry>& ep, uint64_t run_id, RawR
         if (e.view.stuck) {
             spdlog::warn("check {}: stuck call returned after {} ms; runs resume", e.cfg.name, took);
             e.view.stuck = false;
+            e.view_changed = true;
             e.next_due = std::min(e.next_due, finished);
             dirty_ = true;
         } else {
@@ -408,6 +417,7 @@ void Scheduler::record(Entry& e, CheckResult r) {
     v.recent.push_front(r);
     if (v.recent.size() > CheckView::kRecent) v.recent.pop_back();
     v.last = std::move(r);
+    e.view_changed = true;
     dirty_ = true;
 }
 

@@ -50,31 +50,9 @@ void put_head(JsonObject& o, Status status, const std::string& service_id) {
 
 // ---- per-check rendering, reused across snapshots while its inputs are unchanged
 
-bool same_result(const CheckResult& a, const CheckResult& b) {
-    return a.status == b.status && a.time == b.time && a.duration == b.duration &&
-           a.observed_value == b.observed_value && a.output == b.output && a.observed_unit == b.observed_unit &&
-           a.measurement == b.measurement;
-}
-
-// Every CheckView field the bodies below read.
-bool same_view(const CheckView& a, const CheckView& b) {
-    if (a.runs != b.runs || a.passes != b.passes || a.warns != b.warns || a.fails != b.fails ||
-        a.timeouts != b.timeouts || a.stuck != b.stuck || a.established != b.established ||
-        a.effective != b.effective || a.impact != b.impact || a.scope != b.scope || a.interval != b.interval ||
-        a.timeout != b.timeout || a.stale_after != b.stale_after || a.rise != b.rise || a.fall != b.fall ||
-        a.name != b.name || a.type != b.type || a.component_type != b.component_type ||
-        a.default_measurement != b.default_measurement)
-        return false;
-    if (bool(a.last) != bool(b.last) || (a.last && !same_result(*a.last, *b.last))) return false;
-    if (a.recent.size() != b.recent.size()) return false;
-    for (size_t i = 0; i < a.recent.size(); ++i)
-        if (!same_result(a.recent[i], b.recent[i])) return false;
-    return true;
-}
-
 struct CheckRender {
-    // The inputs it was rendered from.
-    CheckView view;
+    // The inputs it was rendered from (holding the view keeps its address from being reused).
+    CheckViewPtr view;
     Standing standing;
     std::string service_id;
     // "key":[component] for a "checks" map, and the /health/checks/{name} body.
@@ -84,7 +62,7 @@ struct CheckRender {
 };
 
 void render_check(CheckRender& r) {
-    const CheckView& v = r.view;
+    const CheckView& v = *r.view;
     const Standing& st = r.standing;
     r.entry.clear();
     append_json_string(r.entry, measurement_key(v));
@@ -129,8 +107,9 @@ void render_check(CheckRender& r) {
 }
 
 // Renderings by check name, shared by every build in the process (builds take turns). An entry is
-// reused only when every input it was rendered from compares equal, so a stale entry can cost a
-// re-render, never a wrong body. Entries no build used in its turn are dropped.
+// reused only for the very view object it was rendered from, with the same standing and service
+// id, so a stale entry can cost a re-render, never a wrong body. Entries no build used in its turn
+// are dropped.
 struct RenderCache {
     std::mutex mu;
     std::unordered_map<std::string, CheckRender> by_name;
@@ -142,10 +121,11 @@ RenderCache& render_cache() {
     return *cache;
 }
 
-const CheckRender& rendered(RenderCache& cache, const CheckView& v, const Standing& st, const std::string& service_id) {
-    CheckRender& r = cache.by_name[v.name];
-    if (r.used == 0 || r.standing.status != st.status || r.standing.output != st.output ||
-        r.service_id != service_id || !same_view(r.view, v)) {
+const CheckRender& rendered(RenderCache& cache, const CheckViewPtr& v, const Standing& st,
+                            const std::string& service_id) {
+    CheckRender& r = cache.by_name[v->name];
+    if (r.view != v || r.standing.status != st.status || r.standing.output != st.output ||
+        r.service_id != service_id) {
         r.view = v;
         r.standing = st;
         r.service_id = service_id;
@@ -170,7 +150,7 @@ std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInputs& in) {
     std::lock_guard<std::mutex> lock(cache.mu);
     ++cache.generation;
 
-    const std::vector<CheckView>& views = snap->views;
+    const std::vector<CheckViewPtr>& views = snap->views;
     std::vector<Standing> standing;
     std::vector<const CheckRender*> renders;
     standing.reserve(views.size());
@@ -178,8 +158,8 @@ std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInputs& in) {
     std::unordered_map<std::string_view, size_t> by_name;
     by_name.reserve(views.size());
     for (size_t i = 0; i < views.size(); ++i) {
-        by_name.emplace(views[i].name, i);
-        standing.push_back(check_standing(views[i], in.now, in.in_start_period));
+        by_name.emplace(views[i]->name, i);
+        standing.push_back(check_standing(*views[i], in.now, in.in_start_period));
         renders.push_back(&rendered(cache, views[i], standing.back(), in.service_id));
     }
 
@@ -190,7 +170,7 @@ std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInputs& in) {
         for (const auto& name : g.checks) {
             auto it = by_name.find(name);
             if (it == by_name.end()) continue;
-            const CheckView& v = views[it->second];
+            const CheckView& v = *views[it->second];
             members.push_back({v.name, v.impact, v.scope, standing[it->second]});
             checks += checks.empty() ? '{' : ',';
             checks += renders[it->second]->entry;
@@ -220,7 +200,7 @@ std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInputs& in) {
         r.code = cfg.policy.http_status.code_for(standing[i].status);
         r.full = renders[i]->full;
         r.brief = brief_body(standing[i].status);
-        snap->checks[views[i].name] = std::move(r);
+        snap->checks[views[i]->name] = std::move(r);
     }
 
     for (auto it = cache.by_name.begin(); it != cache.by_name.end();)

@@ -29,7 +29,7 @@ struct Snapshot {
     std::map<std::string, RenderedStatus> groups;  // by group name; "default" always present
     std::map<std::string, RenderedStatus> checks;  // /health/checks/{name}
     std::map<std::string, GroupVerdict> verdicts;  // by group name
-    std::vector<CheckView> views;                  // in configuration order
+    std::vector<CheckViewPtr> views;               // in configuration order
     bool draining = false;
     // The server settings of the configuration it was built from, so that a status request reads
     // nothing but the snapshot (not also the daemon's configuration pointer).
@@ -39,7 +39,7 @@ struct Snapshot {
 
 struct SnapshotInputs {
     const Config* config = nullptr;
-    const std::vector<CheckView>* views = nullptr;
+    const std::vector<CheckViewPtr>* views = nullptr;
     MonoTime now;
     WallTime wall_now;
     bool in_start_period = false;
@@ -48,7 +48,8 @@ struct SnapshotInputs {
 };
 
 // Bodies are rendered once per change: a check's rendering is reused from the previous build while
-// its view and standing are unchanged, so a rebuild costs about the checks that changed.
+// its view is the same object and its standing is unchanged, so a rebuild costs about the checks
+// that changed (and a pointer copy for the others).
 std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInputs& in);
 
 // A single slot holding the current snapshot. Readers never block on a writer for longer than a
