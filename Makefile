@@ -45,7 +45,11 @@ deps:
 clean:
 	rm -rf $(BUILD) $(SANITIZE_BUILD)
 
+# bench: every figure of the README's Performance section (tests/bench/run, ~4 min on 2 cores); needs
+# the test: and bench: packages and the npm registry (express goes to /tmp, never the repository).
 bench: build
+	packaging/install-deps test bench
+	command -v npm >/dev/null || packaging/install-deps bench-npm
 	tests/bench/run $(BUILD)
 
 # Debian packages (packaging/Packaging.cmake): $(BUILD)/vitals_<version>_<arch>.deb and

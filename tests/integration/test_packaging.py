@@ -30,6 +30,7 @@ import subprocess
 import tempfile
 import unittest
 
+from peers import free_port
 from vitals_harness import BUILD_DIR, SOURCE_DIR, LISTENING_RE, daemon_env, http_request, wait_for
 
 PACKAGING = os.path.join(SOURCE_DIR, "packaging")
@@ -113,14 +114,6 @@ def parse_unit(text):
             raise AssertionError("not a unit file line: %r" % line)
         current.setdefault(key.strip(), []).append(value.strip())
     return sections
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 # --- the .deb --------------------------------------------------------------------------------------
