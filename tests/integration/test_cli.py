@@ -270,15 +270,27 @@ class PluginsCommandTest(VitalsTestCase):
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertIn("bad_abi_major.so", p.stdout + p.stderr)
         self.assertIn("ABI", p.stdout + p.stderr)
-        # serve logs the refusal and keeps going.
-        d = self.start_daemon({"plugins": {"dirs": [PLUGIN_DIR, d]},
-                               "checks": [{"name": "root", "type": "disk", "interval": "200ms", "timeout": "100ms",
-                                           "options": {"warn_free_percent": 0, "fail_free_percent": 0,
-                                                       "fail_free_inodes_percent": 0}}]})
-        refusal = [l for l in d.log().splitlines() if "bad_abi_major.so" in l]
-        self.assertTrue(refusal, d.log())
+        # serve opens only the plugin files its check types need: with a disk check, disk.so
+        # answers by its name and the broken file is never opened.
+        disk = {"name": "root", "type": "disk", "interval": "200ms", "timeout": "100ms",
+                "options": {"warn_free_percent": 0, "fail_free_percent": 0, "fail_free_inodes_percent": 0}}
+        lean = self.start_daemon({"plugins": {"dirs": [PLUGIN_DIR, d]}, "checks": [disk]})
+        self.wait_for(lambda: lean.get("/health").status == 200, 10, "/health to pass")
+        self.assertNotIn("bad_abi_major.so", lean.log())
+        self.assertIn("(1 plugin types loaded)", lean.log())
+        with open("/proc/%d/maps" % lean.proc.pid) as f:
+            maps = f.read()
+        self.assertIn("/disk.so", maps)
+        self.assertNotIn("/http.so", maps)  # nor OpenSSL's users
+        # A type no file is named after (fixture_counter lives in faults.so) makes serve open every
+        # file: it logs the refusal and keeps going.
+        self.fixture_plugin_dir(("faults.so",), name="abi")  # joins bad_abi_major.so in d
+        full = self.start_daemon({"plugins": {"dirs": [PLUGIN_DIR, d]},
+                                  "checks": [disk, {"name": "count", "type": "fixture_counter"}]})
+        refusal = [l for l in full.log().splitlines() if "bad_abi_major.so" in l]
+        self.assertTrue(refusal, full.log())
         self.assertIn("ABI", "\n".join(refusal))
-        self.wait_for(lambda: d.get("/health").status == 200, 10, "/health to pass")
+        self.wait_for(lambda: full.get("/health").status == 200, 10, "/health to pass")
 
     def test_group_writable_plugin_refused(self):
         d = self.fixture_plugin_dir(mode=0o666, name="writable")

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sys/stat.h>
 
 using namespace vitals;
@@ -128,6 +129,39 @@ TEST_CASE("strict permissions refuse group/other-writable plugin files and direc
     CHECK_FALSE(reg2->find("fixture_file"));
     REQUIRE(reg2->refusals().size() == 1);
     CHECK_THAT(reg2->refusals()[0].reason, Catch::Contains("directory"));
+}
+
+TEST_CASE("with the types a configuration uses, scan opens the files named after them first", "[loader]") {
+    TempDir dir;
+    // faults.so provides fixture_file, fixture_counter, ...; here it is also found as
+    // libfixture_file.so. The broken neighbour must not be opened unless a type is missing.
+    for (const char* name : {"libfixture_file.so", "faults.so"}) {
+        fs::copy_file(fixture("faults"), dir.path / name);
+        fs::permissions(dir.path / name, fs::perms(0755));
+    }
+    fs::copy_file(fixture("bad_abi_major"), dir.path / "aaa_broken.so");
+    fs::permissions(dir.path / "aaa_broken.so", fs::perms(0755));
+
+    std::set<std::string> by_name{"fixture_file", "fixture_counter"};
+    auto lean = PluginRegistry::scan({dir.path}, true, true, &by_name);
+    CHECK(lean->find("fixture_file"));
+    CHECK(lean->find("fixture_counter"));  // same library, found with it
+    CHECK(lean->refusals().empty());       // aaa_broken.so and faults.so were never opened
+    CHECK(lean->find("fixture_file")->file == (dir.path / "libfixture_file.so").string());
+
+    // A type no file is named after: every file is opened, as without a list.
+    std::set<std::string> unknown{"fixture_file", "nope"};
+    auto full = PluginRegistry::scan({dir.path}, true, true, &unknown);
+    CHECK_FALSE(full->find("nope"));
+    CHECK(full->refusals().size() == 2);  // the broken one, and faults.so duplicating the types
+    auto all = PluginRegistry::scan({dir.path}, true, true);
+    CHECK(all->refusals().size() == 2);
+
+    // No checks at all: nothing to open.
+    std::set<std::string> none;
+    auto empty = PluginRegistry::scan({dir.path}, true, true, &none);
+    CHECK(empty->types().empty());
+    CHECK(empty->refusals().empty());
 }
 
 TEST_CASE("a missing plugin directory is a refusal only when configured explicitly", "[loader]") {

@@ -4,12 +4,15 @@
 
 namespace vitals {
 
-LoadedConfig load_configuration(const std::string& path, std::optional<int> port) {
-    // The plugins section first (leniently): the full validation needs the plugins' schemas, and
-    // every error, including those, is reported in one pass.
-    Config::Plugins plugins = peek_plugins_section(path, process_env);
+LoadedConfig load_configuration(const std::string& path, std::optional<int> port, PluginLoading loading) {
+    // The plugins section and the check types first (leniently): the full validation needs the
+    // plugins' schemas, and every error, including those, is reported in one pass.
+    ConfigPeek peek = peek_config(path, process_env);
+    const Config::Plugins& plugins = peek.plugins;
+    const std::set<std::string>* wanted =
+        loading == PluginLoading::used && peek.check_types ? &*peek.check_types : nullptr;
     auto registry = PluginRegistry::scan(effective_plugin_dirs(plugins, process_env), plugins.strict_permissions,
-                                         plugins.dirs_explicit);
+                                         plugins.dirs_explicit, wanted);
     auto with_refusals = [&](std::vector<std::string> errors) {
         // A refused plugin is often why a check type is unknown: say so next to the errors.
         for (const auto& r : registry->refusals()) errors.push_back("(plugin refused: " + r.file + ": " + r.reason + ")");

@@ -15,10 +15,16 @@ struct LoadedConfig {
     std::shared_ptr<PluginRegistry> registry;
 };
 
+// Which plugin files a load opens: those the configuration's check types need (serve, reload,
+// check; see PluginRegistry::scan), or every file in the plugin directories (validate, which
+// reports every refusal and the types available).
+enum class PluginLoading { used, all };
+
 // Scans the plugin directories the file names, then parses and validates the whole file against
 // them, including a trial create() of every check (values only a plugin can judge). Throws
 // ConfigError with every problem; refused plugins are listed after the errors. `port` overrides
 // server.port (--port).
-LoadedConfig load_configuration(const std::string& path, std::optional<int> port);
+LoadedConfig load_configuration(const std::string& path, std::optional<int> port,
+                                PluginLoading plugins = PluginLoading::used);
 
 }  // namespace vitals

@@ -124,9 +124,9 @@ struct Loaded {
     std::shared_ptr<PluginRegistry> registry;
 };
 
-Loaded load_or_exit(const Args& args, bool quiet_refusals = false) {
+Loaded load_or_exit(const Args& args, bool quiet_refusals = false, PluginLoading plugins = PluginLoading::used) {
     try {
-        LoadedConfig l = load_configuration(args.config, args.port);
+        LoadedConfig l = load_configuration(args.config, args.port, plugins);
         setup_logging(l.config->log.level, l.config->log.format);
         if (!quiet_refusals)
             for (const auto& r : l.registry->refusals()) spdlog::error("plugin refused: {}: {}", r.file, r.reason);
@@ -152,7 +152,7 @@ int cmd_serve(const Args& args) {
 }
 
 int cmd_validate(const Args& args) {
-    Loaded loaded = load_or_exit(args, true);
+    Loaded loaded = load_or_exit(args, true, PluginLoading::all);
     for (const auto& r : loaded.registry->refusals())
         std::printf("warning: plugin refused: %s: %s\n", r.file.c_str(), r.reason.c_str());
     std::printf("%s: OK: %zu checks, %zu groups, %zu check types available\n", args.config.c_str(),
@@ -292,7 +292,7 @@ int plugins_markdown(const PluginRegistry& registry) {
 int cmd_plugins(const Args& args) {
     std::shared_ptr<PluginRegistry> registry;
     if (args.config_given) {
-        registry = load_or_exit(args, true).registry;
+        registry = load_or_exit(args, true, PluginLoading::all).registry;
     } else {
         setup_logging("warn", "text");
         registry = PluginRegistry::scan(effective_plugin_dirs({}, process_env), true, false);

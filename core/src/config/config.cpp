@@ -770,22 +770,39 @@ Config load_config_file(const std::string& path, const EnvLookup& env, const Plu
     return parse_config(ss.str(), env, registry, path);
 }
 
-Config::Plugins peek_plugins_section(const std::string& path, const EnvLookup& env) {
+ConfigPeek peek_config(const std::string& path, const EnvLookup& env) {
     Config cfg;
+    ConfigPeek peek;
     try {
         std::ifstream in(path, std::ios::binary);
         std::ostringstream ss;
         ss << in.rdbuf();
         Poco::JSON::Parser parser(new Poco::JSON::ParseHandler(true));
         Var root = parser.parse(strip_json_comments(ss.str()));
-        if (!is_object(root)) return cfg.plugins;
+        if (!is_object(root)) return peek;
+        Object::Ptr top = root.extract<Object::Ptr>();
         std::vector<std::string> ignored;
         Reader r(env, ignored);
-        read_plugins(r, root.extract<Object::Ptr>(), cfg);
+        read_plugins(r, top, cfg);
+        peek.plugins = cfg.plugins;
+        Var checks = top->get("checks");
+        if (checks.isEmpty()) {
+            peek.check_types.emplace();  // no checks: no plugin needed
+        } else if (checks.type() == typeid(Poco::JSON::Array::Ptr)) {
+            std::set<std::string> types;
+            for (const Var& c : *checks.extract<Poco::JSON::Array::Ptr>()) {
+                if (!is_object(c)) return peek;
+                Var t = c.extract<Object::Ptr>()->get("type");
+                if (!t.isString()) return peek;
+                types.insert(t.extract<std::string>());
+            }
+            peek.check_types = std::move(types);
+        }
     } catch (const std::exception&) {
         // parse_config reports it.
     }
-    return cfg.plugins;
+    peek.plugins = cfg.plugins;
+    return peek;
 }
 
 static std::string executable_dir() {

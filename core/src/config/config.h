@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <stdexcept>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -133,10 +134,15 @@ Config parse_config(const std::string& json_text, const EnvLookup& env, const Pl
 // Reads `path` and calls parse_config. Throws ConfigError (unreadable file included).
 Config load_config_file(const std::string& path, const EnvLookup& env, const PluginRegistry* registry);
 
-// Reads only the plugins section, leniently (bad values fall back to defaults; parse_config reports
-// them). Used to find the plugins before the full validation, so that every error, including those
-// that need the plugins' schemas, is reported in one pass.
-Config::Plugins peek_plugins_section(const std::string& path, const EnvLookup& env);
+// What the loader needs before the full validation: the plugins section, and the check types the
+// file uses. Read leniently (bad values fall back to defaults; parse_config reports them), so that
+// every error, including those that need the plugins' schemas, is reported in one pass.
+struct ConfigPeek {
+    Config::Plugins plugins;
+    // Every "type" of the checks array; unset when the file or its checks array cannot be read.
+    std::optional<std::set<std::string>> check_types;
+};
+ConfigPeek peek_config(const std::string& path, const EnvLookup& env);
 
 // The plugin directories in effect: the configured ones, else $VITALS_PLUGIN_DIR, then
 // <exe dir>/plugins, then <exe dir>/../lib/vitals/plugins.

@@ -220,9 +220,10 @@ bool PluginRegistry::load_file(const std::string& path, bool strict_permissions,
 }
 
 std::shared_ptr<PluginRegistry> PluginRegistry::scan(const std::vector<std::string>& dirs, bool strict_permissions,
-                                                     bool required_dirs) {
+                                                     bool required_dirs, const std::set<std::string>* wanted) {
     auto reg = std::make_shared<PluginRegistry>();
     reg->dirs_ = dirs;
+    std::vector<std::string> candidates;  // in scan order: directories in turn, files by name
     for (const auto& dir : dirs) {
         DIR* d = ::opendir(dir.c_str());
         if (!d) {
@@ -244,11 +245,31 @@ std::shared_ptr<PluginRegistry> PluginRegistry::scan(const std::vector<std::stri
             }
         }
         std::sort(files.begin(), files.end());
-        for (const auto& f : files) {
-            std::string reason;
-            if (!reg->load_file(f, strict_permissions, reason)) reg->refusals_.push_back({f, reason});
-        }
+        candidates.insert(candidates.end(), files.begin(), files.end());
     }
+    auto load = [&](const std::string& f) {
+        std::string reason;
+        if (!reg->load_file(f, strict_permissions, reason)) reg->refusals_.push_back({f, reason});
+    };
+    std::vector<bool> loaded(candidates.size(), false);
+    if (wanted) {
+        auto named_after_wanted = [&](const std::string& path) {
+            std::string stem = path.substr(path.rfind('/') + 1);
+            stem.resize(stem.size() - 3);  // ".so"
+            if (wanted->count(stem)) return true;
+            return stem.rfind("lib", 0) == 0 && wanted->count(stem.substr(3)) > 0;
+        };
+        for (size_t i = 0; i < candidates.size(); ++i)
+            if (named_after_wanted(candidates[i])) {
+                load(candidates[i]);
+                loaded[i] = true;
+            }
+        bool missing = false;
+        for (const auto& t : *wanted) missing = missing || !reg->find(t);
+        if (!missing) return reg;
+    }
+    for (size_t i = 0; i < candidates.size(); ++i)
+        if (!loaded[i]) load(candidates[i]);
     return reg;
 }
 

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -54,8 +55,14 @@ public:
     // Scans each directory for *.so (sorted by name) and loads what passes every test. A directory that
     // does not exist is skipped when `required_dirs` is false, a refusal otherwise. Refused files
     // are listed in refusals(); they never abort the scan.
+    //
+    // With `wanted` (the check types a configuration uses), a file named after a wanted type
+    // (<type>.so or lib<type>.so) is loaded first, and the other files only when some wanted type
+    // is still missing: a daemon running disk and tcp checks never maps OpenSSL for the http plugin,
+    // starts sooner and runs no code of a plugin it does not use. Without it, every file is loaded.
     static std::shared_ptr<PluginRegistry> scan(const std::vector<std::string>& dirs, bool strict_permissions,
-                                                bool required_dirs);
+                                                bool required_dirs,
+                                                const std::set<std::string>* wanted = nullptr);
 
     // Loads one file (used by scan and by tests). Returns false with `reason` set on refusal.
     bool load_file(const std::string& path, bool strict_permissions, std::string& reason);
