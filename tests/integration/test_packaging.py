@@ -245,6 +245,22 @@ class DebianPackageTest(unittest.TestCase):
         self.assertRegex(r.stdout, r"(?m)^tcp ")
         self.assertNotIn("refused", r.stdout)
 
+    def test_packaged_binaries_are_hardened(self):
+        """Full RELRO with immediate binding for the daemon and every plugin, a PIE daemon, and the
+        stack protector (the hardening lintian looks for; VITALS_HARDENING in CMakeLists.txt)."""
+        plugins = sorted(glob.glob(os.path.join(self.root, "usr", "lib", "vitals", "plugins", "*.so")))
+        self.assertTrue(plugins)
+        for path in [self.vitals] + plugins:
+            with self.subTest(os.path.basename(path)):
+                dynamic = run(["readelf", "-d", path]).stdout
+                self.assertRegex(dynamic, r"\(FLAGS\)\s+BIND_NOW", dynamic)
+                self.assertIn("GNU_RELRO", run(["readelf", "-l", path]).stdout)
+                symbols = run(["readelf", "--dyn-syms", "-W", path]).stdout
+                self.assertIn("__stack_chk_fail", symbols)
+        self.assertRegex(run(["readelf", "-d", self.vitals]).stdout, r"Flags:.*\bPIE\b")
+        # Fortified libc calls in the daemon (built with -O2 and _FORTIFY_SOURCE=2).
+        self.assertRegex(run(["readelf", "--dyn-syms", "-W", self.vitals]).stdout, r"__\w+_chk\b(?<!stack_chk)")
+
     def test_packaged_config_is_valid_and_right_for_the_unit(self):
         conf = os.path.join(self.root, "etc", "vitals", "vitals.json")
         r = self.vitals_run(["validate", "-c", conf])
