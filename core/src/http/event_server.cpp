@@ -1,5 +1,6 @@
 #include "http/event_server.h"
 
+#include "http/request_head.h"
 #include "scheduler/worker_pool.h"
 
 #include <Poco/Net/HTTPResponse.h>
@@ -49,30 +50,6 @@ bool is_loopback(const sockaddr_storage& ss) {
     return false;
 }
 
-// RFC 9110 token: the characters a field name may hold.
-bool is_token(const std::string& s) {
-    if (s.empty()) return false;
-    for (unsigned char ch : s) {
-        if (std::isalnum(ch)) continue;
-        if (!std::strchr("!#$%&'*+-.^_`|~", ch) || ch == 0) return false;
-    }
-    return true;
-}
-
-// Every line after the request line, up to `end` (the blank line), is "token:value".
-bool fields_well_formed(const std::string& in, size_t end) {
-    size_t pos = in.find("\r\n");
-    while (pos != std::string::npos && pos < end) {
-        size_t start = pos + 2;
-        size_t next = in.find("\r\n", start);
-        if (next == std::string::npos || next > end) next = end;
-        size_t colon = in.find(':', start);
-        if (colon == std::string::npos || colon >= next || !is_token(in.substr(start, colon - start))) return false;
-        pos = next == end ? std::string::npos : next;
-    }
-    return true;
-}
-
 // RFC 9110 §6.6.1: an origin server with a clock sends Date. Formatted once a second per thread.
 const std::string& http_date() {
     thread_local time_t cached_second = 0;
@@ -88,14 +65,6 @@ const std::string& http_date() {
     }
     return cached;
 }
-
-// An istream over bytes already in memory, for Poco's parser (no copy of the request head).
-struct ViewBuf : std::streambuf {
-    ViewBuf(const char* data, size_t size) {
-        char* p = const_cast<char*>(data);  // read-only: the get area is never written
-        setg(p, p, p + size);
-    }
-};
 
 const std::string& reason(int code) {
     return Poco::Net::HTTPResponse::getReasonForStatus(Poco::Net::HTTPResponse::HTTPStatus(code));
@@ -150,12 +119,13 @@ struct EventServer::Loop {
 
     Impl& srv;
     const EventServerOptions& opt;
+    RequestLimits limits;
     int epoll_fd = -1;
     std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns;
     uint64_t next_id = 2;
     std::shared_ptr<Mailbox> mailbox = std::make_shared<Mailbox>();
 
-    explicit Loop(Impl& s) : srv(s), opt(s.opt) {
+    explicit Loop(Impl& s) : srv(s), opt(s.opt), limits{s.opt.max_header_bytes, s.opt.max_body_bytes} {
         epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
         mailbox->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (epoll_fd < 0 || mailbox->wake_fd < 0)
@@ -335,50 +305,18 @@ struct EventServer::Loop {
     // was closed.
     bool process(Conn& c) {
         while (c.state == Conn::State::reading && !c.in.empty()) {
-            size_t end = c.in.find("\r\n\r\n");
-            if (end == std::string::npos) {
-                if (c.in.size() > opt.max_header_bytes) {
-                    fail(c, 431, "request head larger than " + std::to_string(opt.max_header_bytes) + " bytes");
-                    return false;
-                }
+            RequestHead parsed;
+            HeadResult result = parse_request_head(c.in, limits, parsed);
+            if (result == HeadResult::incomplete) {
                 c.deadline = std::min(c.deadline, Clock::now() + opt.header_timeout);
                 return true;
             }
-            if (end + 4 > opt.max_header_bytes) {
-                fail(c, 431, "request head larger than " + std::to_string(opt.max_header_bytes) + " bytes");
+            if (result == HeadResult::error) {
+                fail(c, parsed.error_code, parsed.error);
                 return false;
             }
-            // Poco silently drops a header line without a colon and unfolds obsolete line folding;
-            // RFC 9112 wants both rejected: a field line is "token: value".
-            if (!fields_well_formed(c.in, end)) {
-                fail(c, 400, "malformed header field line");
-                return false;
-            }
-            HTTPRequest req;
-            try {
-                ViewBuf buf(c.in.data(), end + 4);
-                std::istream head(&buf);
-                req.read(head);
-            } catch (const Poco::Exception& e) {
-                fail(c, 400, "malformed request: " + e.message());
-                return false;
-            }
-            const std::string& version = req.getVersion();
-            if (version != HTTPRequest::HTTP_1_1 && version != HTTPRequest::HTTP_1_0) {
-                fail(c, 505, "HTTP/1.0 and HTTP/1.1 only");
-                return false;
-            }
-            if (req.has("Transfer-Encoding")) {
-                fail(c, 411, "chunked request bodies are not accepted; send Content-Length");
-                return false;
-            }
-            std::streamsize length = req.hasContentLength() ? req.getContentLength() : 0;
-            if (length < 0 || size_t(length) > opt.max_body_bytes) {
-                fail(c, 413, "request body larger than " + std::to_string(opt.max_body_bytes) + " bytes");
-                return false;
-            }
-            if (c.in.size() < end + 4 + size_t(length)) return true;  // the body is still coming
-            c.in.erase(0, end + 4 + size_t(length));
+            c.in.erase(0, parsed.size);
+            const HTTPRequest& req = parsed.request;
 
             bool head = req.getMethod() == HTTPRequest::HTTP_HEAD;
             bool close = !req.getKeepAlive() || c.peer_closed || srv.stopping;
