@@ -1,4 +1,4 @@
-#include "scheduler/check_state.h"
+#include "policy/check_state.h"
 
 #include <catch2/catch.hpp>
 

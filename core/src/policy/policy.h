@@ -4,7 +4,7 @@
 
 #include "common/status.h"
 #include "config/config.h"
-#include "scheduler/check_state.h"
+#include "policy/check_state.h"
 
 #include <string>
 #include <vector>

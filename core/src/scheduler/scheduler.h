@@ -12,7 +12,7 @@
 #include "history/history_types.h"
 #include "plugins/check_instance.h"
 #include "plugins/registry.h"
-#include "scheduler/check_state.h"
+#include "policy/check_state.h"
 #include "scheduler/worker_pool.h"
 #include "snapshot/snapshot.h"
 

@@ -6,7 +6,7 @@
 #include "common/time_format.h"
 #include "config/config.h"
 #include "policy/policy.h"
-#include "scheduler/check_state.h"
+#include "policy/check_state.h"
 
 #include <atomic>
 #include <map>

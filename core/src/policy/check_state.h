@@ -1,4 +1,6 @@
-// The state the scheduler keeps per check, and the rise/fall damping of its status.
+// The state of a check: its results, the rise/fall damping of its status, and the view the policy,
+// the snapshot and the metrics read. Kept and updated by the scheduler; below it, so that the
+// parts reading it do not depend on the scheduler.
 #pragma once
 
 #include "common/status.h"
