@@ -22,7 +22,9 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <malloc.h>
 #include <future>
 #include <iostream>
 #include <mutex>
@@ -371,6 +373,10 @@ int cmd_history(const Args& args) {
 
 int main(int argc, char** argv) {
     using namespace vitals;
+    // glibc gives each thread that allocates an arena of its own (up to 8 per core); the daemon has
+    // a dozen small threads, and two arenas keep about 0.3 MB of their memory off the resident
+    // size without contention that shows (issue 7, tests/bench/run). MALLOC_ARENA_MAX still wins.
+    if (!std::getenv("MALLOC_ARENA_MAX")) mallopt(M_ARENA_MAX, 2);
     Args args = parse_args(argc, argv);
     try {
         if (args.command == "validate") return cmd_validate(args);
