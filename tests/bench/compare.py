@@ -614,7 +614,7 @@ def table():
     if ("mem", "vitals") in results:
         for key, label in (("idle", "idle VmRSS"), ("hwm", "VmHWM after load")):
             v, n, e = (results[("mem", s)][key] / 1024 for s in ("vitals", "nginx", "express"))
-            row("memory MB, %s (vitals: 20 checks, all plugins)" % label, "%.1f" % v, "%.1f" % n, "%.1f" % e,
+            row("memory MiB, %s (vitals: 20 checks, all plugins)" % label, "%.1f" % v, "%.1f" % n, "%.1f" % e,
                 "%.2f×" % (v / n), "%.2f×" % (v / e), "≤ 16 MB", ok(v <= 16))
     if ("start", "vitals") in results:
         v, n, e = (results[("start", s)] for s in ("vitals", "nginx", "express"))
