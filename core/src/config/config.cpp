@@ -801,7 +801,6 @@ ConfigPeek peek_config(const std::string& path, const EnvLookup& env) {
     } catch (const std::exception&) {
         // parse_config reports it.
     }
-    peek.plugins = cfg.plugins;
     return peek;
 }
 

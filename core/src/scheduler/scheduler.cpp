@@ -185,6 +185,7 @@ MonoTime::duration Scheduler::coalesce_window() const {
 }
 
 void Scheduler::publish_locked(MonoTime now) {
+    MonoTime build_started = Clock::now();  // `now` may be older: the loop scanned and dispatched since
     std::vector<CheckViewPtr> views;
     views.reserve(entries_.size());
     for (const auto& e : entries_) {
@@ -228,7 +229,7 @@ void Scheduler::publish_locked(MonoTime now) {
     slot_.store(std::move(snap));
     dirty_ = false;
     last_publish_ = Clock::now();
-    publish_cost_ = last_publish_ - now;
+    publish_cost_ = last_publish_ - build_started;
 }
 
 void Scheduler::loop() {
