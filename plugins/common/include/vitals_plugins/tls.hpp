@@ -13,6 +13,8 @@
 
 #include <Poco/Net/Context.h>
 #include <Poco/Net/NetSSL.h>
+#include <Poco/Net/SSLException.h>
+#include <Poco/Net/Utility.h>
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
@@ -21,7 +23,11 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include <sys/stat.h>
+
 #include <ctime>
+#include <map>
+#include <tuple>
 #include <mutex>
 #include <string>
 
@@ -37,12 +43,54 @@ inline void initialize_ssl() {
     std::call_once(ssl_initialized, [] { Poco::Net::initializeSSL(); });
 }
 
+// The trusted certificates of one source (the system's, or a ca_file / directory), loaded once and
+// shared by every context made from it: loading the system bundle costs ~0.9 MB and ~100 ms, and
+// each check instance used to load its own (issue 7). A file is reloaded when it changes (path,
+// inode, size and mtime are the key), so a reload after replacing a ca_file sees the new one. The
+// stores live as long as the process (one per source: a handful). Throws what Poco's Context threw
+// for the same failure (Poco::Net::SSLContextException with OpenSSL's reason).
+inline X509_STORE* shared_cert_store(const std::string& ca_location, bool load_defaults) {
+    using Key = std::tuple<std::string, bool, ino_t, off_t, time_t, long>;
+    struct stat st{};
+    if (!ca_location.empty()) ::stat(ca_location.c_str(), &st);
+    Key key{ca_location, load_defaults, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
+    static std::mutex mu;
+    static auto* stores = new std::map<Key, X509_STORE*>;  // never destroyed: contexts may outlive statics
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = stores->find(key);
+    if (it != stores->end()) return it->second;
+    X509_STORE* store = X509_STORE_new();
+    if (!store) throw Poco::Net::SSLContextException("cannot create a certificate store", Poco::Net::Utility::getLastError());
+    if (!ca_location.empty()) {
+        bool dir = S_ISDIR(st.st_mode);
+        if (X509_STORE_load_locations(store, dir ? nullptr : ca_location.c_str(), dir ? ca_location.c_str() : nullptr) != 1) {
+            X509_STORE_free(store);
+            throw Poco::Net::SSLContextException("Cannot load CA file/directory at " + ca_location,
+                                                 Poco::Net::Utility::getLastError());
+        }
+    }
+    if (load_defaults && X509_STORE_set_default_paths(store) != 1) {
+        X509_STORE_free(store);
+        throw Poco::Net::SSLContextException("Cannot load default CA certificates", Poco::Net::Utility::getLastError());
+    }
+    stores->emplace(key, store);
+    return store;
+}
+
 // A client Context for one check instance: TLS 1.2 or later, and Poco's own post-handshake host
 // check off (it skips "localhost" and may resolve names through DNS): OpenSSL verifies the host name
-// instead (expect_peer_name). Throws what Poco's Context throws (e.g. for an unreadable CA file).
-inline Poco::Net::Context::Ptr client_context(const Poco::Net::Context::Params& params) {
+// instead (expect_peer_name, on the context's own verify parameters, not the shared store's). The
+// trusted certificates (params.caLocation, params.loadDefaultCAs) come from shared_cert_store().
+// Throws what Poco's Context throws (e.g. for an unreadable CA file).
+inline Poco::Net::Context::Ptr client_context(Poco::Net::Context::Params params) {
     initialize_ssl();
+    const std::string ca_location = params.caLocation;
+    const bool load_defaults = params.loadDefaultCAs;
+    X509_STORE* store = shared_cert_store(ca_location, load_defaults);
+    params.caLocation.clear();
+    params.loadDefaultCAs = false;
     Poco::Net::Context::Ptr context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
+    SSL_CTX_set1_cert_store(context->sslContext(), store);  // the context takes a reference
     context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
     context->enableExtendedCertificateVerification(false);
     return context;
