@@ -25,6 +25,7 @@
 
 #include <sys/stat.h>
 
+#include <cstdlib>
 #include <ctime>
 #include <map>
 #include <tuple>
@@ -46,13 +47,21 @@ inline void initialize_ssl() {
 // The trusted certificates of one source (the system's, or a ca_file / directory), loaded once and
 // shared by every context made from it: loading the system bundle costs ~0.9 MB and ~100 ms, and
 // each check instance used to load its own (issue 7). A file is reloaded when it changes (path,
-// inode, size and mtime are the key), so a reload after replacing a ca_file sees the new one. The
+// inode, size and mtime are the key), so a reload after replacing a ca_file, or after
+// update-ca-certificates, sees the new one. The
 // stores live as long as the process (one per source: a handful). Throws what Poco's Context threw
 // for the same failure (Poco::Net::SSLContextException with OpenSSL's reason).
 inline X509_STORE* shared_cert_store(const std::string& ca_location, bool load_defaults) {
     using Key = std::tuple<std::string, bool, ino_t, off_t, time_t, long>;
+    // The file behind the key: the ca_file, or the system bundle (so that update-ca-certificates
+    // reaches checks created after it, as when every check loaded the bundle itself).
     struct stat st{};
-    if (!ca_location.empty()) ::stat(ca_location.c_str(), &st);
+    if (!ca_location.empty())
+        ::stat(ca_location.c_str(), &st);
+    else if (load_defaults) {
+        const char* env = std::getenv(X509_get_default_cert_file_env());  // SSL_CERT_FILE, as OpenSSL reads it
+        ::stat(env && *env ? env : X509_get_default_cert_file(), &st);
+    }
     Key key{ca_location, load_defaults, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
     static std::mutex mu;
     static auto* stores = new std::map<Key, X509_STORE*>;  // never destroyed: contexts may outlive statics
