@@ -28,9 +28,10 @@
 #include <cstdlib>
 #include <ctime>
 #include <map>
-#include <tuple>
 #include <mutex>
 #include <string>
+#include <tuple>
+#include <utility>
 
 namespace vitals_plugins {
 
@@ -46,28 +47,34 @@ inline void initialize_ssl() {
 
 // The trusted certificates of one source (the system's, or a ca_file / directory), loaded once and
 // shared by every context made from it: loading the system bundle costs ~0.9 MB and ~100 ms, and
-// each check instance used to load its own (issue 7). A file is reloaded when it changes (path,
-// inode, size and mtime are the key), so a reload after replacing a ca_file, or after
-// update-ca-certificates, sees the new one. The
-// stores live as long as the process (one per source: a handful). Throws what Poco's Context threw
-// for the same failure (Poco::Net::SSLContextException with OpenSSL's reason).
+// each check instance used to load its own (issue 7). The file behind a source is watched by inode,
+// size and mtime: once it changed (a ca_file replaced, update-ca-certificates), the next context
+// gets a freshly loaded store, and the old one lives on only in the contexts already holding it.
+// Returns a new reference, for SSL_CTX_set_cert_store() to take over. Throws what Poco's Context
+// threw for the same failure (SSLContextException, OpenSSL's reason).
 inline X509_STORE* shared_cert_store(const std::string& ca_location, bool load_defaults) {
-    using Key = std::tuple<std::string, bool, ino_t, off_t, time_t, long>;
-    // The file behind the key: the ca_file, or the system bundle (so that update-ca-certificates
-    // reaches checks created after it, as when every check loaded the bundle itself).
     struct stat st{};
-    if (!ca_location.empty())
+    if (!ca_location.empty()) {
         ::stat(ca_location.c_str(), &st);
-    else if (load_defaults) {
+    } else if (load_defaults) {
         const char* env = std::getenv(X509_get_default_cert_file_env());  // SSL_CERT_FILE, as OpenSSL reads it
         ::stat(env && *env ? env : X509_get_default_cert_file(), &st);
     }
-    Key key{ca_location, load_defaults, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
+    using Identity = std::tuple<ino_t, off_t, time_t, long>;
+    const Identity identity{st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
+    struct Loaded {
+        Identity identity;
+        X509_STORE* store = nullptr;
+    };
     static std::mutex mu;
-    static auto* stores = new std::map<Key, X509_STORE*>;  // never destroyed: contexts may outlive statics
+    static auto* stores = new std::map<std::pair<std::string, bool>, Loaded>;  // never destroyed: contexts may outlive statics
     std::lock_guard<std::mutex> lock(mu);
-    auto it = stores->find(key);
-    if (it != stores->end()) return it->second;
+    Loaded& loaded = (*stores)[{ca_location, load_defaults}];
+    if (loaded.store && loaded.identity == identity) {
+        X509_STORE_up_ref(loaded.store);
+        return loaded.store;
+    }
+
     X509_STORE* store = X509_STORE_new();
     if (!store) throw Poco::Net::SSLContextException("cannot create a certificate store", Poco::Net::Utility::getLastError());
     if (!ca_location.empty()) {
@@ -82,7 +89,9 @@ inline X509_STORE* shared_cert_store(const std::string& ca_location, bool load_d
         X509_STORE_free(store);
         throw Poco::Net::SSLContextException("Cannot load default CA certificates", Poco::Net::Utility::getLastError());
     }
-    stores->emplace(key, store);
+    if (loaded.store) X509_STORE_free(loaded.store);  // our reference only: contexts hold their own
+    loaded = {identity, store};
+    X509_STORE_up_ref(store);
     return store;
 }
 
@@ -95,11 +104,10 @@ inline Poco::Net::Context::Ptr client_context(Poco::Net::Context::Params params)
     initialize_ssl();
     const std::string ca_location = params.caLocation;
     const bool load_defaults = params.loadDefaultCAs;
-    X509_STORE* store = shared_cert_store(ca_location, load_defaults);
     params.caLocation.clear();
     params.loadDefaultCAs = false;
     Poco::Net::Context::Ptr context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
-    SSL_CTX_set1_cert_store(context->sslContext(), store);  // the context takes a reference
+    SSL_CTX_set_cert_store(context->sslContext(), shared_cert_store(ca_location, load_defaults));
     context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
     context->enableExtendedCertificateVerification(false);
     return context;
