@@ -195,9 +195,10 @@ class HttpCheckTest(HttpTestCase):
         with open("/proc/%d/status" % d.proc.pid) as f:
             return int(re.search(r"^RssAnon:\s+(\d+)", f.read(), re.M).group(1))
 
-    def check_output(self, d, name):
-        r = d.get("/health/checks/" + name)
-        return r.json().get("lastResult", {}).get("output", "") if r.status in (200, 503) else ""
+    def wait_output(self, d, name, predicate, message):
+        """Polls the check's detail (wait_check) until its last output satisfies predicate."""
+        body = self.wait_check(d, name, lambda b: predicate(b.get("lastResult", {}).get("output", "")), 10, message)
+        return body["lastResult"]["output"]
 
     def test_tls_checks_share_one_ca_store(self):
         """Each TLS context used to load the system CA bundle itself (~0.9 MB and ~100 ms each):
@@ -205,13 +206,15 @@ class HttpCheckTest(HttpTestCase):
         def daemon(n):
             d = self.start_daemon({"checks": [http_check("h%d" % i, self.url("tls", "/ok"), interval="1s", timeout="500ms")
                                               for i in range(n)]})
-            self.wait_for(lambda: all(self.check_output(d, "h%d" % i) for i in range(n)), 10, "every check to run")
+            for i in range(n):
+                self.wait_output(d, "h%d" % i, bool, "every check to run")
             return d
         one = daemon(1)
         eleven = daemon(11)
         extra = self.rss_anon_kb(eleven) - self.rss_anon_kb(one)
         self.assertLess(extra, 3000, "10 more https checks cost %d kB of anonymous memory" % extra)
-        self.assertIn("unable to get local issuer certificate", self.check_output(eleven, "h10"))
+        self.wait_output(eleven, "h10", lambda out: "unable to get local issuer certificate" in out,
+                         "the checks to fail against the system CAs")
 
     def test_replaced_ca_file_is_read_again(self):
         """CA stores are shared per file, but a file replaced on disk is loaded afresh by the checks
@@ -222,15 +225,15 @@ class HttpCheckTest(HttpTestCase):
             dst.write(src.read())
         check = http_check("ca", self.url("tls", "/ok"), interval="200ms", timeout="100ms", ca_file=ca)
         d = self.start_daemon({"checks": [check]})
-        self.wait_for(lambda: "unable to get local issuer certificate" in self.check_output(d, "ca"), 10,
-                      "the check to fail against the wrong CA")
+        self.wait_output(d, "ca", lambda out: "unable to get local issuer certificate" in out,
+                         "the check to fail against the wrong CA")
         with open(self.pki.ca_cert) as src, open(ca + ".new", "w") as dst:
             dst.write(src.read())
         os.rename(ca + ".new", ca)
         check["options"]["headers"] = {"X-Try": "2"}  # a changed check: created anew on reload
         self.write_config({"checks": [check]}, os.path.basename(d.config_path))
         d.signal(signal.SIGHUP)
-        self.wait_for(lambda: self.check_output(d, "ca").startswith("200 OK"), 10, "the check to pass with the new CA")
+        self.wait_output(d, "ca", lambda out: out.startswith("200 OK"), "the check to pass with the new CA")
 
 
 class HttpOptionsTest(HttpTestCase):

@@ -8,7 +8,6 @@
 #include <spdlog/spdlog.h>
 
 #include <arpa/inet.h>
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -17,8 +16,6 @@
 #include <mutex>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <istream>
-#include <streambuf>
 #include <unordered_map>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
