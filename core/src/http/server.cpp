@@ -18,7 +18,11 @@ HealthServer::HealthServer(const Config::Server& server, SnapshotSlot& slot, His
 
     Poco::Net::SocketAddress addr(server.address, Poco::UInt16(server.port));
     Poco::Net::ServerSocket socket;
-    socket.bind(addr, true);
+    // SO_REUSEADDR (a restart binds at once despite connections in TIME_WAIT) but never SO_REUSEPORT:
+    // with it a second daemon, a stale one left by a deploy, would bind the same port and the kernel
+    // would split the load balancer's probes between the two. Our own event loops share this one
+    // socket instead.
+    socket.bind(addr, true, false);
     socket.listen(1024);
     port_ = socket.address().port();
 
