@@ -54,6 +54,7 @@ std::string Daemon::resume() {
 
 std::string Daemon::reload() {
     std::lock_guard<std::mutex> one_at_a_time(reload_mu_);
+    auto started = std::chrono::steady_clock::now();
     LoadedConfig next;
     try {
         next = load_configuration(config_path_, port_);
@@ -80,8 +81,23 @@ std::string Daemon::reload() {
     registry_ = next.registry;  // keeps the new registry's refusal list; libraries stay loaded anyway
     ++reloads_ok_;
     last_reload_ok_ = true;
-    spdlog::info("reloaded {}", config_path_);
+    spdlog::info("reloaded {} in {} ms", config_path_,
+                 std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started).count());
     return "";
+}
+
+void Daemon::reload_thread() {
+    std::unique_lock<std::mutex> lock(reload_request_mu_);
+    for (;;) {
+        reload_request_cv_.wait(lock, [&] { return reload_requested_ || reloader_stop_; });
+        if (reloader_stop_) return;
+        reload_requested_ = false;
+        reloading_ = true;
+        lock.unlock();
+        reload();
+        lock.lock();
+        reloading_ = false;
+    }
 }
 
 RuntimeCounters Daemon::counters() const {
@@ -129,6 +145,7 @@ int Daemon::run() {
     scheduler_ = std::make_unique<Scheduler>(config_, *registry_, slot_, host_name(), history_.get());
     scheduler_->start();
     server_->start();
+    reloader_ = std::thread([this] { reload_thread(); });
     spdlog::info("vitals {} listening on {}:{} with {} checks ({} plugin types loaded)", VITALS_VERSION,
                  cfg.server.address, server_->port(), cfg.checks.size(), registry_->types().size());
 
@@ -136,8 +153,14 @@ int Daemon::run() {
         int sig = 0;
         if (sigwait(&signals, &sig) != 0) continue;
         if (sig == SIGHUP) {
-            spdlog::info("SIGHUP: reloading {}", config_path_);
-            reload();
+            std::lock_guard<std::mutex> lock(reload_request_mu_);
+            if (reload_requested_) {
+                spdlog::info("SIGHUP: a reload of {} is already queued", config_path_);
+            } else {
+                spdlog::info("SIGHUP: reloading {}", config_path_);
+                reload_requested_ = true;
+                reload_request_cv_.notify_one();
+            }
             continue;
         }
         Millis drain_for = config()->shutdown.drain;
@@ -167,6 +190,21 @@ int Daemon::run() {
             spdlog::info("{}: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         }
         break;
+    }
+    bool reload_running;
+    {
+        std::lock_guard<std::mutex> lock(reload_request_mu_);
+        reloader_stop_ = true;  // no reload starts from now on
+        reload_running = reloading_;
+        reload_request_cv_.notify_one();
+    }
+    // A reload still running is not waited for: the scheduler, stopped below, no longer applies
+    // it, and the process exits under it (see run() in daemon.h).
+    if (reload_running) {
+        spdlog::warn("a reload is still running; exiting without waiting for it");
+        reloader_.detach();
+    } else {
+        reloader_.join();
     }
     server_->stop();
     scheduler_->stop();

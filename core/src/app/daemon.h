@@ -10,10 +10,12 @@
 #include "snapshot/snapshot.h"
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 
 namespace vitals {
 
@@ -22,7 +24,9 @@ public:
     Daemon(std::string config_path, std::optional<int> port, LoadedConfig loaded);
     ~Daemon() override;
 
-    // Binds, starts everything, and serves until SIGTERM/SIGINT. Returns the exit code.
+    // Binds, starts everything, and serves until SIGTERM/SIGINT. Returns the exit code. The caller
+    // exits the process without destroying the daemon: a reload or a plugin call may still be
+    // running on another thread (neither can be interrupted) and holds references into it.
     int run();
 
     // ServerHooks
@@ -41,6 +45,17 @@ private:
     // Written only by reload (under reload_mu_) and by start-up.
     std::shared_ptr<PluginRegistry> registry_;
     std::mutex reload_mu_;  // one reload at a time
+
+    // SIGHUP reloads run on this thread, never on the signal thread: a reload can take seconds (a
+    // plugin's create(), a plugin file loaded in a child), and SIGTERM must start the drain at once
+    // whatever else runs. Signals that arrive during a reload coalesce into one more reload.
+    void reload_thread();
+    std::thread reloader_;
+    std::mutex reload_request_mu_;
+    std::condition_variable reload_request_cv_;
+    bool reload_requested_ = false;  // guarded by reload_request_mu_
+    bool reloader_stop_ = false;     // guarded by reload_request_mu_
+    bool reloading_ = false;         // guarded by reload_request_mu_: reload_thread is in reload()
 
     // Draining has two sources: the admin endpoints (resumable) and SIGTERM with shutdown.drain
     // (not resumable: the process is about to exit).
