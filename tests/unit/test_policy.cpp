@@ -134,3 +134,34 @@ TEST_CASE("a pending member is named as pending in the cause", "[policy]") {
     Member m{"redis", Impact::critical, Scope::local, Standing{Status::fail, "pending"}};
     CHECK(evaluate_group(group(), {m}, Status::warn, false).cause == "redis: pending (critical)");
 }
+
+TEST_CASE("a check a reload added is left out of its groups until it has an effective status", "[policy]") {
+    auto now = std::chrono::steady_clock::now();
+    CheckView added;
+    added.name = "new";
+    added.joined_by_reload = true;
+    Standing s = check_standing(added, now, false);
+    CHECK_FALSE(s.counted);
+    CHECK(s.output.rfind("pending", 0) == 0);
+    Member m{"new", Impact::critical, Scope::local, s};
+    // Neither the plain rule nor a quorum counts it: the group stands on the others.
+    CHECK(evaluate_group(group(), {member("a", Status::pass), m}, Status::warn, false).status == Status::pass);
+    auto q = evaluate_group(group(1), {member("a", Status::pass), m}, Status::warn, false);
+    CHECK(q.status == Status::pass);
+    // Once established it counts like any other check, failing status included.
+    auto failed = established_view(Status::fail, Status::fail, now);
+    failed.joined_by_reload = true;
+    CHECK(check_standing(failed, now, false).counted);
+    Member f{"new", Impact::critical, Scope::local, check_standing(failed, now, false)};
+    CHECK(evaluate_group(group(), {member("a", Status::pass), f}, Status::warn, false).status == Status::fail);
+}
+
+TEST_CASE("a check pending since start-up still fails its group", "[policy]") {
+    auto now = std::chrono::steady_clock::now();
+    CheckView fresh;
+    fresh.name = "fresh";
+    Standing s = check_standing(fresh, now, false);
+    CHECK(s.counted);
+    Member m{"fresh", Impact::critical, Scope::local, s};
+    CHECK(evaluate_group(group(), {member("a", Status::pass), m}, Status::warn, false).status == Status::fail);
+}

@@ -87,6 +87,10 @@ struct CheckView {
     bool established = false;         // false: no effective status yet (pending)
     bool stuck = false;               // a plugin call has not returned past its next due time
     std::string setup_error;          // create() failed: the check fails with this
+    // Added or changed by a reload: its groups do not count it until it has an effective status, so
+    // a reload never fails a serving target for a check that has not run yet (a fleet-wide
+    // `systemctl reload` would otherwise pull every target at once).
+    bool joined_by_reload = false;
 
     uint64_t runs = 0;
     uint64_t passes = 0;

@@ -6,6 +6,7 @@ Standing check_standing(const CheckView& v, MonoTime now, bool in_start_period) 
     if (!v.setup_error.empty()) return {Status::fail, v.setup_error};
     if (v.stuck) return {Status::fail, v.last ? v.last->output : "stuck"};
     if (!v.established) {
+        if (v.joined_by_reload) return {Status::warn, "pending (added by a reload: counted from its first result)", false};
         if (in_start_period) return {Status::warn, "pending (start period)"};
         return {Status::fail, "pending"};
     }
@@ -38,7 +39,7 @@ GroupVerdict evaluate_group(const GroupConfig& group, const std::vector<Member>&
     if (group.quorum > 0) {
         int counted = 0, passing = 0;
         for (const auto& m : members) {
-            if (m.impact == Impact::ignore) continue;
+            if (m.impact == Impact::ignore || !m.standing.counted) continue;
             ++counted;
             if (m.standing.status == Status::pass)
                 ++passing;
@@ -57,7 +58,7 @@ GroupVerdict evaluate_group(const GroupConfig& group, const std::vector<Member>&
     } else {
         for (const auto& m : members) {
             Status s = m.standing.status;
-            if (m.impact == Impact::ignore || s == Status::pass) continue;
+            if (m.impact == Impact::ignore || !m.standing.counted || s == Status::pass) continue;
             if (s == Status::warn) {
                 verdict.status = worst(verdict.status, Status::warn);
                 add_cause(m, to_string(m.impact));

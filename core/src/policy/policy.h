@@ -15,6 +15,7 @@ namespace vitals {
 struct Standing {
     Status status = Status::fail;
     std::string output;
+    bool counted = true;  // false: groups leave it out (a check a reload added, before its first result)
 };
 Standing check_standing(const CheckView& v, MonoTime now, bool in_start_period);
 

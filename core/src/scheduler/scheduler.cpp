@@ -26,6 +26,9 @@ static constexpr int kPublishCostFactor = 10;
 // its own, more precise result used: the timeout is declared a little after the deadline.
 static Millis timeout_grace(Millis timeout) { return std::clamp(timeout / 10, Millis(10), Millis(100)); }
 
+// Enough threads that checks rarely queue behind each other, bounded for a small sidecar.
+static size_t pool_threads(size_t checks) { return std::clamp<size_t>(checks, 1, 8); }
+
 static int64_t unix_ms(WallTime t) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
@@ -48,10 +51,11 @@ struct Scheduler::Entry {
 };
 
 std::shared_ptr<Scheduler::Entry> Scheduler::make_entry(const CheckConfig& c, const PluginRegistry& registry,
-                                                     bool strict_permissions) {
+                                                     bool strict_permissions, bool by_reload) {
     auto e = std::make_shared<Entry>();
     e->cfg = c;
     CheckView& v = e->view;
+    v.joined_by_reload = by_reload;
     v.name = c.name;
     v.type = c.type;
     v.impact = c.impact;
@@ -84,10 +88,8 @@ Scheduler::Scheduler(std::shared_ptr<const Config> config, const PluginRegistry&
       started_at_(Clock::now()),
       rng_state_(uint64_t(Clock::now().time_since_epoch().count()) | 1), live_(std::make_shared<Liveness>()) {
     live_->scheduler = this;
-    for (const auto& c : config_->checks) entries_.push_back(make_entry(c, registry, config_->plugins.strict_permissions));
-    // Enough threads that checks rarely queue behind each other, bounded for a small sidecar.
-    size_t threads = std::clamp<size_t>(entries_.size(), 1, 8);
-    pool_ = std::make_unique<WorkerPool>(threads, 64);
+    for (const auto& c : config_->checks) entries_.push_back(make_entry(c, registry, config_->plugins.strict_permissions, false));
+    pool_ = std::make_unique<WorkerPool>(pool_threads(entries_.size()), 64);
 }
 
 void Scheduler::reconfigure(std::shared_ptr<const Config> config, const PluginRegistry& registry) {
@@ -106,10 +108,11 @@ void Scheduler::reconfigure(std::shared_ptr<const Config> config, const PluginRe
             next.push_back(it->second);
             ++kept;
         } else {
-            next.push_back(make_entry(c, registry, config->plugins.strict_permissions));
+            next.push_back(make_entry(c, registry, config->plugins.strict_permissions, true));
         }
     }
     std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;  // shutting down: a reload that finished late changes nothing
     MonoTime now = Clock::now();
     std::set<const Entry*> keep;
     for (const auto& e : next) keep.insert(e.get());
@@ -121,6 +124,7 @@ void Scheduler::reconfigure(std::shared_ptr<const Config> config, const PluginRe
                  next.size() - kept, entries_.size() - kept);
     entries_ = std::move(next);
     config_ = std::move(config);
+    pool_->set_threads(pool_threads(entries_.size()));
     for (auto it = group_status_.begin(); it != group_status_.end();)
         it = config_->find_group(it->first) ? std::next(it) : group_status_.erase(it);
     publish_locked(now);

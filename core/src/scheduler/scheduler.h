@@ -51,7 +51,8 @@ public:
 
 private:
     struct Entry;
-    std::shared_ptr<Entry> make_entry(const CheckConfig& c, const PluginRegistry& registry, bool strict_permissions);
+    std::shared_ptr<Entry> make_entry(const CheckConfig& c, const PluginRegistry& registry, bool strict_permissions,
+                                      bool by_reload);
     void loop();
     void dispatch(const std::shared_ptr<Entry>& e, MonoTime now);
     void complete(const std::shared_ptr<Entry>& e, uint64_t run_id, RawResult raw, MonoTime started,

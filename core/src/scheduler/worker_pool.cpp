@@ -1,5 +1,6 @@
 #include "scheduler/worker_pool.h"
 
+#include <algorithm>
 #include <thread>
 
 namespace vitals {
@@ -19,13 +20,21 @@ struct WorkerPool::State {
 };
 
 WorkerPool::WorkerPool(size_t threads, size_t max_extra) : state_(std::make_shared<State>()) {
-    state_->target = threads;
     state_->max_extra = max_extra;
+    set_threads(threads);
+}
+
+void WorkerPool::set_threads(size_t threads) {
     std::lock_guard<std::mutex> lock(state_->mu);
-    for (size_t i = 0; i < threads; ++i) {
+    if (state_->stopping) return;
+    state_->target = threads;
+    // Overdue threads are lost to their calls; replacements for them (up to max_extra) are extra.
+    size_t want = threads + std::min(state_->overdue, state_->max_extra);
+    while (state_->threads < want) {
         ++state_->threads;
         std::thread(worker, state_).detach();
     }
+    state_->cv.notify_all();  // surplus threads notice and leave
 }
 
 WorkerPool::~WorkerPool() { stop(std::chrono::milliseconds(1000)); }

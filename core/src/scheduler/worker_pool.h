@@ -27,6 +27,10 @@ public:
 
     size_t threads() const;
 
+    // Sets how many threads work (a reload changed the number of checks): threads are started at
+    // once; surplus ones leave when they are next idle.
+    void set_threads(size_t threads);
+
     // Stops accepting jobs and waits up to `grace` for idle threads to exit.
     void stop(std::chrono::milliseconds grace);
 
