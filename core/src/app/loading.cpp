@@ -1,6 +1,7 @@
 #include "app/loading.h"
 
 #include "plugins/check_instance.h"
+#include "plugins/worker_process.h"
 
 namespace vitals {
 
@@ -11,8 +12,9 @@ LoadedConfig load_configuration(const std::string& path, std::optional<int> port
     const Config::Plugins& plugins = peek.plugins;
     const std::set<std::string>* wanted =
         loading == PluginLoading::used && peek.check_types ? &*peek.check_types : nullptr;
+    LoadGuard guard{self_executable(), plugins.load_timeout};
     auto registry = PluginRegistry::scan(effective_plugin_dirs(plugins, process_env), plugins.strict_permissions,
-                                         plugins.dirs_explicit, wanted);
+                                         plugins.dirs_explicit, wanted, &guard);
     auto with_refusals = [&](std::vector<std::string> errors) {
         // A refused plugin is often why a check type is unknown: say so next to the errors.
         for (const auto& r : registry->refusals()) errors.push_back("(plugin refused: " + r.file + ": " + r.reason + ")");

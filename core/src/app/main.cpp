@@ -11,6 +11,7 @@
 #include "plugins/check_instance.h"
 #include "plugins/process_check.h"
 #include "plugins/registry.h"
+#include "plugins/worker_process.h"
 #include "policy/policy.h"
 #include "scheduler/scheduler.h"
 #include "snapshot/snapshot.h"
@@ -23,11 +24,14 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <malloc.h>
 #include <future>
 #include <iostream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 #include <variant>
 #include <unistd.h>
@@ -142,14 +146,12 @@ Loaded load_or_exit(const Args& args, bool quiet_refusals = false, PluginLoading
 
 int cmd_serve(const Args& args) {
     Loaded loaded = load_or_exit(args);
-    int code;
-    {
-        Daemon daemon(args.config, args.port, {loaded.config, loaded.registry});
-        code = daemon.run();
-        std::fflush(nullptr);
-        // A plugin call that never returned still owns a thread: skip static destructors under it.
-        spdlog::default_logger()->flush();
-    }
+    Daemon daemon(args.config, args.port, {loaded.config, loaded.registry});
+    int code = daemon.run();
+    std::fflush(nullptr);
+    spdlog::default_logger()->flush();
+    // A plugin call that never returned, or a reload still running, owns a thread that uses the
+    // daemon: exit without destroying it or running static destructors under those threads.
     std::_Exit(code);
 }
 
@@ -241,6 +243,26 @@ int cmd_check(const Args& args) {
     return code;
 }
 
+// Hidden: the child the daemon starts for plugin code it does not run itself (an "isolation":
+// "process" check's run, the first load of a plugin file; see plugins/worker_process.h).
+[[noreturn]] void cmd_worker() {
+    std::ostringstream request;
+    request << std::cin.rdbuf();
+    // The reply goes to a private copy of stdout; what the plugin itself prints (to stdout or
+    // stderr) goes to stderr, which the daemon points at /dev/null, and cannot corrupt the reply.
+    int reply_fd = ::fcntl(1, F_DUPFD_CLOEXEC, 3);
+    ::dup2(2, 1);
+    int code = 0;
+    std::string reply = run_worker(request.str(), code);
+    for (size_t off = 0; reply_fd >= 0 && off < reply.size();) {
+        ssize_t n = ::write(reply_fd, reply.data() + off, reply.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        off += size_t(n);
+    }
+    std::_Exit(code);  // no static destructors under a plugin that may have left threads
+}
+
 std::string shorten(const std::string& s, size_t n) { return s.size() <= n ? s : s.substr(0, n - 1) + "~"; }
 
 // Text for one Markdown table cell: one line, pipes escaped.
@@ -297,7 +319,10 @@ int cmd_plugins(const Args& args) {
         registry = load_or_exit(args, true, PluginLoading::all).registry;
     } else {
         setup_logging("warn", "text");
-        registry = PluginRegistry::scan(effective_plugin_dirs({}, process_env), true, false);
+        Config::Plugins defaults;
+        LoadGuard guard{self_executable(), defaults.load_timeout};
+        registry = PluginRegistry::scan(effective_plugin_dirs(defaults, process_env), defaults.strict_permissions,
+                                        false, nullptr, &guard);
     }
     if (args.markdown) return plugins_markdown(*registry);
     for (const auto* t : registry->types()) {
@@ -383,11 +408,7 @@ int main(int argc, char** argv) {
         if (args.command == "check") return cmd_check(args);
         if (args.command == "plugins") return cmd_plugins(args);
         if (args.command == "history") return cmd_history(args);
-        if (args.command == "worker") {  // hidden: the child of an "isolation": "process" check
-            int code = run_worker(std::cin, std::cout);
-            std::cout.flush();
-            std::_Exit(code);  // no static destructors under a plugin that may have left threads
-        }
+        if (args.command == "worker") cmd_worker();
         return cmd_serve(args);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "vitals: %s\n", e.what());

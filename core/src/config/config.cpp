@@ -373,7 +373,7 @@ void read_plugins(Reader& r, const Object::Ptr& root, Config& cfg) {
     if (!root->has("plugins")) return;
     auto o = r.object(root->get("plugins"), "plugins");
     if (!o) return;
-    r.known_keys(o, "plugins", {"dirs", "strict_permissions"});
+    r.known_keys(o, "plugins", {"dirs", "strict_permissions", "load_timeout"});
     if (o->has("dirs")) {
         Var v = o->get("dirs");
         if (!is_array(v)) {
@@ -387,6 +387,12 @@ void read_plugins(Reader& r, const Object::Ptr& root, Config& cfg) {
         }
     }
     if (auto v = r.boolean(o, "strict_permissions", "plugins")) cfg.plugins.strict_permissions = *v;
+    if (auto v = r.duration(o, "load_timeout", "plugins")) {
+        if (*v < Millis(10))
+            r.error("plugins.load_timeout", "must be at least 10ms");
+        else
+            cfg.plugins.load_timeout = *v;
+    }
 }
 
 void read_history(Reader& r, const Object::Ptr& root, Config& cfg) {

@@ -75,6 +75,9 @@ struct Config {
         std::vector<std::string> dirs;  // empty in the file → the defaults of SPEC §5
         bool dirs_explicit = false;
         bool strict_permissions = true;
+        // A plugin file is first loaded in a child (PluginRegistry's LoadGuard); one that has not
+        // answered by then is refused as hung.
+        Millis load_timeout{5000};
     } plugins;
     struct History {
         std::string path = "var/vitals.db";

@@ -1,24 +1,15 @@
 #include "plugins/process_check.h"
 
 #include "plugins/check_instance.h"
+#include "plugins/worker_process.h"
 
+#include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
-#include <cerrno>
 #include <chrono>
-#include <csignal>
-#include <cstring>
-#include <fcntl.h>
-#include <iostream>
-#include <poll.h>
-#include <spawn.h>
 #include <sstream>
 #include <sys/wait.h>
-#include <thread>
-#include <unistd.h>
-
-extern char** environ;
 
 namespace vitals {
 
@@ -26,38 +17,12 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr size_t kMaxResultBytes = 64 * 1024;
-
-std::string self_exe() {
-    char buf[4096];
-    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-    return n > 0 ? std::string(buf, size_t(n)) : std::string("/proc/self/exe");
-}
-
-std::string signal_name(int sig) {
-    const char* abbrev = sigabbrev_np(sig);
-    return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
-}
-
 RawResult failed(std::string output) {
     RawResult r;
     r.status = Status::fail;
     r.output = std::move(output);
     return r;
 }
-
-// Closes both ends on scope exit.
-struct Pipe {
-    int fd[2] = {-1, -1};
-    ~Pipe() {
-        for (int f : fd)
-            if (f >= 0) ::close(f);
-    }
-    void close_end(int i) {
-        if (fd[i] >= 0) ::close(fd[i]);
-        fd[i] = -1;
-    }
-};
 
 }  // namespace
 
@@ -79,66 +44,13 @@ RawResult ProcessCheck::run(MonoTime deadline) {
     request.stringify(rq);
     std::string input = rq.str();
 
-    Pipe to_child, from_child;
-    if (::pipe2(to_child.fd, O_CLOEXEC) != 0 || ::pipe2(from_child.fd, O_CLOEXEC) != 0)
-        return failed(std::string("cannot start worker: pipe: ") + std::strerror(errno));
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, to_child.fd[0], 0);
-    posix_spawn_file_actions_adddup2(&actions, from_child.fd[1], 1);
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addclosefrom_np(&actions, 3);  // nothing of the daemon's reaches the plugin
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setpgroup(&attr, 0);  // its own group: killed as a whole at the deadline
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-    std::string exe = self_exe();
-    char arg0[] = "vitals";
-    char arg1[] = "worker";
-    char* argv[] = {arg0, arg1, nullptr};
-    pid_t pid = -1;
-    int rc = posix_spawn(&pid, exe.c_str(), &actions, &attr, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0) return failed(std::string("cannot start worker: ") + std::strerror(rc));
-    to_child.close_end(0);
-    from_child.close_end(1);
-
-    // The request is small (well under a pipe buffer): one write, no deadlock.
-    (void)!::write(to_child.fd[1], input.data(), input.size());
-    to_child.close_end(1);
-
-    std::string output;
-    bool timed_out = false;
-    char buf[4096];
-    for (;;) {
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-        if (ms <= 0) {
-            timed_out = true;
-            break;
-        }
-        pollfd p{from_child.fd[0], POLLIN, 0};
-        int n = ::poll(&p, 1, int(std::min<int64_t>(ms, 1000)));
-        if (n < 0 && errno == EINTR) continue;
-        if (n == 0) continue;
-        ssize_t got = ::read(from_child.fd[0], buf, sizeof buf);
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) break;  // EOF: the child is done (or died)
-        if (output.size() < kMaxResultBytes) output.append(buf, size_t(got));
-    }
-    if (timed_out) ::kill(-pid, SIGKILL);
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    ::kill(-pid, SIGKILL);  // anything the plugin left behind in its group
-    if (timed_out) return failed("timed out after " + std::to_string(timeout_.count()) + " ms (worker killed)");
-    if (WIFSIGNALED(status)) return failed("crashed: " + signal_name(WTERMSIG(status)));
+    WorkerOutcome child = run_worker_process(self_executable(), input, deadline);
+    if (!child.spawn_error.empty()) return failed("cannot start worker: " + child.spawn_error);
+    if (child.timed_out) return failed("timed out after " + std::to_string(timeout_.count()) + " ms (worker killed)");
+    std::string sig = termination_signal(child.wait_status);
+    if (!sig.empty()) return failed("crashed: " + sig);
+    const std::string& output = child.output;
+    int status = child.wait_status;
 
     RawResult r;
     try {
@@ -168,40 +80,51 @@ std::shared_ptr<CheckRunner> make_check_runner(const CheckTypeInfo& type, const 
     return CheckInstance::create(type, options_json, error);
 }
 
-int run_worker(std::istream& in, std::ostream& out) {
-    auto reply = [&](Poco::JSON::Object& o) {
-        o.stringify(out);
-        out.flush();
+std::string run_worker(const std::string& request, int& exit_code) {
+    exit_code = 0;
+    auto reply = [](Poco::JSON::Object& o) {
+        std::ostringstream ss;
+        o.stringify(ss);
+        return ss.str();
     };
-    std::ostringstream ss;
-    ss << in.rdbuf();
     Poco::JSON::Object result;
     try {
         Poco::JSON::Parser parser;
-        auto req = parser.parse(ss.str()).extract<Poco::JSON::Object::Ptr>();
+        auto req = parser.parse(request).extract<Poco::JSON::Object::Ptr>();
+        bool strict = req->getValue<bool>("strict_permissions");
+        PluginRegistry registry;
+        std::string why;
+        if (req->has("load")) {
+            // The first load of a plugin file (PluginRegistry::scan with a LoadGuard): if its
+            // static constructors or entry point crash or hang, only this child is lost.
+            std::string plugin = req->getValue<std::string>("load");
+            if (!registry.load_file(plugin, strict, why)) {
+                result.set("error", why);
+                return reply(result);
+            }
+            Poco::JSON::Array types;
+            for (const auto& name : registry.type_names()) types.add(name);
+            result.set("types", types);
+            return reply(result);
+        }
         std::string plugin = req->getValue<std::string>("plugin");
         std::string type = req->getValue<std::string>("type");
         auto deadline = Clock::now() + std::chrono::milliseconds(req->getValue<Poco::Int64>("timeout_ms"));
-        PluginRegistry registry;
-        std::string why;
         // Loaded afresh in every child: a changed plugin file takes effect at the next run.
-        if (!registry.load_file(plugin, req->getValue<bool>("strict_permissions"), why)) {
+        if (!registry.load_file(plugin, strict, why)) {
             result.set("error", "plugin " + plugin + " refused: " + why);
-            reply(result);
-            return 0;
+            return reply(result);
         }
         const CheckTypeInfo* info = registry.find(type);
         if (!info) {
             result.set("error", "plugin " + plugin + " no longer provides type " + type);
-            reply(result);
-            return 0;
+            return reply(result);
         }
         std::string error;
         auto instance = CheckInstance::create(*info, req->getValue<std::string>("options_json"), error);
         if (!instance) {
             result.set("error", error);
-            reply(result);
-            return 0;
+            return reply(result);
         }
         RawResult r = instance->run(deadline);
         result.set("status", to_string(r.status));
@@ -211,12 +134,11 @@ int run_worker(std::istream& in, std::ostream& out) {
             result.set("observed_unit", r.observed_unit);
         }
         result.set("measurement", r.measurement);
-        reply(result);
-        return 0;
+        return reply(result);
     } catch (const std::exception& e) {
         result.set("error", std::string("worker: ") + e.what());
-        reply(result);
-        return 1;
+        exit_code = 1;
+        return reply(result);
     }
 }
 

@@ -12,7 +12,6 @@
 #include "plugins/registry.h"
 
 #include <chrono>
-#include <iosfwd>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,9 +40,11 @@ std::shared_ptr<CheckRunner> make_check_runner(const CheckTypeInfo& type, const 
                                                bool isolated, std::chrono::milliseconds timeout,
                                                bool strict_permissions, std::string& error);
 
-// The child side, `vitals worker`: reads one JSON request from `in`
-// ({"plugin", "type", "options", "timeout_ms", "strict_permissions"}), writes one JSON result to
-// `out`. Returns the exit code.
-int run_worker(std::istream& in, std::ostream& out);
+// The child side, `vitals worker`: answers one JSON request with one JSON reply. Two requests:
+//   {"plugin", "type", "options_json", "timeout_ms", "strict_permissions"}: create and run once;
+//     the reply is the result ({"status", "output", ...}) or {"error"};
+//   {"load", "strict_permissions"}: load that plugin file; the reply is {"types": [...]} or {"error"}.
+// Sets `exit_code` (0, or 1 when the request itself was malformed).
+std::string run_worker(const std::string& request, int& exit_code);
 
 }  // namespace vitals

@@ -1,5 +1,10 @@
 #include "plugins/registry.h"
 
+#include "common/duration.h"
+#include "plugins/worker_process.h"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 #include <boost/dll/shared_library.hpp>
 
 #include <algorithm>
@@ -8,6 +13,8 @@
 #include <dlfcn.h>
 #include <mutex>
 #include <spdlog/spdlog.h>
+#include <sstream>
+#include <thread>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -78,6 +85,77 @@ std::mutex cache_mutex;
 std::map<std::string, std::shared_ptr<LoadedLibrary>>& library_cache() {
     static std::map<std::string, std::shared_ptr<LoadedLibrary>> cache;
     return cache;
+}
+
+bool loaded_in_process(const std::string& path) {
+    std::lock_guard<std::mutex> lock(cache_mutex);
+    return library_cache().count(path) > 0;
+}
+
+// A file as it is on disk now: a refusal made in a child holds until the file changes.
+struct FileIdentity {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    off_t size = 0;
+    int64_t mtime_ns = 0;
+    bool operator==(const FileIdentity& o) const {
+        return dev == o.dev && ino == o.ino && size == o.size && mtime_ns == o.mtime_ns;
+    }
+};
+
+std::optional<FileIdentity> identity_of(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+    return FileIdentity{st.st_dev, st.st_ino, st.st_size, int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
+}
+
+std::mutex refused_mutex;
+std::map<std::string, std::pair<FileIdentity, std::string>>& refused_in_child() {
+    static std::map<std::string, std::pair<FileIdentity, std::string>> refused;
+    return refused;
+}
+
+// Loads `path` in a `vitals worker` child. Returns "" when it loaded there, else the refusal.
+std::string load_in_child(const std::string& path, bool strict_permissions, const LoadGuard& guard) {
+    auto id = identity_of(path);
+    if (id) {
+        std::lock_guard<std::mutex> lock(refused_mutex);
+        auto it = refused_in_child().find(path);
+        if (it != refused_in_child().end() && it->second.first == *id) return it->second.second;
+    }
+    Poco::JSON::Object request;
+    request.set("load", path);
+    request.set("strict_permissions", strict_permissions);
+    std::ostringstream rq;
+    request.stringify(rq);
+    auto started = std::chrono::steady_clock::now();
+    WorkerOutcome child = run_worker_process(guard.worker, rq.str(), started + guard.timeout);
+    std::string reason;
+    if (!child.spawn_error.empty()) {
+        // Not the plugin's fault, and nothing to remember: the next load tries again.
+        return "cannot start a worker to load it in (" + guard.worker + "): " + child.spawn_error;
+    } else if (child.timed_out) {
+        reason = "hung while loading (worker killed after " + format_duration(guard.timeout) +
+                 ", plugins.load_timeout)";
+    } else if (std::string sig = termination_signal(child.wait_status); !sig.empty()) {
+        reason = "crashed while loading: " + sig;
+    } else {
+        try {
+            Poco::JSON::Parser parser;
+            auto reply = parser.parse(child.output).extract<Poco::JSON::Object::Ptr>();
+            if (reply->has("types")) return "";
+            // Refused by the same tests the process would apply (ABI, descriptor): the same words.
+            return reply->optValue<std::string>("error", "refused while loading");
+        } catch (const std::exception&) {
+            int code = WIFEXITED(child.wait_status) ? WEXITSTATUS(child.wait_status) : -1;
+            reason = "exited with code " + std::to_string(code) + " while loading, without an answer";
+        }
+    }
+    if (id) {
+        std::lock_guard<std::mutex> lock(refused_mutex);
+        refused_in_child()[path] = {*id, reason};
+    }
+    return reason;
 }
 
 bool offset_ok(uint32_t struct_size, size_t end_of_field) { return struct_size >= end_of_field; }
@@ -220,7 +298,8 @@ bool PluginRegistry::load_file(const std::string& path, bool strict_permissions,
 }
 
 std::shared_ptr<PluginRegistry> PluginRegistry::scan(const std::vector<std::string>& dirs, bool strict_permissions,
-                                                     bool required_dirs, const std::set<std::string>* wanted) {
+                                                     bool required_dirs, const std::set<std::string>* wanted,
+                                                     const LoadGuard* guard) {
     auto reg = std::make_shared<PluginRegistry>();
     reg->dirs_ = dirs;
     std::vector<std::string> candidates;  // in scan order: directories in turn, files by name
@@ -247,9 +326,28 @@ std::shared_ptr<PluginRegistry> PluginRegistry::scan(const std::vector<std::stri
         std::sort(files.begin(), files.end());
         candidates.insert(candidates.end(), files.begin(), files.end());
     }
-    auto load = [&](const std::string& f) {
-        std::string reason;
-        if (!reg->load_file(f, strict_permissions, reason)) reg->refusals_.push_back({f, reason});
+    // One round: with a guard, every file not loaded in this process yet is first loaded in a child
+    // of its own, all children at once (a round costs about one child's start-up, not one each).
+    auto load_round = [&](const std::vector<std::string>& files) {
+        std::vector<std::string> child_refusal(files.size());
+        if (guard) {
+            std::vector<std::thread> children;
+            for (size_t i = 0; i < files.size(); ++i) {
+                if (loaded_in_process(files[i])) continue;
+                if (strict_permissions) {
+                    // Checked here first: a file anyone could have written is not run even in a child.
+                    child_refusal[i] = permission_problem(files[i]);
+                    if (!child_refusal[i].empty()) continue;
+                }
+                children.emplace_back([&, i] { child_refusal[i] = load_in_child(files[i], strict_permissions, *guard); });
+            }
+            for (auto& t : children) t.join();
+        }
+        for (size_t i = 0; i < files.size(); ++i) {
+            std::string reason = child_refusal[i];
+            if (reason.empty() && reg->load_file(files[i], strict_permissions, reason)) continue;
+            reg->refusals_.push_back({files[i], reason});
+        }
     };
     std::vector<bool> loaded(candidates.size(), false);
     if (wanted) {
@@ -259,17 +357,21 @@ std::shared_ptr<PluginRegistry> PluginRegistry::scan(const std::vector<std::stri
             if (wanted->count(stem)) return true;
             return stem.rfind("lib", 0) == 0 && wanted->count(stem.substr(3)) > 0;
         };
+        std::vector<std::string> first;
         for (size_t i = 0; i < candidates.size(); ++i)
             if (named_after_wanted(candidates[i])) {
-                load(candidates[i]);
+                first.push_back(candidates[i]);
                 loaded[i] = true;
             }
+        load_round(first);
         bool missing = false;
         for (const auto& t : *wanted) missing = missing || !reg->find(t);
         if (!missing) return reg;
     }
+    std::vector<std::string> rest;
     for (size_t i = 0; i < candidates.size(); ++i)
-        if (!loaded[i]) load(candidates[i]);
+        if (!loaded[i]) rest.push_back(candidates[i]);
+    load_round(rest);
     return reg;
 }
 

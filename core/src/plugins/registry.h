@@ -5,6 +5,7 @@
 
 #include <vitals/plugin.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -50,6 +51,18 @@ struct PluginRefusal {
     std::string reason;
 };
 
+// How a plugin file is first opened. With a guard, every file not loaded yet in this process is
+// first loaded in a `vitals worker` child (plugins/worker_process.h): a plugin whose static
+// constructors or entry point crash or hang is refused ("crashed while loading: SIGSEGV", "hung
+// while loading") and the process loading it lives on; only a file that loaded cleanly there is
+// loaded here. A refusal is remembered for that file (path, inode, size, mtime) until it changes,
+// so a hanging file costs its timeout once, not at every reload. Without a guard (unit tests, and
+// the worker itself) files are loaded in-process directly.
+struct LoadGuard {
+    std::string worker;                              // the vitals executable
+    std::chrono::milliseconds timeout{5000};         // plugins.load_timeout
+};
+
 class PluginRegistry {
 public:
     // Scans each directory for *.so (sorted by name) and loads what passes every test. A directory that
@@ -60,9 +73,13 @@ public:
     // (<type>.so or lib<type>.so) is loaded first, and the other files only when some wanted type
     // is still missing: a daemon running disk and tcp checks never maps OpenSSL for the http plugin,
     // starts sooner and runs no code of a plugin it does not use. Without it, every file is loaded.
+    //
+    // With `guard`, the files of each round (named after a wanted type, then the rest) are first
+    // loaded in children, all at once.
     static std::shared_ptr<PluginRegistry> scan(const std::vector<std::string>& dirs, bool strict_permissions,
                                                 bool required_dirs,
-                                                const std::set<std::string>* wanted = nullptr);
+                                                const std::set<std::string>* wanted = nullptr,
+                                                const LoadGuard* guard = nullptr);
 
     // Loads one file (used by scan and by tests). Returns false with `reason` set on refusal.
     bool load_file(const std::string& path, bool strict_permissions, std::string& reason);

@@ -1,0 +1,186 @@
+"""Faults in operation (issue 12): a second daemon on the same port, plugins that crash or hang while
+loading, a reload that adds checks while the load balancer polls, SIGTERM during a slow reload."""
+
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import unittest
+
+from vitals_harness import (FIXTURE_DIR, PLUGIN_DIR, VITALS, VitalsTestCase, check_config, daemon_env,
+                            file_check)
+
+LOAD_FAULTS = os.path.join(FIXTURE_DIR, "load_faults")
+
+
+class SecondDaemonOnThePort(VitalsTestCase):
+    def test_second_daemon_on_the_same_port_fails_at_once(self):
+        ok = self.status_file("ok")
+        plugins = self.plugins_with_fixtures()
+        first = self.start_daemon({"plugins": plugins, "checks": [file_check("a", ok)]})
+        self.wait_for(lambda: first.get("/health").status == 200, message="first daemon to pass")
+        cfg = self.write_config({"server": {"address": "127.0.0.1", "port": first.port},
+                                 "history": {"path": self.path("second.db")}, "plugins": plugins,
+                                 "checks": [file_check("a", ok)]}, "second.json")
+        proc = subprocess.run([VITALS, "serve", "-c", cfg], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, env=daemon_env(), timeout=30, text=True, cwd=self.tmp)
+        self.assertNotEqual(proc.returncode, 0, proc.stdout)
+        self.assertIn("address already in use", proc.stdout.lower())
+        self.assertNotIn("listening on", proc.stdout)
+        # Every probe reaches the first daemon: none is answered by anything else.
+        for _ in range(20):
+            self.assertEqual(first.get("/health").status, 200)
+        self.assertTrue(first.alive())
+
+
+class PluginsThatFaultWhileLoading(VitalsTestCase):
+    def load_fault_dir(self, *names):
+        d = self.path("load-faults")
+        os.makedirs(d, exist_ok=True)
+        os.chmod(d, 0o755)
+        for n in names:
+            dst = os.path.join(d, n)
+            shutil.copyfile(os.path.join(LOAD_FAULTS, n), dst)
+            os.chmod(dst, 0o755)
+        return d
+
+    def config(self, fault_dir, checks, load_timeout="500ms"):
+        return {"plugins": {"dirs": [PLUGIN_DIR, self.fixture_plugin_dir(), fault_dir], "load_timeout": load_timeout},
+                "checks": checks}
+
+    def test_validate_and_plugins_refuse_a_plugin_that_crashes_or_hangs_while_loading(self):
+        d = self.load_fault_dir("crash_on_load.so", "hang_on_load.so")
+        cfg = self.write_config(self.config(d, [file_check("a", self.status_file("ok"))]))
+        for args in (["validate", "-c", cfg], ["plugins", "-c", cfg]):
+            with self.subTest(command=args[0]):
+                proc = self.run_vitals(args)
+                out = proc.stdout + proc.stderr
+                self.assertEqual(proc.returncode, 0, out)
+                self.assertIn("crash_on_load.so: crashed while loading: SIGSEGV", out)
+                self.assertIn("hang_on_load.so: hung while loading", out)
+                # The good plugins still load and serve their types.
+                self.assertIn("fixture_file" if args[0] == "plugins" else ": OK: 1 checks", out)
+
+    def test_serve_with_a_check_whose_plugin_crashes_while_loading_is_a_config_error(self):
+        d = self.load_fault_dir("crash_on_load.so")
+        cfg = self.write_config(self.config(d, [check_config("c", "crash_on_load", "1s", "500ms")]))
+        proc = subprocess.run([VITALS, "serve", "-c", cfg, "--port", "0"], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=daemon_env(), timeout=30,
+                              text=True, cwd=self.tmp)
+        self.assertEqual(proc.returncode, 2, proc.stdout)  # a configuration error, not a signal
+        self.assertIn("crash_on_load.so: crashed while loading: SIGSEGV", proc.stdout)
+        self.assertIn('unknown check type "crash_on_load"', proc.stdout)
+
+    def test_reload_after_a_crashing_plugin_is_dropped_in_keeps_the_daemon(self):
+        d = self.load_fault_dir()
+        ok = self.status_file("ok")
+        config = self.config(d, [file_check("a", ok)])
+        daemon = self.start_daemon(config)
+        self.wait_for(lambda: daemon.get("/health").status == 200, message="/health to pass")
+        for name in ("crash_on_load.so", "hang_on_load.so"):
+            shutil.copyfile(os.path.join(LOAD_FAULTS, name), os.path.join(d, name))
+            os.chmod(os.path.join(d, name), 0o755)
+        config["checks"].append(check_config("c", "crash_on_load", "1s", "500ms"))
+        config["checks"].append(check_config("h", "hang_on_load", "1s", "500ms"))
+        self.write_config(dict(config, server={"address": "127.0.0.1"},
+                               history={"path": self.path("d0.db")}), "d0.json")
+        r = daemon.get("/admin/reload", method="POST", timeout=30)
+        body = self.assertProblem(r, 422)
+        self.assertIn("crashed while loading: SIGSEGV", body["detail"])
+        self.assertIn("hung while loading", body["detail"])
+        self.assertTrue(daemon.alive())
+        self.assertEqual(daemon.get("/health").status, 200)
+        self.assertEqual(sorted(daemon.get("/health").json()["checks"]), ["a:status"])
+
+
+class ReloadUnderPolling(VitalsTestCase):
+    """A reload that adds a check to the load balancer's group must not fail the group until that check
+    has a result: a fleet-wide `systemctl reload` would otherwise pull every target."""
+
+    def poll(self, daemon, path, stop, codes):
+        while not stop.is_set():
+            try:
+                codes.append(daemon.get(path, timeout=5).status)
+            except OSError as e:
+                codes.append(repr(e))
+            time.sleep(0.02)
+
+    def reload_while_polling(self, daemon, config, until):
+        stop, codes = threading.Event(), []
+        poller = threading.Thread(target=self.poll, args=(daemon, "/health/alb", stop, codes), daemon=True)
+        poller.start()
+        try:
+            time.sleep(0.2)
+            self.write_config(config, "d0.json")
+            r = daemon.get("/admin/reload", method="POST", timeout=30)
+            self.assertEqual(r.status, 200, r)
+            self.wait_for(until, 20.0, "the new check's first result")
+            time.sleep(0.2)
+        finally:
+            stop.set()
+            poller.join(10)
+        return codes
+
+    def base(self, ok):
+        return {"server": {"address": "127.0.0.1"}, "history": {"path": self.path("d0.db")},
+                "plugins": self.plugins_with_fixtures(),
+                "groups": {"alb": {"checks": ["a"]}},
+                "checks": [file_check("a", ok)]}
+
+    def test_reload_adding_a_slow_passing_check_never_fails_the_group(self):
+        ok = self.status_file("ok")
+        config = self.base(ok)
+        daemon = self.start_daemon(config)
+        self.wait_for(lambda: daemon.get("/health/alb").status == 200, message="/health/alb to pass")
+        config["checks"].append(check_config("slow", "fixture_sleep", "5s", "3s", options={"ms": "1s"}))
+        config["groups"]["alb"]["checks"].append("slow")
+
+        def slow_has_passed():
+            return daemon.get("/health/checks/slow").json()["effectiveStatus"] == "pass"
+        codes = self.reload_while_polling(daemon, config, slow_has_passed)
+        self.assertGreater(len(codes), 10, codes)
+        self.assertEqual(set(codes), {200}, codes)
+        self.assertIn("slow:responseTime", daemon.get("/health/alb").json()["checks"])
+
+    def test_a_check_added_by_reload_counts_from_its_first_result(self):
+        ok, bad = self.status_file("ok"), self.status_file("bad", "fail", "broken")
+        config = self.base(ok)
+        daemon = self.start_daemon(config)
+        self.wait_for(lambda: daemon.get("/health/alb").status == 200, message="/health/alb to pass")
+        config["checks"].append(file_check("b", bad))
+        config["groups"]["alb"]["checks"].append("b")
+        self.write_config(config, "d0.json")
+        self.assertEqual(daemon.get("/admin/reload", method="POST", timeout=30).status, 200)
+        self.wait_for(lambda: daemon.get("/health/alb").status == 503, message="/health/alb to fail on b")
+        body = daemon.get("/health/alb").json()
+        self.assertIn("b: fail (critical)", body["output"])
+
+
+class SigtermDuringReload(VitalsTestCase):
+    def test_sigterm_drains_at_once_while_a_slow_reload_runs(self):
+        ok = self.status_file("ok")
+        config = {"server": {"address": "127.0.0.1"}, "history": {"path": self.path("d0.db")},
+                  "plugins": self.plugins_with_fixtures(), "shutdown": {"drain": "1s"},
+                  "checks": [file_check("a", ok)]}
+        daemon = self.start_daemon(config)
+        self.wait_for(lambda: daemon.get("/health").status == 200, message="/health to pass")
+        # create() of the new check takes 30 s: the reload is still running when SIGTERM comes.
+        config["checks"].append(check_config("slow", "fixture_sleep", "5s", "1s", options={"create_ms": "30s"}))
+        self.write_config(config, "d0.json")
+        daemon.signal(signal.SIGHUP)
+        self.wait_for(lambda: "SIGHUP: reloading" in daemon.log(), message="the reload to start")
+        daemon.signal(signal.SIGTERM)
+        r = self.wait_for(lambda: (lambda r: r if r.status == 503 else None)(daemon.get("/health")),
+                          10.0, "/health to report draining")
+        self.assertEqual(r.json()["output"], "draining")
+        self.assertNotIn("reloaded", daemon.log())  # the drain began while the reload still ran
+        daemon.proc.wait(25)  # hang guard: the reload would take 30 s more
+        self.assertEqual(daemon.proc.returncode, 0, daemon.log())
+        self.assertIn("a reload is still running; exiting without waiting for it", daemon.log())
+        self.assertNotIn("reloaded", daemon.log())
+
+
+if __name__ == "__main__":
+    unittest.main()
