@@ -48,6 +48,23 @@ class CliBasicsTest(VitalsTestCase):
         p = self.run_vitals(["--frobnicate"])
         self.assertIn("--frobnicate", p.stderr)
 
+    def test_check_exits_3_unknown_on_usage_and_configuration_errors(self):
+        # `vitals check` is itself a Nagios-style plugin: 2 would read as CRITICAL, 3 is UNKNOWN.
+        bad = self.write_config({"checks": [{"name": "x", "type": "no-such-type"}]})
+        for args in (["check", "--frobnicate"], ["--frobnicate", "check"], ["check", "-c", bad],
+                     ["check", "-c", self.path("missing.json")]):
+            with self.subTest(args=args):
+                p = self.run_vitals(args, timeout=10)
+                self.assertEqual(p.returncode, 3, (p.stdout, p.stderr))
+                self.assertTrue(p.stderr.strip(), "no message on stderr")
+        # The other commands keep 2 for the same errors.
+        p = self.run_vitals(["validate", "-c", bad], timeout=10)
+        self.assertEqual(p.returncode, 2, (p.stdout, p.stderr))
+
+    def test_help_lists_the_history_cursor(self):
+        p = self.run_vitals(["--help"])
+        self.assertIn("--cursor", p.stdout)
+
 
 class ValidateTest(VitalsTestCase):
     def good_config(self):

@@ -1,5 +1,5 @@
 // vitals: the command line (SPEC §7). Exit codes: 0 success, 1 runtime failure, 2 usage or
-// configuration error; `check` exits 0/1/2 for pass/warn/fail.
+// configuration error; `check` exits 0/1/2 for pass/warn/fail and 3 for a usage or configuration error.
 #include "app/daemon.h"
 #include "app/loading.h"
 #include "app/logging.h"
@@ -39,7 +39,11 @@
 namespace vitals {
 namespace {
 
-constexpr int kExitUsage = 2;
+constexpr int kExitUsageDefault = 2;
+// `vitals check` is itself a Nagios-style monitoring plugin, whose "unknown" (3) is the answer to a
+// usage or configuration error; every other command exits 2 for those (SPEC §7).
+constexpr int kExitCheckUnknown = 3;
+int kExitUsage = kExitUsageDefault;  // set once from the command line, before anything can fail
 constexpr const char* kDefaultConfig = "/etc/vitals/vitals.json";
 
 const char* kUsage = R"(vitals - health-check sidecar for load balancers
@@ -47,11 +51,12 @@ const char* kUsage = R"(vitals - health-check sidecar for load balancers
 Usage:
   vitals [serve] [--config FILE] [--port N]   run the daemon (default command)
   vitals validate [--config FILE]             check the configuration and plugins, then exit
-  vitals check [--config FILE]                run every check once, print a table, exit 0/1/2 (pass/warn/fail)
+  vitals check [--config FILE]                run every check once, print a table, exit 0/1/2 (pass/warn/fail),
+                                              3 for a usage or configuration error (Nagios UNKNOWN)
   vitals plugins [--config FILE] [--markdown] list check types and their options (--markdown: as the
                                               configuration reference, docs/config-reference.md)
   vitals history [--config FILE] [--check NAME]... [--status S] [--since T] [--until T]
-                 [--transitions] [--limit N] [--json]
+                 [--transitions] [--limit N] [--cursor C] [--json]
                                               query the history database directly (daemon up or down)
   vitals --version | --help
 
@@ -59,7 +64,10 @@ Options:
   -c, --config FILE   configuration file (default /etc/vitals/vitals.json)
   -p, --port N        listen on port N instead of server.port (0: any free port)
 
-Exit codes: 0 ok, 1 runtime error, 2 usage or configuration error.
+History: --since/--until take RFC 3339, unix seconds or a relative time (-15m); --limit 1..1000
+(default 100); --cursor C continues where the previous page left off (its last line names C).
+
+Exit codes: 0 ok, 1 runtime error, 2 usage or configuration error (3 for check).
 )";
 
 struct Args {
@@ -79,6 +87,15 @@ struct Args {
 
 Args parse_args(int argc, char** argv) {
     Args a;
+    // The command decides the exit code of a usage error, also of one found before the command.
+    auto takes_value = [](const std::string& opt) {
+        for (const char* o : {"-c", "--config", "-p", "--port", "--check", "--status", "--since", "--until", "--limit",
+                              "--cursor"})
+            if (opt == o) return true;
+        return false;
+    };
+    for (int i = 1; i < argc; ++i)
+        if (std::strcmp(argv[i], "check") == 0 && !(i > 1 && takes_value(argv[i - 1]))) kExitUsage = kExitCheckUnknown;
     bool command_seen = false;
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];
