@@ -44,6 +44,13 @@ class ExampleConfigTest(VitalsTestCase):
         self.assertEqual(health_check_entry(body, "self")["status"], "pass")
         self.assertIn("self:responseTime", body["checks"])
         self.assertIn("root-disk:freeSpace", body["checks"])
+        # The Quick start's target group path, and the liveness group, exist and pass.
+        alb = d.get("/health/alb")
+        self.assertEqual(alb.status, 200, alb)
+        self.assertEqual(sorted(alb.json()["checks"]), ["root-disk:freeSpace", "self:responseTime"])
+        live = d.get("/health/live")
+        self.assertEqual(live.status, 200, live)
+        self.assertEqual(sorted(live.json()["checks"]), ["self:responseTime"])
 
 
 if __name__ == "__main__":
