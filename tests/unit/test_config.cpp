@@ -5,6 +5,8 @@
 
 #include <map>
 
+#include <unistd.h>
+
 using namespace vitals;
 
 namespace {
@@ -233,4 +235,31 @@ TEST_CASE("number options must be finite", "[config]") {
                                 bad + "\"}}]}");
         CHECK(has_error(errors, "checks[0].options.warn_free_percent: expected a finite number"));
     }
+}
+
+TEST_CASE("the configuration file must be a regular file of at most 4 MiB", "[config]") {
+    auto refusal = [](const std::string& path) -> std::string {
+        try {
+            read_config_file(path);
+        } catch (const ConfigError& e) {
+            return e.errors().at(0);
+        }
+        return "(read)";
+    };
+    CHECK(refusal("/") == "/: is a directory, not a regular file");
+    CHECK(refusal("/dev/zero") == "/dev/zero: is a character device, not a regular file");
+    CHECK(refusal("/nonexistent/vitals.json") == "/nonexistent/vitals.json: cannot read: No such file or directory");
+    char path[] = "/tmp/vitals-config-XXXXXX";
+    int fd = ::mkstemp(path);
+    REQUIRE(fd >= 0);
+    REQUIRE(::ftruncate(fd, off_t(kMaxConfigBytes)) == 0);
+    CHECK(read_config_file(path).size() == kMaxConfigBytes);
+    REQUIRE(::ftruncate(fd, off_t(kMaxConfigBytes) + 1) == 0);
+    CHECK(refusal(path) == std::string(path) + ": too large; a configuration file is at most 4 MiB (this one is " +
+                               std::to_string(kMaxConfigBytes + 1) + " bytes)");
+    ::close(fd);
+    ::unlink(path);
+    // The loader's first look goes through the same reader: /dev/zero gives nothing to look at.
+    CHECK_FALSE(peek_config("/dev/zero", env({})).check_types);
+    CHECK_THROWS_AS(load_config_file("/dev/zero", env({}), &registry()), ConfigError);
 }

@@ -8,12 +8,15 @@
 #include <Poco/JSON/Parser.h>
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <cstdlib>
-#include <fstream>
 #include <regex>
 #include <set>
 #include <sstream>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace vitals {
@@ -762,23 +765,56 @@ Config parse_config(const std::string& json_text, const EnvLookup& env, const Pl
     return cfg;
 }
 
+static std::string file_kind(mode_t mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a plain file";
+}
+
+std::string read_config_file(const std::string& path) {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below like any other
+    // file that is not regular. The checks are made on the open descriptor, so a symlink swapped
+    // meanwhile cannot slip a device past them.
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) throw ConfigError({path + ": cannot read: " + std::string(std::strerror(errno))});
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) throw ConfigError({path + ": cannot read: " + std::string(std::strerror(errno))});
+    if (!S_ISREG(st.st_mode)) throw ConfigError({path + ": is " + file_kind(st.st_mode) + ", not a regular file"});
+    const std::string too_large = path + ": too large; a configuration file is at most " +
+                                  std::to_string(kMaxConfigBytes >> 20) + " MiB";
+    if (uint64_t(st.st_size) > kMaxConfigBytes)
+        throw ConfigError({too_large + " (this one is " + std::to_string(st.st_size) + " bytes)"});
+    // At most one byte past the cap, whatever fstat said: the file may grow while it is read.
+    std::string text;
+    char buf[65536];
+    while (text.size() <= kMaxConfigBytes) {
+        ssize_t n = ::read(fd, buf, std::min(sizeof buf, kMaxConfigBytes + 1 - text.size()));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw ConfigError({path + ": cannot read: " + std::string(std::strerror(errno))});
+        if (n == 0) break;
+        text.append(buf, size_t(n));
+    }
+    if (text.size() > kMaxConfigBytes) throw ConfigError({too_large});
+    return text;
+}
+
 Config load_config_file(const std::string& path, const EnvLookup& env, const PluginRegistry* registry) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw ConfigError({path + ": cannot read: " + std::string(std::strerror(errno))});
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return parse_config(ss.str(), env, registry, path);
+    return parse_config(read_config_file(path), env, registry, path);
 }
 
 ConfigPeek peek_config(const std::string& path, const EnvLookup& env) {
     Config cfg;
     ConfigPeek peek;
     try {
-        std::ifstream in(path, std::ios::binary);
-        std::ostringstream ss;
-        ss << in.rdbuf();
         Poco::JSON::Parser parser(new Poco::JSON::ParseHandler(true));
-        Var root = parser.parse(strip_json_comments(ss.str()));
+        Var root = parser.parse(strip_json_comments(read_config_file(path)));
         if (!is_object(root)) return peek;
         Object::Ptr top = root.extract<Object::Ptr>();
         std::vector<std::string> ignored;
