@@ -112,6 +112,19 @@ class ValidateTest(VitalsTestCase):
         self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
         self.assertIn(cfg, p.stderr)
 
+    def test_duplicate_keys_are_errors_with_their_paths(self):
+        # The second "checks" would silently replace the first: the file validated as "0 checks".
+        text = """{
+  "checks": [{"name": "a", "type": "tcp", "options": {"host": "127.0.0.1", "port": 1, "port": 2}}],
+  "server": {"address": "127.0.0.1", "port": 18081, "port": 18082},
+  "checks": []
+}"""
+        p = self.run_vitals(["validate", "-c", self.write_config(text)])
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        for error in ('checks: duplicate key "checks"', 'checks[0].options.port: duplicate key "port"',
+                      'server.port: duplicate key "port"'):
+            self.assertIn(error, p.stderr)
+
     def test_config_must_be_a_regular_file_of_at_most_4_mib(self):
         directory = self.path("conf.d")
         os.mkdir(directory)

@@ -237,6 +237,29 @@ TEST_CASE("number options must be finite", "[config]") {
     }
 }
 
+TEST_CASE("a duplicate key is an error with its path, at any depth, with every other error", "[config]") {
+    auto errors = errors_of(R"({
+        "checks": [{"name": "a", "type": "disk"}],
+        "server": {"port": 1, "port": 2},
+        "checks": [
+            {"name": "a", "type": "tcp", "options": {"host": "h", "port": 1, "port": 2}},
+            {"name": "b", "name": "c", "type": "disk", "interval": "5x"}],
+        "policy": {"http_status": {"fail": 503, "fail": 500}},
+        "groups": {"g": {"checks": ["a"]}, "g": {"checks": ["a"], "drain": true, "drain": false}}})");
+    const std::pair<const char*, const char*> duplicates[] = {
+        {"checks", "checks"}, {"server.port", "port"}, {"checks[0].options.port", "port"}, {"checks[1].name", "name"},
+        {"policy.http_status.fail", "fail"}, {"groups.g", "g"}, {"groups.g.drain", "drain"}};
+    for (const auto& [path, key] : duplicates) {
+        INFO(path);
+        CHECK(has_error(errors, std::string(path) + ": duplicate key \"" + key + "\""));
+    }
+    CHECK(has_error(errors, "checks[1].interval: invalid duration"));  // collected in the same pass
+    CHECK(errors.size() == 8);
+    // Equal keys in different objects are not duplicates.
+    CHECK_NOTHROW(parse(R"({"checks": [{"name": "a", "type": "disk", "options": {"path": "/"}},
+                                       {"name": "b", "type": "disk", "options": {"path": "/"}}]})"));
+}
+
 TEST_CASE("the configuration file must be a regular file of at most 4 MiB", "[config]") {
     auto refusal = [](const std::string& path) -> std::string {
         try {

@@ -129,6 +129,93 @@ std::string substitute_env(const std::string& text, const EnvLookup& env, const 
 
 namespace {
 
+// Poco's ParseHandler keeps the last of two equal keys without a word, so {"checks": [...],
+// "checks": []} would validate as no checks at all. This one builds the same tree and records
+// "<path>: duplicate key" for every key seen twice in one object, at any depth.
+class DuplicateKeyHandler : public Poco::JSON::ParseHandler {
+public:
+    explicit DuplicateKeyHandler(std::vector<std::string>* errors)
+        : Poco::JSON::ParseHandler(true), errors_(errors) {}
+
+    void reset() override {
+        frames_.clear();
+        Poco::JSON::ParseHandler::reset();
+    }
+    void startObject() override {
+        frames_.push_back({true, next_path(), {}, {}, 0});
+        Poco::JSON::ParseHandler::startObject();
+    }
+    void endObject() override {
+        if (!frames_.empty()) frames_.pop_back();
+        Poco::JSON::ParseHandler::endObject();
+    }
+    void startArray() override {
+        frames_.push_back({false, next_path(), {}, {}, 0});
+        Poco::JSON::ParseHandler::startArray();
+    }
+    void endArray() override {
+        if (!frames_.empty()) frames_.pop_back();
+        Poco::JSON::ParseHandler::endArray();
+    }
+    void key(const std::string& k) override {
+        if (!frames_.empty()) {
+            Frame& f = frames_.back();
+            f.key = k;
+            if (!f.keys.insert(k).second && errors_) errors_->push_back(next_path() + ": duplicate key \"" + k +
+                                                                         "\" (an object holds each key once)");
+        }
+        Poco::JSON::ParseHandler::key(k);
+    }
+    void value(int v) override { scalar(v); }
+    void value(unsigned v) override { scalar(v); }
+    void value(Poco::Int64 v) override { scalar(v); }
+    void value(Poco::UInt64 v) override { scalar(v); }
+    void value(const std::string& v) override { scalar(v); }
+    void value(double v) override { scalar(v); }
+    void value(bool v) override { scalar(v); }
+    void null() override {
+        take_array_slot();
+        Poco::JSON::ParseHandler::null();
+    }
+
+private:
+    struct Frame {
+        bool object;
+        std::string path;
+        std::set<std::string> keys;  // objects: the keys seen so far
+        std::string key;             // objects: the key of the value being read
+        size_t index;                // arrays: the index of the next element
+    };
+
+    // The path of the value that starts now: "checks[0].options.port"; "" for the top level.
+    std::string next_path() {
+        if (frames_.empty()) return "";
+        Frame& f = frames_.back();
+        if (!f.object) return f.path + "[" + std::to_string(f.index++) + "]";
+        return f.path.empty() ? f.key : f.path + "." + f.key;
+    }
+    // A scalar takes its array slot like an object or array would.
+    void take_array_slot() {
+        if (!frames_.empty() && !frames_.back().object) ++frames_.back().index;
+    }
+    template <class T>
+    void scalar(const T& v) {
+        take_array_slot();
+        Poco::JSON::ParseHandler::value(v);
+    }
+
+    std::vector<std::string>* errors_;  // not owned; may be null (duplicates then go unreported)
+    std::vector<Frame> frames_;
+};
+
+// Parses configuration text (comments allowed) into Poco's tree; duplicate keys go to `errors`
+// (when not null). Throws Poco::Exception on malformed JSON.
+Var parse_json_text(const std::string& text, std::vector<std::string>* errors) {
+    // Comments are stripped here: Poco 1.11's own allowComments rejects "//" comments.
+    Poco::JSON::Parser parser(new DuplicateKeyHandler(errors));
+    return parser.parse(strip_json_comments(text));
+}
+
 bool is_object(const Var& v) { return v.type() == typeid(Object::Ptr); }
 bool is_array(const Var& v) { return v.type() == typeid(Array::Ptr); }
 
@@ -740,9 +827,7 @@ Config parse_config(const std::string& json_text, const EnvLookup& env, const Pl
     std::vector<std::string> errors;
     Var root_var;
     try {
-        // Comments are stripped here: Poco 1.11's own allowComments rejects "//" comments.
-        Poco::JSON::Parser parser(new Poco::JSON::ParseHandler(true));
-        root_var = parser.parse(strip_json_comments(json_text));
+        root_var = parse_json_text(json_text, &errors);
     } catch (const Poco::Exception& e) {
         throw ConfigError({source + ": not valid JSON: " + e.displayText()});
     } catch (const std::exception& e) {
@@ -813,8 +898,7 @@ ConfigPeek peek_config(const std::string& path, const EnvLookup& env) {
     Config cfg;
     ConfigPeek peek;
     try {
-        Poco::JSON::Parser parser(new Poco::JSON::ParseHandler(true));
-        Var root = parser.parse(strip_json_comments(read_config_file(path)));
+        Var root = parse_json_text(read_config_file(path), nullptr);
         if (!is_object(root)) return peek;
         Object::Ptr top = root.extract<Object::Ptr>();
         std::vector<std::string> ignored;
