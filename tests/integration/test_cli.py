@@ -125,6 +125,42 @@ class ValidateTest(VitalsTestCase):
                       'server.port: duplicate key "port"'):
             self.assertIn(error, p.stderr)
 
+    def test_numbers_durations_and_defaults_follow_one_rule(self):
+        # (what, check fields, error the output must hold, error it must not)
+        cases = [
+            ("a string for an integer", {"rise": "1"}, 'checks[0].rise: expected an integer, got a string ("1")', None),
+            ("a string for an integer option", {"options": {"host": "127.0.0.1", "port": "1"}},
+             "checks[0].options.port: expected an integer, got a string", None),
+            ("a fraction for an integer", {"fall": 1.5},
+             "checks[0].fall: expected an integer (digits only: no fraction or exponent), got 1.5", None),
+            ("a number for a duration", {"interval": 10000},
+             'checks[0].interval: expected a duration with a unit, such as "250ms" or "5s", got the number 10000', None),
+            ("a huge number for a duration", {"interval": 1e300},
+             'checks[0].interval: expected a duration with a unit, such as "250ms" or "5s", got the number', None),
+            ("an invalid timeout is not compared", {"interval": "1s", "timeout": "2x"},
+             'checks[0].timeout: invalid duration "2x"', "must be shorter than the interval"),
+            ("a default is named as one", {"interval": "1s", "timeout": None},
+             "checks[0].timeout: must be shorter than the interval (default timeout 2s >= interval 1s)", None),
+        ]
+        for what, fields, error, absent in cases:
+            with self.subTest(what):
+                check = tcp_check("c")
+                check.update(fields)
+                check = {k: v for k, v in check.items() if v is not None}
+                p = self.run_vitals(["validate", "-c", self.write_config({"checks": [check]}, "one.json")])
+                self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+                self.assertIn(error, p.stderr)
+                if absent:
+                    self.assertNotIn(absent, p.stderr)
+        # Plugin options follow the same rule: a duration option as a number is refused, with a unit it is fine.
+        http = {"name": "api", "type": "http", "options": {"url": "http://127.0.0.1:1/", "warn_latency": 500}}
+        p = self.run_vitals(["validate", "-c", self.write_config({"checks": [http]}, "http.json")])
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("checks[0].options.warn_latency: expected a duration with a unit", p.stderr)
+        http["options"]["warn_latency"] = "500ms"
+        p = self.run_vitals(["validate", "-c", self.write_config({"checks": [http]}, "http.json")])
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
     def test_config_must_be_a_regular_file_of_at_most_4_mib(self):
         directory = self.path("conf.d")
         os.mkdir(directory)

@@ -278,11 +278,24 @@ public:
         return string_value(o->get(key), join_path(path, key));
     }
 
-    // An integer, or a string (after substitution) holding one: "${PORT:-8081}" works.
+    // Integers, numbers and booleans are written as JSON values. A string stands for one only when
+    // it uses ${VAR} substitution ("port": "${PORT:-8081}"), the one way to take a value from the
+    // environment: "rise": "1" is an error, not a 1. Returns the substituted text of such a string.
+    std::optional<std::string> substituted(const Var& v, const std::string& path, const std::string& expected,
+                                           const char* hint) {
+        const std::string& raw = v.extract<std::string>();
+        if (raw.find("${") == std::string::npos) {
+            error(path, "expected " + expected + ", got a string (\"" + raw + "\"); " + hint);
+            return std::nullopt;
+        }
+        return string_value(v, path);
+    }
+
+    // An integer, or a ${VAR} string whose substitution holds one.
     std::optional<int64_t> integer_value(const Var& v, const std::string& path, int64_t min, int64_t max) {
         int64_t value = 0;
         if (v.isString()) {
-            auto s = string_value(v, path);
+            auto s = substituted(v, path, "an integer", "numbers are written without quotes");
             if (!s) return std::nullopt;
             char* end = nullptr;
             errno = 0;
@@ -301,6 +314,9 @@ public:
                 return std::nullopt;
             }
             value = v.convert<int64_t>();
+        } else if (v.isNumeric() && !v.isBoolean()) {
+            error(path, "expected an integer (digits only: no fraction or exponent), got " + v.convert<std::string>());
+            return std::nullopt;
         } else {
             error(path, "expected an integer, got " + json_kind(v));
             return std::nullopt;
@@ -319,9 +335,10 @@ public:
         return integer_value(o->get(key), join_path(path, key), min, max);
     }
 
+    // A number, or a ${VAR} string whose substitution holds one.
     std::optional<double> number_value(const Var& v, const std::string& path) {
         if (v.isString()) {
-            auto s = string_value(v, path);
+            auto s = substituted(v, path, "a number", "numbers are written without quotes");
             if (!s) return std::nullopt;
             char* end = nullptr;
             double d = std::strtod(s->c_str(), &end);
@@ -341,7 +358,7 @@ public:
     std::optional<bool> boolean_value(const Var& v, const std::string& path) {
         if (v.isBoolean()) return v.extract<bool>();
         if (v.isString()) {
-            auto s = string_value(v, path);
+            auto s = substituted(v, path, "a boolean", "true and false are written without quotes");
             if (!s) return std::nullopt;
             if (*s == "true") return true;
             if (*s == "false") return false;
@@ -357,7 +374,8 @@ public:
         return boolean_value(o->get(key), join_path(path, key));
     }
 
-    // "250ms", "5s", "1m", "7d", or an integer number of milliseconds.
+    // A string with a unit: "250ms", "5s", "1m", "7d" (or "0"). A bare number is refused: whether
+    // 15 meant seconds or milliseconds is the operator's to say, not ours to guess.
     std::optional<Millis> duration_value(const Var& v, const std::string& path) {
         if (v.isString()) {
             auto s = string_value(v, path);
@@ -366,19 +384,10 @@ public:
             if (!d) error(path, "invalid duration \"" + *s + "\"; use e.g. 250ms, 5s, 1m, 2h, 7d");
             return d;
         }
-        if (v.isInteger() && !v.isBoolean()) {
-            // Above kMaxDuration (UInt64 values included), 3 × interval overflowed (found by
-            // fuzz_config under UBSan).
-            if (v.isSigned() && v.convert<int64_t>() < 0) {
-                error(path, "duration must not be negative");
-                return std::nullopt;
-            }
-            if (v.convert<uint64_t>() > uint64_t(kMaxDuration.count())) {
-                error(path, "duration too long; at most " + std::to_string(kMaxDuration.count()) +
-                                " ms (about 35 years)");
-                return std::nullopt;
-            }
-            return Millis(v.convert<int64_t>());
+        if (v.isNumeric() && !v.isBoolean()) {
+            error(path, "expected a duration with a unit, such as \"250ms\" or \"5s\", got the number " +
+                            v.convert<std::string>());
+            return std::nullopt;
         }
         error(path, "expected a duration such as \"5s\", got " + json_kind(v));
         return std::nullopt;
@@ -699,13 +708,32 @@ void read_checks(Reader& r, const Object::Ptr& root, const PluginRegistry* regis
         } else if (!o->has("type")) {
             r.error(path + ".type", "required");
         }
-        if (auto d = r.duration(o, "interval", path)) c.interval = *d;
-        if (auto d = r.duration(o, "timeout", path)) c.timeout = *d;
-        if (c.interval < Millis(100)) r.error(path + ".interval", "must be at least 100ms");
-        if (c.timeout < Millis(1)) r.error(path + ".timeout", "must be positive");
-        if (c.timeout >= c.interval)
-            r.error(path + ".timeout", "must be shorter than the interval (" + format_duration(c.timeout) +
-                                           " >= " + format_duration(c.interval) + ")");
+        // Only values that were read (or are defaults, named as such) are compared: after an
+        // invalid interval or timeout, its own error says enough.
+        bool interval_ok = !o->has("interval");
+        bool timeout_ok = !o->has("timeout");
+        if (auto d = r.duration(o, "interval", path)) {
+            if (*d < Millis(100))
+                r.error(path + ".interval", "must be at least 100ms, got " + format_duration(*d));
+            else {
+                c.interval = *d;
+                interval_ok = true;
+            }
+        }
+        if (auto d = r.duration(o, "timeout", path)) {
+            if (*d < Millis(1))
+                r.error(path + ".timeout", "must be positive");
+            else {
+                c.timeout = *d;
+                timeout_ok = true;
+            }
+        }
+        auto spelled = [&](const char* key, Millis value) {
+            return std::string(o->has(key) ? "" : "default ") + key + " " + format_duration(value);
+        };
+        if (interval_ok && timeout_ok && c.timeout >= c.interval)
+            r.error(path + ".timeout", "must be shorter than the interval (" + spelled("timeout", c.timeout) +
+                                           " >= " + spelled("interval", c.interval) + ")");
         if (auto e = r.choice<Impact>(o, "impact", path,
                                       {{"critical", Impact::critical},
                                        {"degraded", Impact::degraded},
@@ -721,8 +749,9 @@ void read_checks(Reader& r, const Object::Ptr& root, const PluginRegistry* regis
         if (auto n = r.integer(o, "fall", path, 1, 100)) c.fall = int(*n);
         c.stale_after = 3 * c.interval + c.timeout;
         if (auto d = r.duration(o, "stale_after", path)) {
-            if (*d <= c.interval)
-                r.error(path + ".stale_after", "must be longer than the interval");
+            if (interval_ok && *d <= c.interval)
+                r.error(path + ".stale_after", "must be longer than the interval (stale_after " + format_duration(*d) +
+                                                   " <= " + spelled("interval", c.interval) + ")");
             else
                 c.stale_after = *d;
         }
@@ -751,12 +780,14 @@ void read_groups(Reader& r, const Object::Ptr& root, Config& cfg) {
                 r.known_keys(o, path, {"checks", "quorum", "drain", "http_status"});
                 GroupConfig g;
                 g.name = name;
+                std::optional<size_t> listed;  // how many members the file lists, when it does
                 if (!o->has("checks")) {
                     r.error(path + ".checks", "required: the member checks");
                 } else if (!is_array(o->get("checks"))) {
                     r.error(path + ".checks", "expected an array of check names, got " + json_kind(o->get("checks")));
                 } else {
                     auto a = o->get("checks").extract<Array::Ptr>();
+                    listed = a->size();
                     for (size_t i = 0; i < a->size(); ++i) {
                         std::string p = path + ".checks[" + std::to_string(i) + "]";
                         auto s = r.string_value(a->get(unsigned(i)), p);
@@ -769,10 +800,12 @@ void read_groups(Reader& r, const Object::Ptr& root, Config& cfg) {
                             g.checks.push_back(*s);
                     }
                 }
+                // Compared with the members as listed (what the file says), not with those that
+                // passed: a misspelt member has its own error.
                 if (auto q = r.integer(o, "quorum", path, 1, 10000)) {
-                    if (*q > int64_t(g.checks.size()))
-                        r.error(path + ".quorum", "is " + std::to_string(*q) + " but the group has only " +
-                                                      std::to_string(g.checks.size()) + " checks");
+                    if (listed && *q > int64_t(*listed))
+                        r.error(path + ".quorum", "is " + std::to_string(*q) + " but the group lists only " +
+                                                      std::to_string(*listed) + " checks");
                     else
                         g.quorum = int(*q);
                 }
