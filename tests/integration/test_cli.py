@@ -3,10 +3,12 @@ plugin loader's refusals as an operator sees them."""
 
 import os
 import re
+import signal
+import threading
 import time
 import unittest
 
-from vitals_harness import PLUGIN_DIR, SOURCE_DIR, VitalsTestCase, daemon_env, file_check
+from vitals_harness import PLUGIN_DIR, POLL_SECONDS, SOURCE_DIR, VitalsTestCase, daemon_env, file_check
 
 
 def project_version():
@@ -127,6 +129,74 @@ class ValidateTest(VitalsTestCase):
         self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
         self.assertIn(cfg, p.stderr)
 
+    def test_duplicate_keys_are_errors_with_their_paths(self):
+        # The second "checks" would silently replace the first: the file validated as "0 checks".
+        text = """{
+  "checks": [{"name": "a", "type": "tcp", "options": {"host": "127.0.0.1", "port": 1, "port": 2}}],
+  "server": {"address": "127.0.0.1", "port": 18081, "port": 18082},
+  "checks": []
+}"""
+        p = self.run_vitals(["validate", "-c", self.write_config(text)])
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        for error in ('checks: duplicate key "checks"', 'checks[0].options.port: duplicate key "port"',
+                      'server.port: duplicate key "port"'):
+            self.assertIn(error, p.stderr)
+
+    def test_numbers_durations_and_defaults_follow_one_rule(self):
+        # (what, check fields, error the output must hold, error it must not)
+        cases = [
+            ("a string for an integer", {"rise": "1"}, 'checks[0].rise: expected an integer, got a string ("1")', None),
+            ("a string for an integer option", {"options": {"host": "127.0.0.1", "port": "1"}},
+             "checks[0].options.port: expected an integer, got a string", None),
+            ("a fraction for an integer", {"fall": 1.5},
+             "checks[0].fall: expected an integer (digits only: no fraction or exponent), got 1.5", None),
+            ("a number for a duration", {"interval": 10000},
+             'checks[0].interval: expected a duration with a unit, such as "250ms" or "5s", got the number 10000', None),
+            ("a huge number for a duration", {"interval": 1e300},
+             'checks[0].interval: expected a duration with a unit, such as "250ms" or "5s", got the number', None),
+            ("an invalid timeout is not compared", {"interval": "1s", "timeout": "2x"},
+             'checks[0].timeout: invalid duration "2x"', "must be shorter than the interval"),
+            ("a default is named as one", {"interval": "1s", "timeout": None},
+             "checks[0].timeout: must be shorter than the interval (default timeout 2s >= interval 1s)", None),
+        ]
+        for what, fields, error, absent in cases:
+            with self.subTest(what):
+                check = tcp_check("c")
+                check.update(fields)
+                check = {k: v for k, v in check.items() if v is not None}
+                p = self.run_vitals(["validate", "-c", self.write_config({"checks": [check]}, "one.json")])
+                self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+                self.assertIn(error, p.stderr)
+                if absent:
+                    self.assertNotIn(absent, p.stderr)
+        # Plugin options follow the same rule: a duration option as a number is refused, with a unit it is fine.
+        http = {"name": "api", "type": "http", "options": {"url": "http://127.0.0.1:1/", "warn_latency": 500}}
+        p = self.run_vitals(["validate", "-c", self.write_config({"checks": [http]}, "http.json")])
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("checks[0].options.warn_latency: expected a duration with a unit", p.stderr)
+        http["options"]["warn_latency"] = "500ms"
+        p = self.run_vitals(["validate", "-c", self.write_config({"checks": [http]}, "http.json")])
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+    def test_config_must_be_a_regular_file_of_at_most_4_mib(self):
+        directory = self.path("conf.d")
+        os.mkdir(directory)
+        fifo = self.path("fifo.json")
+        os.mkfifo(fifo)  # opening it must not wait for a writer
+        big = self.write_config('{"checks": []}' + " " * (4 << 20), "big.json")
+        for path, error in ((directory, "is a directory, not a regular file"),
+                            (fifo, "is a FIFO, not a regular file"),
+                            (big, "too large; a configuration file is at most 4 MiB")):
+            with self.subTest(path=path):
+                p = self.run_vitals(["validate", "-c", path], timeout=10)
+                self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+                self.assertIn(path + ": " + error, p.stderr)
+                self.assertNotIn("unexpected end of text", p.stderr)
+        # Exactly at the limit is still read.
+        at_limit = self.write_config('{"checks": []}'.ljust(4 << 20), "at-limit.json")
+        p = self.run_vitals(["validate", "-c", at_limit])
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
     def test_missing_file(self):
         missing = self.path("no-such-config.json")
         p = self.run_vitals(["validate", "-c", missing])
@@ -192,6 +262,80 @@ class ValidateTest(VitalsTestCase):
         p = self.run_vitals(["validate", "-c", self.write_config(text)])
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertIn("OK", p.stdout)
+
+
+class RssGuard:
+    """Kills daemon `d` (SIGKILL) if its resident set grows past `limit_kib`: bounds what a test of
+    an unbounded read may cost the machine. `fired` says whether it had to."""
+
+    def __init__(self, d, limit_kib):
+        self.d, self.limit_kib, self.fired = d, limit_kib, False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self):
+        while not self._stop.wait(POLL_SECONDS / 5) and self.d.alive():
+            try:
+                if self.d.rss_kib() > self.limit_kib:
+                    self.fired = True
+                    self.d.proc.kill()
+                    return
+            except (OSError, AssertionError):
+                return
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(5)
+
+
+class ConfigFileReloadTest(VitalsTestCase):
+    def test_reload_refuses_a_device_a_directory_and_a_huge_file(self):
+        status = self.status_file("a.status", "pass")
+        d = self.start_daemon({"plugins": self.plugins_with_fixtures(), "checks": [file_check("a", status)]})
+        self.wait_for(lambda: d.get("/health").status == 200, 10, "/health to pass")
+        with open(d.config_path) as f:
+            good = f.read()
+        rss_before = d.rss_kib()
+        guard = RssGuard(d, rss_before + 512 * 1024)
+        self.addCleanup(guard.stop)
+
+        def remove_config():
+            if os.path.isdir(d.config_path) and not os.path.islink(d.config_path):
+                os.rmdir(d.config_path)
+            else:
+                os.remove(d.config_path)
+
+        def huge(path):
+            with open(path, "w") as f:
+                f.write(good + " " * (5 << 20))
+
+        for what, make, error in (("a symlink to /dev/zero", lambda p: os.symlink("/dev/zero", p),
+                                   "is a character device, not a regular file"),
+                                  ("a directory", os.mkdir, "is a directory, not a regular file"),
+                                  ("a 5 MiB file", huge, "too large; a configuration file is at most 4 MiB")):
+            with self.subTest(config=what):
+                remove_config()
+                make(d.config_path)
+                message = d.config_path + ": " + error
+                body = self.assertProblem(d.get("/admin/reload", method="POST", body=b""), 422)
+                self.assertIn(message, body["detail"], body)
+                logged = d.log().count(message)
+                self.assertGreaterEqual(logged, 1, d.log())
+                d.signal(signal.SIGHUP)
+                self.wait_for(lambda: d.log().count(message) > logged, 10, "the SIGHUP reload's refusal in the log")
+                self.assertEqual(d.get("/health").status, 200)
+                self.assertTrue(d.alive(), d.log())
+
+        self.assertFalse(guard.fired, "the daemon's memory ran away (killed at %d KiB)" % guard.limit_kib)
+        grown = d.rss_kib() - rss_before
+        self.assertLess(grown, 64 * 1024, "RSS grew by %d KiB over the refused reloads" % grown)
+        # The same file, made regular again, reloads.
+        remove_config()
+        with open(d.config_path, "w") as f:
+            f.write(good)
+        r = d.get("/admin/reload", method="POST", body=b"")
+        self.assertEqual(r.status, 200, r)
 
 
 class CheckCommandTest(VitalsTestCase):

@@ -234,6 +234,14 @@ class Daemon:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def rss_kib(self):
+        """The daemon's resident set size in KiB (VmRSS of /proc/<pid>/status)."""
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmRSS in /proc/%d/status" % self.proc.pid)
+
     def get(self, path, method="GET", headers=None, body=None, timeout=5.0):
         """One request on a fresh connection: a Response, which unpacks as (status, headers, body)."""
         return http_request(self.host, self.port, path, method, headers, body, timeout)

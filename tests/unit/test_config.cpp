@@ -3,7 +3,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <iterator>
 #include <map>
+
+#include <unistd.h>
 
 using namespace vitals;
 
@@ -146,7 +149,7 @@ TEST_CASE("required options and wrong option types are errors", "[config]") {
         {"name": "d", "type": "disk", "options": {"write_probe": "maybe", "path": 5}}]})");
     CHECK(has_error(errors, "checks[0].options.host: required option is missing"));
     CHECK(has_error(errors, "checks[0].options.port: expected an integer"));
-    CHECK(has_error(errors, "checks[1].options.write_probe: expected true or false"));
+    CHECK(has_error(errors, "checks[1].options.write_probe: expected a boolean, got a string (\"maybe\")"));
     CHECK(has_error(errors, "checks[1].options.path: expected a string"));
 }
 
@@ -215,13 +218,11 @@ TEST_CASE("integers beyond int64 are range errors, not exceptions", "[config]") 
 
 TEST_CASE("durations longer than kMaxDuration are errors", "[config]") {
     auto errors = errors_of(R"({"checks": [
-        {"name": "a", "type": "tcp", "interval": 9223372036854775807, "options": {"host": "h", "port": 1}},
-        {"name": "b", "type": "tcp", "interval": 18446744073709551615, "options": {"host": "h", "port": 1}},
-        {"name": "c", "type": "tcp", "interval": "150000000000d", "options": {"host": "h", "port": 1}}]})");
-    CHECK(has_error(errors, "checks[0].interval: duration too long"));
-    CHECK(has_error(errors, "checks[1].interval: duration too long"));
-    CHECK(has_error(errors, "checks[2].interval: invalid duration"));
-    Config ok = parse(R"({"checks": [{"name": "a", "type": "tcp", "interval": 1099511627776,
+        {"name": "c", "type": "tcp", "interval": "150000000000d", "options": {"host": "h", "port": 1}},
+        {"name": "d", "type": "tcp", "interval": "1099511627777ms", "options": {"host": "h", "port": 1}}]})");
+    CHECK(has_error(errors, "checks[0].interval: invalid duration"));
+    CHECK(has_error(errors, "checks[1].interval: invalid duration"));
+    Config ok = parse(R"({"checks": [{"name": "a", "type": "tcp", "interval": "1099511627776ms",
                                       "options": {"host": "h", "port": 1}}]})");
     CHECK(ok.checks[0].interval == kMaxDuration);
 }
@@ -229,8 +230,150 @@ TEST_CASE("durations longer than kMaxDuration are errors", "[config]") {
 TEST_CASE("number options must be finite", "[config]") {
     for (const char* bad : {"nan", "inf", "-infinity", "1e999"}) {
         INFO(bad);
-        auto errors = errors_of(std::string(R"({"checks": [{"name": "d", "type": "disk", "options": {"warn_free_percent": ")") +
-                                bad + "\"}}]}");
+        auto errors = errors_of(R"({"checks": [{"name": "d", "type": "disk", "options": {"warn_free_percent": "${N}"}}]})",
+                                {{"N", bad}});
         CHECK(has_error(errors, "checks[0].options.warn_free_percent: expected a finite number"));
     }
+}
+
+// One rule for numbers as durations (README, configuration): a duration is a string with a unit;
+// a bare number is refused everywhere, check fields and plugin options alike, whatever its size.
+TEST_CASE("durations are strings with a unit; a number is refused everywhere", "[config]") {
+    auto errors = errors_of(R"({
+        "history": {"retention": 86400000},
+        "policy": {"start_period": 0},
+        "shutdown": {"drain": 15},
+        "checks": [
+            {"name": "a", "type": "tcp", "interval": 10000, "options": {"host": "h", "port": 1}},
+            {"name": "b", "type": "tcp", "interval": 1e300, "options": {"host": "h", "port": 1}},
+            {"name": "c", "type": "tcp", "timeout": 9223372036854775807, "options": {"host": "h", "port": 1}},
+            {"name": "d", "type": "tcp", "stale_after": 18446744073709551615, "options": {"host": "h", "port": 1}},
+            {"name": "e", "type": "tcp", "interval": -5, "options": {"host": "h", "port": 1}},
+            {"name": "s", "type": "fixture_sleep", "options": {"ms": 400}}]})");
+    const char* refused[] = {"history.retention", "policy.start_period", "shutdown.drain", "checks[0].interval",
+                             "checks[1].interval", "checks[2].timeout", "checks[3].stale_after",
+                             "checks[4].interval", "checks[5].options.ms"};
+    for (const char* path : refused) {
+        INFO(path);
+        CHECK(has_error(errors, std::string(path) + ": expected a duration with a unit, such as \"250ms\" or \"5s\", "
+                                                    "got the number"));
+    }
+    CHECK(has_error(errors, "checks[0].interval", "got the number 10000"));
+    CHECK(errors.size() == std::size(refused));  // and no follow-up error about them
+    // The same values with units are what they say, plugin options normalised to ms.
+    Config c = parse(R"({"shutdown": {"drain": "15s"}, "checks": [
+        {"name": "a", "type": "tcp", "interval": "10000ms", "timeout": "500ms", "options": {"host": "h", "port": 1}},
+        {"name": "s", "type": "fixture_sleep", "options": {"ms": "400ms"}}]})");
+    CHECK(c.shutdown.drain == Millis(15'000));
+    CHECK(c.checks[0].interval == Millis(10'000));
+    CHECK(c.checks[1].options_json.find("\"ms\":400") != std::string::npos);
+}
+
+TEST_CASE("integers are JSON integers; a string is one only through ${VAR} substitution", "[config]") {
+    auto errors = errors_of(R"({
+        "server": {"port": "8081", "threads": 4.5},
+        "history": {"max_rows": "5000"},
+        "policy": {"http_status": {"warn": "429"}},
+        "checks": [
+            {"name": "a", "type": "tcp", "rise": "1", "fall": 1e300, "options": {"host": "h", "port": "6379"}},
+            {"name": "b", "type": "disk", "options": {"warn_free_bytes": "100", "warn_free_percent": "10",
+                                                       "write_probe": "true"}}],
+        "groups": {"g": {"checks": ["a"], "quorum": "1", "drain": "false", "http_status": {"fail": 5.0e2}}}})");
+    for (const char* path : {"server.port", "history.max_rows", "policy.http_status.warn", "checks[0].rise",
+                             "checks[0].options.port", "checks[1].options.warn_free_bytes", "groups.g.quorum"}) {
+        INFO(path);
+        CHECK(has_error(errors, std::string(path) + ": expected an integer, got a string"));
+    }
+    CHECK(has_error(errors, "checks[0].rise: expected an integer, got a string (\"1\"); numbers are written without quotes"));
+    CHECK(has_error(errors, "checks[1].options.warn_free_percent: expected a number, got a string"));
+    CHECK(has_error(errors, "checks[1].options.write_probe: expected a boolean, got a string"));
+    CHECK(has_error(errors, "groups.g.drain: expected a boolean, got a string"));
+    for (const char* path : {"server.threads", "checks[0].fall", "groups.g.http_status.fail"}) {
+        INFO(path);
+        CHECK(has_error(errors, std::string(path) + ": expected an integer (digits only: no fraction or exponent)"));
+    }
+    CHECK(errors.size() == 13);
+    // Substitution is how a number comes from the environment, with or without a default.
+    Config c = parse(R"({"server": {"port": "${PORT}"}, "checks": [
+        {"name": "a", "type": "tcp", "rise": "${RISE:-3}", "options": {"host": "h", "port": "${PORT}"}}]})",
+                     {{"PORT", "9090"}});
+    CHECK(c.server.port == 9090);
+    CHECK(c.checks[0].rise == 3);
+    CHECK(c.checks[0].options_json.find("\"port\":9090") != std::string::npos);
+    CHECK(has_error(errors_of(R"({"checks": [{"name": "a", "type": "disk", "rise": "${RISE}"}]})", {{"RISE", "x"}}),
+                    "checks[0].rise: expected an integer, got \"x\""));
+}
+
+TEST_CASE("an invalid or defaulted value is never reported as if the user had written it", "[config]") {
+    auto errors = errors_of(R"({"checks": [
+        {"name": "a", "type": "disk", "interval": "1s", "timeout": "2x"},
+        {"name": "b", "type": "disk", "interval": "5x", "timeout": "20s"},
+        {"name": "c", "type": "disk", "interval": "50ms", "timeout": "1s", "stale_after": "10ms"},
+        {"name": "d", "type": "disk", "interval": "1s"},
+        {"name": "e", "type": "disk", "timeout": "20s"},
+        {"name": "f", "type": "disk", "stale_after": "5s"}],
+        "groups": {"g": {"checks": ["a", "zz"], "quorum": 2}, "h": {"checks": ["a"], "quorum": 2}}})");
+    // Exactly these, in file order: no follow-up error compares an invalid value (checks a, b, c),
+    // a default is named as one (d, e, f), and a quorum is compared with the members the group
+    // lists, since the misspelt one has its own error (g).
+    CHECK(errors == std::vector<std::string>{
+                        "checks[0].timeout: invalid duration \"2x\"; use e.g. 250ms, 5s, 1m, 2h, 7d",
+                        "checks[1].interval: invalid duration \"5x\"; use e.g. 250ms, 5s, 1m, 2h, 7d",
+                        "checks[2].interval: must be at least 100ms, got 50ms",
+                        "checks[3].timeout: must be shorter than the interval (default timeout 2s >= interval 1s)",
+                        "checks[4].timeout: must be shorter than the interval (timeout 20s >= default interval 10s)",
+                        "checks[5].stale_after: must be longer than the interval (stale_after 5s <= default interval 10s)",
+                        "groups.g.checks[1]: no check named \"zz\"",
+                        "groups.h.quorum: is 2 but the group lists only 1 checks",
+                    });
+}
+
+TEST_CASE("a duplicate key is an error with its path, at any depth, with every other error", "[config]") {
+    auto errors = errors_of(R"({
+        "checks": [{"name": "a", "type": "disk"}],
+        "server": {"port": 1, "port": 2},
+        "checks": [
+            {"name": "a", "type": "tcp", "options": {"host": "h", "port": 1, "port": 2}},
+            {"name": "b", "name": "c", "type": "disk", "interval": "5x"}],
+        "policy": {"http_status": {"fail": 503, "fail": 500}},
+        "groups": {"g": {"checks": ["a"]}, "g": {"checks": ["a"], "drain": true, "drain": false}}})");
+    const std::pair<const char*, const char*> duplicates[] = {
+        {"checks", "checks"}, {"server.port", "port"}, {"checks[0].options.port", "port"}, {"checks[1].name", "name"},
+        {"policy.http_status.fail", "fail"}, {"groups.g", "g"}, {"groups.g.drain", "drain"}};
+    for (const auto& [path, key] : duplicates) {
+        INFO(path);
+        CHECK(has_error(errors, std::string(path) + ": duplicate key \"" + key + "\""));
+    }
+    CHECK(has_error(errors, "checks[1].interval: invalid duration"));  // collected in the same pass
+    CHECK(errors.size() == 8);
+    // Equal keys in different objects are not duplicates.
+    CHECK_NOTHROW(parse(R"({"checks": [{"name": "a", "type": "disk", "options": {"path": "/"}},
+                                       {"name": "b", "type": "disk", "options": {"path": "/"}}]})"));
+}
+
+TEST_CASE("the configuration file must be a regular file of at most 4 MiB", "[config]") {
+    auto refusal = [](const std::string& path) -> std::string {
+        try {
+            read_config_file(path);
+        } catch (const ConfigError& e) {
+            return e.errors().at(0);
+        }
+        return "(read)";
+    };
+    CHECK(refusal("/") == "/: is a directory, not a regular file");
+    CHECK(refusal("/dev/zero") == "/dev/zero: is a character device, not a regular file");
+    CHECK(refusal("/nonexistent/vitals.json") == "/nonexistent/vitals.json: cannot read: No such file or directory");
+    char path[] = "/tmp/vitals-config-XXXXXX";
+    int fd = ::mkstemp(path);
+    REQUIRE(fd >= 0);
+    REQUIRE(::ftruncate(fd, off_t(kMaxConfigBytes)) == 0);
+    CHECK(read_config_file(path).size() == kMaxConfigBytes);
+    REQUIRE(::ftruncate(fd, off_t(kMaxConfigBytes) + 1) == 0);
+    CHECK(refusal(path) == std::string(path) + ": too large; a configuration file is at most 4 MiB (this one is " +
+                               std::to_string(kMaxConfigBytes + 1) + " bytes)");
+    ::close(fd);
+    ::unlink(path);
+    // The loader's first look goes through the same reader: /dev/zero gives nothing to look at.
+    CHECK_FALSE(peek_config("/dev/zero", env({})).check_types);
+    CHECK_THROWS_AS(load_config_file("/dev/zero", env({}), &registry()), ConfigError);
 }

@@ -88,7 +88,7 @@ TEST_CASE("scheduler publishes results and the group follows them", "[scheduler]
 TEST_CASE("a run past its timeout is recorded as a timeout failure", "[scheduler]") {
     SnapshotSlot slot;
     Scheduler s(config(R"([{"name": "slow", "type": "fixture_sleep", "interval": "1s", "timeout": "100ms",
-                           "options": {"ms": 400}}])"),
+                           "options": {"ms": "400ms"}}])"),
                 *fault_registry(), slot, "test");
     s.start();
     REQUIRE(eventually(slot, [](const Snapshot& snap) {

@@ -8,12 +8,15 @@
 #include <Poco/JSON/Parser.h>
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <cstdlib>
-#include <fstream>
 #include <regex>
 #include <set>
 #include <sstream>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace vitals {
@@ -126,6 +129,93 @@ std::string substitute_env(const std::string& text, const EnvLookup& env, const 
 
 namespace {
 
+// Poco's ParseHandler keeps the last of two equal keys without a word, so {"checks": [...],
+// "checks": []} would validate as no checks at all. This one builds the same tree and records
+// "<path>: duplicate key" for every key seen twice in one object, at any depth.
+class DuplicateKeyHandler : public Poco::JSON::ParseHandler {
+public:
+    explicit DuplicateKeyHandler(std::vector<std::string>* errors)
+        : Poco::JSON::ParseHandler(true), errors_(errors) {}
+
+    void reset() override {
+        frames_.clear();
+        Poco::JSON::ParseHandler::reset();
+    }
+    void startObject() override {
+        frames_.push_back({true, next_path(), {}, {}, 0});
+        Poco::JSON::ParseHandler::startObject();
+    }
+    void endObject() override {
+        if (!frames_.empty()) frames_.pop_back();
+        Poco::JSON::ParseHandler::endObject();
+    }
+    void startArray() override {
+        frames_.push_back({false, next_path(), {}, {}, 0});
+        Poco::JSON::ParseHandler::startArray();
+    }
+    void endArray() override {
+        if (!frames_.empty()) frames_.pop_back();
+        Poco::JSON::ParseHandler::endArray();
+    }
+    void key(const std::string& k) override {
+        if (!frames_.empty()) {
+            Frame& f = frames_.back();
+            f.key = k;
+            if (!f.keys.insert(k).second && errors_) errors_->push_back(next_path() + ": duplicate key \"" + k +
+                                                                         "\" (an object holds each key once)");
+        }
+        Poco::JSON::ParseHandler::key(k);
+    }
+    void value(int v) override { scalar(v); }
+    void value(unsigned v) override { scalar(v); }
+    void value(Poco::Int64 v) override { scalar(v); }
+    void value(Poco::UInt64 v) override { scalar(v); }
+    void value(const std::string& v) override { scalar(v); }
+    void value(double v) override { scalar(v); }
+    void value(bool v) override { scalar(v); }
+    void null() override {
+        take_array_slot();
+        Poco::JSON::ParseHandler::null();
+    }
+
+private:
+    struct Frame {
+        bool object;
+        std::string path;
+        std::set<std::string> keys;  // objects: the keys seen so far
+        std::string key;             // objects: the key of the value being read
+        size_t index;                // arrays: the index of the next element
+    };
+
+    // The path of the value that starts now: "checks[0].options.port"; "" for the top level.
+    std::string next_path() {
+        if (frames_.empty()) return "";
+        Frame& f = frames_.back();
+        if (!f.object) return f.path + "[" + std::to_string(f.index++) + "]";
+        return f.path.empty() ? f.key : f.path + "." + f.key;
+    }
+    // A scalar takes its array slot like an object or array would.
+    void take_array_slot() {
+        if (!frames_.empty() && !frames_.back().object) ++frames_.back().index;
+    }
+    template <class T>
+    void scalar(const T& v) {
+        take_array_slot();
+        Poco::JSON::ParseHandler::value(v);
+    }
+
+    std::vector<std::string>* errors_;  // not owned; may be null (duplicates then go unreported)
+    std::vector<Frame> frames_;
+};
+
+// Parses configuration text (comments allowed) into Poco's tree; duplicate keys go to `errors`
+// (when not null). Throws Poco::Exception on malformed JSON.
+Var parse_json_text(const std::string& text, std::vector<std::string>* errors) {
+    // Comments are stripped here: Poco 1.11's own allowComments rejects "//" comments.
+    Poco::JSON::Parser parser(new DuplicateKeyHandler(errors));
+    return parser.parse(strip_json_comments(text));
+}
+
 bool is_object(const Var& v) { return v.type() == typeid(Object::Ptr); }
 bool is_array(const Var& v) { return v.type() == typeid(Array::Ptr); }
 
@@ -188,11 +278,24 @@ public:
         return string_value(o->get(key), join_path(path, key));
     }
 
-    // An integer, or a string (after substitution) holding one: "${PORT:-8081}" works.
+    // Integers, numbers and booleans are written as JSON values. A string stands for one only when
+    // it uses ${VAR} substitution ("port": "${PORT:-8081}"), the one way to take a value from the
+    // environment: "rise": "1" is an error, not a 1. Returns the substituted text of such a string.
+    std::optional<std::string> substituted(const Var& v, const std::string& path, const std::string& expected,
+                                           const char* hint) {
+        const std::string& raw = v.extract<std::string>();
+        if (raw.find("${") == std::string::npos) {
+            error(path, "expected " + expected + ", got a string (\"" + raw + "\"); " + hint);
+            return std::nullopt;
+        }
+        return string_value(v, path);
+    }
+
+    // An integer, or a ${VAR} string whose substitution holds one.
     std::optional<int64_t> integer_value(const Var& v, const std::string& path, int64_t min, int64_t max) {
         int64_t value = 0;
         if (v.isString()) {
-            auto s = string_value(v, path);
+            auto s = substituted(v, path, "an integer", "numbers are written without quotes");
             if (!s) return std::nullopt;
             char* end = nullptr;
             errno = 0;
@@ -211,6 +314,9 @@ public:
                 return std::nullopt;
             }
             value = v.convert<int64_t>();
+        } else if (v.isNumeric() && !v.isBoolean()) {
+            error(path, "expected an integer (digits only: no fraction or exponent), got " + v.convert<std::string>());
+            return std::nullopt;
         } else {
             error(path, "expected an integer, got " + json_kind(v));
             return std::nullopt;
@@ -229,9 +335,10 @@ public:
         return integer_value(o->get(key), join_path(path, key), min, max);
     }
 
+    // A number, or a ${VAR} string whose substitution holds one.
     std::optional<double> number_value(const Var& v, const std::string& path) {
         if (v.isString()) {
-            auto s = string_value(v, path);
+            auto s = substituted(v, path, "a number", "numbers are written without quotes");
             if (!s) return std::nullopt;
             char* end = nullptr;
             double d = std::strtod(s->c_str(), &end);
@@ -251,7 +358,7 @@ public:
     std::optional<bool> boolean_value(const Var& v, const std::string& path) {
         if (v.isBoolean()) return v.extract<bool>();
         if (v.isString()) {
-            auto s = string_value(v, path);
+            auto s = substituted(v, path, "a boolean", "true and false are written without quotes");
             if (!s) return std::nullopt;
             if (*s == "true") return true;
             if (*s == "false") return false;
@@ -267,7 +374,8 @@ public:
         return boolean_value(o->get(key), join_path(path, key));
     }
 
-    // "250ms", "5s", "1m", "7d", or an integer number of milliseconds.
+    // A string with a unit: "250ms", "5s", "1m", "7d" (or "0"). A bare number is refused: whether
+    // 15 meant seconds or milliseconds is the operator's to say, not ours to guess.
     std::optional<Millis> duration_value(const Var& v, const std::string& path) {
         if (v.isString()) {
             auto s = string_value(v, path);
@@ -276,19 +384,10 @@ public:
             if (!d) error(path, "invalid duration \"" + *s + "\"; use e.g. 250ms, 5s, 1m, 2h, 7d");
             return d;
         }
-        if (v.isInteger() && !v.isBoolean()) {
-            // Above kMaxDuration (UInt64 values included), 3 × interval overflowed (found by
-            // fuzz_config under UBSan).
-            if (v.isSigned() && v.convert<int64_t>() < 0) {
-                error(path, "duration must not be negative");
-                return std::nullopt;
-            }
-            if (v.convert<uint64_t>() > uint64_t(kMaxDuration.count())) {
-                error(path, "duration too long; at most " + std::to_string(kMaxDuration.count()) +
-                                " ms (about 35 years)");
-                return std::nullopt;
-            }
-            return Millis(v.convert<int64_t>());
+        if (v.isNumeric() && !v.isBoolean()) {
+            error(path, "expected a duration with a unit, such as \"250ms\" or \"5s\", got the number " +
+                            v.convert<std::string>());
+            return std::nullopt;
         }
         error(path, "expected a duration such as \"5s\", got " + json_kind(v));
         return std::nullopt;
@@ -615,13 +714,32 @@ void read_checks(Reader& r, const Object::Ptr& root, const PluginRegistry* regis
         } else if (!o->has("type")) {
             r.error(path + ".type", "required");
         }
-        if (auto d = r.duration(o, "interval", path)) c.interval = *d;
-        if (auto d = r.duration(o, "timeout", path)) c.timeout = *d;
-        if (c.interval < Millis(100)) r.error(path + ".interval", "must be at least 100ms");
-        if (c.timeout < Millis(1)) r.error(path + ".timeout", "must be positive");
-        if (c.timeout >= c.interval)
-            r.error(path + ".timeout", "must be shorter than the interval (" + format_duration(c.timeout) +
-                                           " >= " + format_duration(c.interval) + ")");
+        // Only values that were read (or are defaults, named as such) are compared: after an
+        // invalid interval or timeout, its own error says enough.
+        bool interval_ok = !o->has("interval");
+        bool timeout_ok = !o->has("timeout");
+        if (auto d = r.duration(o, "interval", path)) {
+            if (*d < Millis(100))
+                r.error(path + ".interval", "must be at least 100ms, got " + format_duration(*d));
+            else {
+                c.interval = *d;
+                interval_ok = true;
+            }
+        }
+        if (auto d = r.duration(o, "timeout", path)) {
+            if (*d < Millis(1))
+                r.error(path + ".timeout", "must be positive");
+            else {
+                c.timeout = *d;
+                timeout_ok = true;
+            }
+        }
+        auto spelled = [&](const char* key, Millis value) {
+            return std::string(o->has(key) ? "" : "default ") + key + " " + format_duration(value);
+        };
+        if (interval_ok && timeout_ok && c.timeout >= c.interval)
+            r.error(path + ".timeout", "must be shorter than the interval (" + spelled("timeout", c.timeout) +
+                                           " >= " + spelled("interval", c.interval) + ")");
         if (auto e = r.choice<Impact>(o, "impact", path,
                                       {{"critical", Impact::critical},
                                        {"degraded", Impact::degraded},
@@ -637,8 +755,9 @@ void read_checks(Reader& r, const Object::Ptr& root, const PluginRegistry* regis
         if (auto n = r.integer(o, "fall", path, 1, 100)) c.fall = int(*n);
         c.stale_after = 3 * c.interval + c.timeout;
         if (auto d = r.duration(o, "stale_after", path)) {
-            if (*d <= c.interval)
-                r.error(path + ".stale_after", "must be longer than the interval");
+            if (interval_ok && *d <= c.interval)
+                r.error(path + ".stale_after", "must be longer than the interval (stale_after " + format_duration(*d) +
+                                                   " <= " + spelled("interval", c.interval) + ")");
             else
                 c.stale_after = *d;
         }
@@ -667,12 +786,14 @@ void read_groups(Reader& r, const Object::Ptr& root, Config& cfg) {
                 r.known_keys(o, path, {"checks", "quorum", "drain", "http_status"});
                 GroupConfig g;
                 g.name = name;
+                std::optional<size_t> listed;  // how many members the file lists, when it does
                 if (!o->has("checks")) {
                     r.error(path + ".checks", "required: the member checks");
                 } else if (!is_array(o->get("checks"))) {
                     r.error(path + ".checks", "expected an array of check names, got " + json_kind(o->get("checks")));
                 } else {
                     auto a = o->get("checks").extract<Array::Ptr>();
+                    listed = a->size();
                     for (size_t i = 0; i < a->size(); ++i) {
                         std::string p = path + ".checks[" + std::to_string(i) + "]";
                         auto s = r.string_value(a->get(unsigned(i)), p);
@@ -685,10 +806,12 @@ void read_groups(Reader& r, const Object::Ptr& root, Config& cfg) {
                             g.checks.push_back(*s);
                     }
                 }
+                // Compared with the members as listed (what the file says), not with those that
+                // passed: a misspelt member has its own error.
                 if (auto q = r.integer(o, "quorum", path, 1, 10000)) {
-                    if (*q > int64_t(g.checks.size()))
-                        r.error(path + ".quorum", "is " + std::to_string(*q) + " but the group has only " +
-                                                      std::to_string(g.checks.size()) + " checks");
+                    if (listed && *q > int64_t(*listed))
+                        r.error(path + ".quorum", "is " + std::to_string(*q) + " but the group lists only " +
+                                                      std::to_string(*listed) + " checks");
                     else
                         g.quorum = int(*q);
                 }
@@ -743,9 +866,7 @@ Config parse_config(const std::string& json_text, const EnvLookup& env, const Pl
     std::vector<std::string> errors;
     Var root_var;
     try {
-        // Comments are stripped here: Poco 1.11's own allowComments rejects "//" comments.
-        Poco::JSON::Parser parser(new Poco::JSON::ParseHandler(true));
-        root_var = parser.parse(strip_json_comments(json_text));
+        root_var = parse_json_text(json_text, &errors);
     } catch (const Poco::Exception& e) {
         throw ConfigError({source + ": not valid JSON: " + e.displayText()});
     } catch (const std::exception& e) {
@@ -768,23 +889,55 @@ Config parse_config(const std::string& json_text, const EnvLookup& env, const Pl
     return cfg;
 }
 
+static std::string file_kind(mode_t mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a plain file";
+}
+
+std::string read_config_file(const std::string& path) {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below like any other
+    // file that is not regular. The checks are made on the open descriptor, so a symlink swapped
+    // meanwhile cannot slip a device past them.
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) throw ConfigError({path + ": cannot read: " + std::string(std::strerror(errno))});
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) throw ConfigError({path + ": cannot read: " + std::string(std::strerror(errno))});
+    if (!S_ISREG(st.st_mode)) throw ConfigError({path + ": is " + file_kind(st.st_mode) + ", not a regular file"});
+    const std::string too_large = path + ": too large; a configuration file is at most " +
+                                  std::to_string(kMaxConfigBytes >> 20) + " MiB";
+    if (uint64_t(st.st_size) > kMaxConfigBytes)
+        throw ConfigError({too_large + " (this one is " + std::to_string(st.st_size) + " bytes)"});
+    // At most one byte past the cap, whatever fstat said: the file may grow while it is read.
+    std::string text;
+    char buf[65536];
+    while (text.size() <= kMaxConfigBytes) {
+        ssize_t n = ::read(fd, buf, std::min(sizeof buf, kMaxConfigBytes + 1 - text.size()));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw ConfigError({path + ": cannot read: " + std::string(std::strerror(errno))});
+        if (n == 0) break;
+        text.append(buf, size_t(n));
+    }
+    if (text.size() > kMaxConfigBytes) throw ConfigError({too_large});
+    return text;
+}
+
 Config load_config_file(const std::string& path, const EnvLookup& env, const PluginRegistry* registry) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw ConfigError({path + ": cannot read: " + std::string(std::strerror(errno))});
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return parse_config(ss.str(), env, registry, path);
+    return parse_config(read_config_file(path), env, registry, path);
 }
 
 ConfigPeek peek_config(const std::string& path, const EnvLookup& env) {
     Config cfg;
     ConfigPeek peek;
     try {
-        std::ifstream in(path, std::ios::binary);
-        std::ostringstream ss;
-        ss << in.rdbuf();
-        Poco::JSON::Parser parser(new Poco::JSON::ParseHandler(true));
-        Var root = parser.parse(strip_json_comments(ss.str()));
+        Var root = parse_json_text(read_config_file(path), nullptr);
         if (!is_object(root)) return peek;
         Object::Ptr top = root.extract<Object::Ptr>();
         std::vector<std::string> ignored;

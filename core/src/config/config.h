@@ -134,7 +134,17 @@ std::string strip_json_comments(const std::string& text);
 Config parse_config(const std::string& json_text, const EnvLookup& env, const PluginRegistry* registry,
                     const std::string& source = "<config>");
 
-// Reads `path` and calls parse_config. Throws ConfigError (unreadable file included).
+// The largest configuration file read: a bigger one (or /dev/zero behind a symlink) is refused
+// before it can grow the daemon.
+constexpr size_t kMaxConfigBytes = size_t(4) << 20;
+
+// The text of the configuration file at `path`. Throws ConfigError naming the path when it cannot be
+// opened, is not a regular file ("is a directory, not a regular file"; devices, FIFOs and sockets
+// likewise, symlinks followed) or holds more than kMaxConfigBytes. Reads at most one byte past the
+// cap, whatever the file's size says.
+std::string read_config_file(const std::string& path);
+
+// Reads `path` (read_config_file) and calls parse_config. Throws ConfigError.
 Config load_config_file(const std::string& path, const EnvLookup& env, const PluginRegistry* registry);
 
 // What the loader needs before the full validation: the plugins section, and the check types the

@@ -49,7 +49,8 @@ typedef enum vitals_status {
 /* Type of a check option, as the configuration file spells it. The host validates the user's
  * options against the schema and passes them to create() normalised:
  *   STRING → JSON string; INT → JSON integer; NUMBER → JSON number; BOOL → true/false;
- *   DURATION → JSON integer of milliseconds (the user may write "250ms", "5s", "1m" or a number of ms);
+ *   DURATION → JSON integer of milliseconds (written as a string with a unit: "250ms", "5s", "1m";
+ *              a bare number is refused, in the user's options and in default_json alike);
  *   STRING_LIST → JSON array of strings; STRING_MAP → JSON object of string values. */
 typedef enum vitals_option_type {
     VITALS_OPTION_STRING = 0,
