@@ -377,3 +377,11 @@ TEST_CASE("the configuration file must be a regular file of at most 4 MiB", "[co
     CHECK_FALSE(peek_config("/dev/zero", env({})).check_types);
     CHECK_THROWS_AS(load_config_file("/dev/zero", env({}), &registry()), ConfigError);
 }
+
+TEST_CASE("plugins.load_timeout: a duration of at least 10ms, 5s by default", "[config]") {
+    CHECK(parse(R"({"checks": []})").plugins.load_timeout == Millis(5000));
+    CHECK(parse(R"({"plugins": {"load_timeout": "750ms"}, "checks": []})").plugins.load_timeout == Millis(750));
+    CHECK(has_error(errors_of(R"({"plugins": {"load_timeout": "5ms"}, "checks": []})"), "plugins.load_timeout",
+                    "at least 10ms"));
+    CHECK(has_error(errors_of(R"({"plugins": {"load_timeout": 500}, "checks": []})"), "plugins.load_timeout"));
+}
