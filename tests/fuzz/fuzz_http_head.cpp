@@ -1,19 +1,21 @@
 // libFuzzer target: the health port's request framing (core/src/http/request_head.h).
 //
-// Each input is the bytes a client sent on one connection. They are parsed the way the event loop
-// does: request after request (pipelining), each with fresh limits-checked framing, until the
-// bytes run out, a request is incomplete or one is an error. Besides sanitizer reports, these are
-// findings: an exception (the loop catches none from the parser), a complete request claiming more
-// bytes than were given or none at all, an error without a 4xx/5xx code or a reason, and a
-// complete request whose method, version or Content-Length break the documented limits.
+// Each input is the bytes a client sent on one connection; its first byte chooses how they arrive
+// (all at once, or in pieces of 1 to 255 bytes), the rest is the stream. They are fed the way the
+// event loop does: consumed bytes dropped, request after request (pipelining), until the bytes run
+// out or one is an error. Besides sanitizer reports, these are findings: an exception (the loop
+// catches none from the parser), consuming more than was given, an error without a 4xx/5xx code
+// or a reason, a complete request with another HTTP version or a routing path that is not
+// absolute, a head that stays incomplete beyond its limit, and the same stream framed differently
+// when it arrives in pieces than when it arrives whole.
 #include "http/request_head.h"
-
-#include <Poco/Net/HTTPRequest.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace {
 
@@ -22,31 +24,68 @@ void fail(const char* what) {
     std::abort();
 }
 
+// What became of a stream: the requests' paths, and the error code (0: none) at the end.
+struct Framing {
+    std::vector<std::string> paths;
+    int error = 0;
+    bool operator==(const Framing& o) const { return paths == o.paths && error == o.error; }
+};
+
+Framing run(std::string_view stream, size_t step, const vitals::RequestLimits& limits) {
+    Framing f;
+    vitals::RequestParser parser(limits);
+    std::string buf;
+    size_t given = 0;
+    for (int rounds = 0; rounds < 100000; ++rounds) {
+        size_t take = step == 0 ? stream.size() - given : std::min(step, stream.size() - given);
+        buf.append(stream.data() + given, take);
+        given += take;
+        for (int requests = 0; requests < 64; ++requests) {
+            size_t before = buf.size();
+            vitals::ParseStatus st = parser.parse(buf);
+            if (parser.consumed() > before) fail("consumed more bytes than were given");
+            buf.erase(0, parser.consumed());
+            if (st == vitals::ParseStatus::continue_expected) {
+                parser.continue_sent();
+                continue;
+            }
+            if (st == vitals::ParseStatus::error) {
+                if (parser.error_code() < 400 || parser.error_code() > 599) fail("error code outside 4xx/5xx");
+                if (parser.error().empty()) fail("error without a reason");
+                f.error = parser.error_code();
+                return f;
+            }
+            if (st == vitals::ParseStatus::incomplete) {
+                if (!parser.started() && !buf.empty() && buf != "\r") fail("bytes left but nothing started");
+                if (buf.size() > limits.max_header_bytes + 1 && !parser.started()) fail("incomplete beyond the limit");
+                break;
+            }
+            const vitals::HttpRequest& r = parser.request();
+            if (r.version != 10 && r.version != 11) fail("complete request with another HTTP version");
+            if (r.path.empty() || (r.path[0] != '/' && r.path != "*")) fail("routing path is not absolute");
+            f.paths.push_back(r.path);
+            parser.reset();
+        }
+        if (given == stream.size()) break;
+    }
+    return f;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    std::string_view in(reinterpret_cast<const char*>(data), size);
+    if (size == 0) return 0;
+    std::string_view stream(reinterpret_cast<const char*>(data) + 1, size - 1);
+    size_t step = data[0];
     // Small limits so that the fuzzer reaches them.
     const vitals::RequestLimits limits{512, 64};
-    for (int requests = 0; requests < 16 && !in.empty(); ++requests) {
-        vitals::RequestHead head;
-        vitals::HeadResult result = vitals::parse_request_head(in, limits, head);
-        if (result == vitals::HeadResult::incomplete) {
-            if (in.size() > limits.max_header_bytes + limits.max_body_bytes) fail("incomplete beyond both limits");
-            break;
-        }
-        if (result == vitals::HeadResult::error) {
-            if (head.error_code < 400 || head.error_code > 599) fail("error code outside 4xx/5xx");
-            if (head.error.empty()) fail("error without a reason");
-            break;
-        }
-        if (head.size == 0 || head.size > in.size()) fail("complete request of impossible size");
-        const std::string& version = head.request.getVersion();
-        if (version != Poco::Net::HTTPRequest::HTTP_1_0 && version != Poco::Net::HTTPRequest::HTTP_1_1)
-            fail("complete request with another HTTP version");
-        if (head.request.has("Transfer-Encoding")) fail("complete request with Transfer-Encoding");
-        if (head.size > limits.max_header_bytes + limits.max_body_bytes) fail("request beyond both limits");
-        in.remove_prefix(head.size);
+    Framing whole = run(stream, 0, limits);
+    if (step != 0) {
+        Framing pieces = run(stream, step, limits);
+        // The same bytes frame the same requests however they arrive. (An error may come earlier
+        // in pieces, never a different set of requests before it.)
+        if (pieces.error == 0 && whole.error == 0 && !(pieces == whole)) fail("framing depends on how bytes arrive");
+        if (pieces.paths.size() > whole.paths.size() && whole.error == 0) fail("pieces framed more requests");
     }
     return 0;
 }

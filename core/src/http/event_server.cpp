@@ -25,7 +25,6 @@
 namespace vitals {
 
 using Clock = std::chrono::steady_clock;
-using Poco::Net::HTTPRequest;
 
 namespace {
 
@@ -76,6 +75,7 @@ struct EventServer::Impl {
     Handler handler;
     IsSlow is_slow;
     OnError on_error;
+    OnClose on_close;
     EventServerOptions opt;
     std::atomic<size_t>* connections = nullptr;  // across all loops
     std::unique_ptr<WorkerPool> workers;
@@ -89,13 +89,17 @@ struct EventServer::Loop {
         uint64_t id = 0;
         int fd = -1;
         bool loopback = false;
-        uint32_t events = 0;  // registered with epoll
-        std::string in;
+        bool registered = false;  // added to the epoll set
+        uint32_t events = 0;      // registered interest
+        std::string in;           // received, not yet consumed by the parser
+        std::unique_ptr<RequestParser> parser;  // made at the first byte; reused request after request
         std::string out;
         size_t out_sent = 0;
-        enum class State { reading, waiting, writing } state = State::reading;
+        enum class State { reading, waiting, writing, lingering } state = State::reading;
         bool close_after_write = false;
-        bool peer_closed = false;  // the client shut down its side; answer what is buffered, then close
+        CloseReason close_reason = CloseReason::answered_close;  // with close_after_write
+        bool peer_closed = false;  // the client shut down its side; answer what it sent, then close
+        size_t lingered = 0;       // bytes dropped while lingering
         MonoTime deadline;
     };
     // An answer computed on a worker, for the loop to send.
@@ -113,6 +117,7 @@ struct EventServer::Loop {
     };
 
     static constexpr uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP;
+    static constexpr size_t kMaxLingerBytes = 256 * 1024;
 
     Impl& srv;
     const EventServerOptions& opt;
@@ -144,17 +149,19 @@ struct EventServer::Loop {
         // wake_fd stays open: a worker still finishing checks `open` under the lock and never writes.
     }
 
-    // Changes the connection's epoll interest only when it differs: most requests need none.
+    // Changes the connection's epoll interest only when it differs: most requests need none. An
+    // interest of 0 (waiting on a worker after the client half-closed) still reports errors.
     void watch(Conn& c, uint32_t events) {
-        if (c.events == events) return;
+        if (c.registered && c.events == events) return;
         epoll_event ev{};
         ev.events = events;
         ev.data.u64 = c.id;
-        ::epoll_ctl(epoll_fd, c.events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c.fd, &ev);
+        ::epoll_ctl(epoll_fd, c.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c.fd, &ev);
+        c.registered = true;
         c.events = events;
     }
 
-    void close_conn(uint64_t id) {
+    void close_conn(uint64_t id, CloseReason why) {
         auto it = conns.find(id);
         if (it == conns.end()) return;
         // close() alone leaves the epoll set: no EPOLL_CTL_DEL per connection. Were a forked child
@@ -164,22 +171,24 @@ struct EventServer::Loop {
         ::close(it->second->fd);
         conns.erase(it);
         srv.connections->fetch_sub(1, std::memory_order_relaxed);
+        if (srv.on_close) srv.on_close(why);
     }
 
     void close_all() {
         std::vector<uint64_t> ids;
         for (auto& [id, c] : conns) ids.push_back(id);
-        for (uint64_t id : ids) close_conn(id);
+        for (uint64_t id : ids) close_conn(id, CloseReason::shutdown);
     }
 
     // The oldest connection waiting for a request with nothing buffered: the cheapest to drop.
     bool evict_idle() {
         Conn* oldest = nullptr;
         for (auto& [id, c] : conns)
-            if (c->state == Conn::State::reading && c->in.empty() && (!oldest || c->deadline < oldest->deadline))
+            if (c->state == Conn::State::reading && c->in.empty() && !(c->parser && c->parser->started()) &&
+                (!oldest || c->deadline < oldest->deadline))
                 oldest = c.get();
         if (!oldest) return false;
-        close_conn(oldest->id);
+        close_conn(oldest->id, CloseReason::limit);
         return true;
     }
 
@@ -200,6 +209,7 @@ struct EventServer::Loop {
             }
             if (srv.connections->load(std::memory_order_relaxed) >= opt.max_connections && !evict_idle()) {
                 ::close(fd);
+                if (srv.on_close) srv.on_close(CloseReason::limit);
                 continue;
             }
             // TCP_NODELAY is inherited from the listening socket.
@@ -218,7 +228,7 @@ struct EventServer::Loop {
             // deferral ran out) or stays open (keep-alive, a slow route) is registered.
             readable(conn);
             auto it = conns.find(id);
-            if (it != conns.end() && it->second->events == 0) watch(*it->second, kReadEvents);
+            if (it != conns.end() && !it->second->registered) watch(*it->second, kReadEvents);
         }
     }
 
@@ -252,24 +262,46 @@ struct EventServer::Loop {
         return out;
     }
 
-    // Answers the server makes itself; the connection is closed after them.
-    void fail(Conn& c, int code, const std::string& detail) {
-        if (srv.on_error) srv.on_error(code);
-        send(c, serialize(problem_response(code, detail), false, true), true);
-    }
-
-    void send(Conn& c, std::string bytes, bool close) {
+    // Starts writing `bytes`; `close` with its reason when the connection ends after them. Returns
+    // false when the connection was closed (the write failed, or it was the last one and done).
+    bool start_write(Conn& c, std::string bytes, bool close, CloseReason why) {
         c.out = std::move(bytes);
         c.out_sent = 0;
         c.close_after_write = close;
+        c.close_reason = why;
         c.state = Conn::State::writing;
         c.deadline = Clock::now() + opt.write_timeout;
-        if (flush(c) && c.state == Conn::State::reading) process(c);
+        return flush(c);
     }
 
-    // Writes what it can; when all is sent, the connection reads again (or closes). Never calls
+    // Answers the server makes itself (a malformed request, a limit); the connection ends after them.
+    void fail(Conn& c, int code, const std::string& detail) {
+        if (srv.on_error) srv.on_error(code);
+        CloseReason why = code == 413 || code == 431 ? CloseReason::limit : CloseReason::protocol_error;
+        start_write(c, serialize(problem_response(code, detail), false, true), true, why);
+    }
+
+    // The last answer is out: close, or first linger when the client may still be sending (an error
+    // answer, bytes it sent that were never read): a close with unread input makes the kernel send a
+    // reset, which can destroy the answer before the client reads it.
+    void finish(Conn& c) {
+        bool unread = !c.in.empty() || c.close_reason == CloseReason::protocol_error ||
+                      c.close_reason == CloseReason::limit;
+        ::shutdown(c.fd, SHUT_WR);
+        if (!unread || c.peer_closed) {
+            close_conn(c.id, c.close_reason);
+            return;
+        }
+        c.state = Conn::State::lingering;
+        c.in.clear();
+        c.parser.reset();
+        c.deadline = Clock::now() + opt.linger_timeout;
+        watch(c, kReadEvents);
+    }
+
+    // Writes what it can; when all is sent, the connection reads again (or ends). Never calls
     // process(), so pipelined requests are answered in a loop, not by recursion. Returns false when
-    // the connection was closed.
+    // the connection was closed or ended.
     bool flush(Conn& c) {
         while (c.out_sent < c.out.size()) {
             ssize_t n = ::send(c.fd, c.out.data() + c.out_sent, c.out.size() - c.out_sent, MSG_NOSIGNAL);
@@ -279,22 +311,24 @@ struct EventServer::Loop {
             }
             if (n < 0 && errno == EINTR) continue;
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                watch(c, EPOLLOUT | EPOLLRDHUP);
+                // Once the client has half-closed, EPOLLRDHUP would report that at every wait
+                // (level-triggered) while the socket stays unwritable: watch for writability alone.
+                watch(c, c.peer_closed ? uint32_t(EPOLLOUT) : uint32_t(EPOLLOUT | EPOLLRDHUP));
                 return true;
             }
-            close_conn(c.id);
+            close_conn(c.id, CloseReason::io_error);
             return false;
         }
         if (c.close_after_write) {
-            ::shutdown(c.fd, SHUT_WR);
-            close_conn(c.id);
+            finish(c);
             return false;
         }
         c.out.clear();
         c.out_sent = 0;
         c.state = Conn::State::reading;
-        c.deadline = Clock::now() + (c.in.empty() ? opt.keepalive_timeout : opt.header_timeout);
-        watch(c, kReadEvents);
+        bool started = !c.in.empty() || (c.parser && c.parser->started());
+        c.deadline = Clock::now() + (started ? opt.header_timeout : opt.keepalive_timeout);
+        if (!c.peer_closed) watch(c, kReadEvents);
         return true;
     }
 
@@ -302,29 +336,39 @@ struct EventServer::Loop {
     // was closed.
     bool process(Conn& c) {
         while (c.state == Conn::State::reading && !c.in.empty()) {
-            RequestHead parsed;
-            HeadResult result = parse_request_head(c.in, limits, parsed);
-            if (result == HeadResult::incomplete) {
+            if (!c.parser) c.parser = std::make_unique<RequestParser>(limits);
+            RequestParser& parser = *c.parser;
+            ParseStatus st = parser.parse(c.in);
+            c.in.erase(0, parser.consumed());
+            if (st == ParseStatus::incomplete) {
                 c.deadline = std::min(c.deadline, Clock::now() + opt.header_timeout);
-                return true;
+                break;
             }
-            if (result == HeadResult::error) {
-                fail(c, parsed.error_code, parsed.error);
+            if (st == ParseStatus::error) {
+                fail(c, parser.error_code(), parser.error());
                 return false;
             }
-            c.in.erase(0, parsed.size);
-            const HTTPRequest& req = parsed.request;
+            if (st == ParseStatus::continue_expected) {
+                // RFC 9110 §10.1.1: the client waits for this before it sends the body.
+                parser.continue_sent();
+                if (!start_write(c, "HTTP/1.1 100 Continue\r\n\r\n", false, CloseReason::answered_close)) return false;
+                continue;
+            }
+            HttpRequest req = parser.request();
+            parser.reset();
 
-            bool head = req.getMethod() == HTTPRequest::HTTP_HEAD;
-            bool close = !req.getKeepAlive() || c.peer_closed || srv.stopping;
+            bool head = req.is("HEAD");
+            bool close = !req.keep_alive || c.peer_closed || srv.stopping;
+            CloseReason why = c.peer_closed ? CloseReason::peer_closed : CloseReason::answered_close;
             if (srv.is_slow(req)) {
                 c.state = Conn::State::waiting;
-                watch(c, EPOLLRDHUP);
+                c.close_reason = why;
+                watch(c, c.peer_closed ? 0u : uint32_t(EPOLLRDHUP));
                 auto box = mailbox;
                 uint64_t id = c.id;
                 bool loopback = c.loopback;
                 Handler h = srv.handler;
-                srv.workers->submit([box, id, loopback, h, req, head, close] {
+                srv.workers->submit([box, id, loopback, h, req = std::move(req), head, close] {
                     std::string bytes;
                     try {
                         bytes = serialize(h(req, loopback), head, close);
@@ -346,27 +390,30 @@ struct EventServer::Loop {
                 r = problem_response(500, e.what());
                 close = true;
             }
-            c.out = serialize(r, head, close);
-            c.out_sent = 0;
-            c.close_after_write = close;
-            c.state = Conn::State::writing;
-            c.deadline = Clock::now() + opt.write_timeout;
-            if (!flush(c)) return false;
+            if (!start_write(c, serialize(r, head, close), close, why)) return false;
         }
         if (c.peer_closed && c.state == Conn::State::reading) {
-            close_conn(c.id);  // nothing more can come
+            close_conn(c.id, CloseReason::peer_closed);  // nothing more can come
             return false;
         }
         return true;
     }
 
-    void readable(Conn& c) {
+    // Reads what is there. Returns false when the connection was closed.
+    bool receive(Conn& c) {
         char buf[16384];
         for (;;) {
             ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
             if (n > 0) {
+                if (c.state == Conn::State::lingering) {
+                    c.lingered += size_t(n);
+                    if (c.lingered > kMaxLingerBytes) break;
+                    continue;
+                }
                 c.in.append(buf, size_t(n));
-                if (c.in.size() > opt.max_header_bytes + opt.max_body_bytes + sizeof buf) break;  // process() decides
+                // Enough for the parser to decide (a head never exceeds its limit; a body is consumed
+                // as it comes): it runs before more is read.
+                if (c.in.size() > opt.max_header_bytes + sizeof buf) break;
                 // A short read drained the socket: skip the recv() that would only say EAGAIN (the
                 // loop is level-triggered, so anything arriving meanwhile is reported again).
                 if (size_t(n) < sizeof buf) break;
@@ -378,7 +425,16 @@ struct EventServer::Loop {
             }
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-            close_conn(c.id);
+            close_conn(c.id, CloseReason::io_error);
+            return false;
+        }
+        return true;
+    }
+
+    void readable(Conn& c) {
+        if (!receive(c)) return;
+        if (c.state == Conn::State::lingering) {
+            if (c.peer_closed || c.lingered > kMaxLingerBytes) close_conn(c.id, c.close_reason);
             return;
         }
         process(c);
@@ -395,16 +451,20 @@ struct EventServer::Loop {
         for (auto& d : done) {
             auto it = conns.find(d.id);
             if (it == conns.end()) continue;  // the client went away meanwhile
-            send(*it->second, std::move(d.bytes), d.close);
+            Conn& c = *it->second;
+            CloseReason why = c.close_reason;
+            if (start_write(c, std::move(d.bytes), d.close || c.peer_closed, why) && c.state == Conn::State::reading)
+                process(c);
         }
     }
 
     void sweep() {
         MonoTime now = Clock::now();
-        std::vector<uint64_t> expired;
+        std::vector<std::pair<uint64_t, CloseReason>> expired;
         for (auto& [id, c] : conns)
-            if (c->state != Conn::State::waiting && now >= c->deadline) expired.push_back(id);
-        for (uint64_t id : expired) close_conn(id);
+            if (c->state != Conn::State::waiting && now >= c->deadline)
+                expired.emplace_back(id, c->state == Conn::State::lingering ? c->close_reason : CloseReason::timeout);
+        for (auto& [id, why] : expired) close_conn(id, why);
     }
 
     void run() {
@@ -426,19 +486,36 @@ struct EventServer::Loop {
                 if (it == conns.end()) continue;
                 Conn& c = *it->second;
                 uint32_t ev = events[i].events;
-                if (ev & (EPOLLERR | EPOLLHUP)) {
-                    close_conn(id);
+                if (ev & EPOLLERR) {
+                    close_conn(id, CloseReason::io_error);
                     continue;
                 }
-                if (c.state == Conn::State::writing && (ev & EPOLLOUT)) {
-                    if (flush(c) && c.state == Conn::State::reading) process(c);
+                if ((ev & EPOLLHUP) && !(ev & EPOLLIN)) {  // both directions gone, nothing left to read
+                    close_conn(id, c.state == Conn::State::lingering ? c.close_reason : CloseReason::peer_closed);
                     continue;
                 }
-                if (ev & EPOLLIN) {
-                    readable(c);
-                    continue;
+                switch (c.state) {
+                case Conn::State::writing:
+                    if (ev & EPOLLOUT) {
+                        if (flush(c) && c.state == Conn::State::reading) process(c);
+                    } else if (ev & EPOLLRDHUP) {
+                        c.peer_closed = true;  // keep writing; no more RDHUP reports (see flush)
+                        watch(c, EPOLLOUT);
+                    }
+                    break;
+                case Conn::State::waiting:
+                    // Half-closed while its request runs on a worker: the answer is still sent.
+                    if (ev & (EPOLLRDHUP | EPOLLIN)) {
+                        c.peer_closed = true;
+                        c.close_reason = CloseReason::peer_closed;
+                        watch(c, 0);
+                    }
+                    break;
+                case Conn::State::reading:
+                case Conn::State::lingering:
+                    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) readable(c);
+                    break;
                 }
-                if ((ev & EPOLLRDHUP) && c.state != Conn::State::writing) close_conn(id);  // gone while waiting
             }
             MonoTime now = Clock::now();
             if (now >= next_sweep) {
@@ -450,7 +527,7 @@ struct EventServer::Loop {
 };
 
 EventServer::EventServer(Poco::Net::ServerSocket socket, Handler handler, IsSlow is_slow, OnError on_error,
-                         EventServerOptions options)
+                         OnClose on_close, EventServerOptions options)
     : impl_(std::make_unique<Impl>()) {
     Impl& m = *impl_;
     m.socket = std::move(socket);
@@ -467,6 +544,7 @@ EventServer::EventServer(Poco::Net::ServerSocket socket, Handler handler, IsSlow
     m.handler = std::move(handler);
     m.is_slow = std::move(is_slow);
     m.on_error = std::move(on_error);
+    m.on_close = std::move(on_close);
     m.opt = options;
     m.opt.loops = std::max<size_t>(1, m.opt.loops);
     m.connections = &connections_;

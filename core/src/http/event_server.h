@@ -4,10 +4,17 @@
 // and receive timeouts, and starves once they are all taken (STYLE.md, measured: 34 of 50
 // keep-alive clients never served with 16 threads); a load balancer's health port must not.
 //
-// Request heads are parsed by Poco (Poco::Net::HTTPRequest::read, with its field-count and length
-// limits). Fast routes (status, metrics) are answered on the loop from the pre-rendered snapshot;
-// slow ones (admin actions, history queries) run on a small worker pool and their answer is handed
-// back to the loop.
+// Requests are framed by RequestParser (http/request_head.h: Boost.Beast's strict HTTP/1.1 parser
+// plus RFC 9112's rules on top), fed as bytes arrive. Fast routes (status, metrics) are answered on
+// the loop from the pre-rendered snapshot; slow ones (admin actions, history queries, decided on the
+// normalised path) run on a small worker pool and their answer is handed back to the loop.
+//
+// A connection is in one of four states: reading (a request is coming), waiting (a slow request
+// runs on a worker; nothing more is read meanwhile), writing (an answer is going out), lingering
+// (an error answer was sent and the write side shut down; what the client still sends is read and
+// dropped for a short while, so that closing does not turn into a reset that destroys the answer
+// before the client reads it). Every close has a reason (CloseReason), counted in /metrics.
+// A client that half-closes (shutdown(SHUT_WR)) still gets the answers to what it sent.
 //
 // `loops` event loops (threads) share the one listening socket, each waiting on it with
 // EPOLLEXCLUSIVE so a new connection wakes one idle loop; a connection stays on the loop that
@@ -15,7 +22,9 @@
 #pragma once
 
 #include "common/duration.h"
+#include "http/request_head.h"
 #include "http/router.h"
+#include "metrics/metrics.h"
 
 #include <Poco/Net/ServerSocket.h>
 
@@ -35,19 +44,23 @@ struct EventServerOptions {
     size_t max_connections = 10000;  // beyond it the oldest idle connection is evicted
     size_t max_header_bytes = 16384; // request line and headers
     size_t max_body_bytes = 65536;   // admin POST bodies are ignored but must fit
+    Millis linger_timeout{1000};     // after an error answer, how long the client's further bytes are
+                                     // read and dropped before the close
     size_t slow_workers = 2;         // threads for admin actions and history queries
     size_t loops = 1;                // event loop threads
 };
 
 class EventServer {
 public:
-    using Handler = std::function<HttpResponse(const Poco::Net::HTTPRequest&, bool loopback)>;
-    using IsSlow = std::function<bool(const Poco::Net::HTTPRequest&)>;
+    using Handler = std::function<HttpResponse(const HttpRequest&, bool loopback)>;
+    using IsSlow = std::function<bool(const HttpRequest&)>;
     // Called for answers the server makes itself (malformed requests, limits): route "other".
     using OnError = std::function<void(int code)>;
+    // Called once for every connection closed, with why.
+    using OnClose = std::function<void(CloseReason)>;
 
     // `socket` is bound and listening; the server takes it over.
-    EventServer(Poco::Net::ServerSocket socket, Handler handler, IsSlow is_slow, OnError on_error,
+    EventServer(Poco::Net::ServerSocket socket, Handler handler, IsSlow is_slow, OnError on_error, OnClose on_close,
                 EventServerOptions options);
     ~EventServer();
 

@@ -1,91 +1,334 @@
 #include "http/request_head.h"
 
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/optional.hpp>
+
+#include <algorithm>
 #include <cctype>
 #include <cstring>
-#include <istream>
-#include <streambuf>
+#include <optional>
 
 namespace vitals {
 
+namespace http = boost::beast::http;
+using boost::beast::string_view;
+
 namespace {
 
-using Poco::Net::HTTPRequest;
-
-// RFC 9110 token: the characters a field name may hold.
-bool is_token(std::string_view s) {
-    if (s.empty()) return false;
-    for (unsigned char ch : s) {
-        if (std::isalnum(ch)) continue;
-        if (ch == 0 || !std::strchr("!#$%&'*+-.^_`|~", ch)) return false;
-    }
-    return true;
-}
-
-// Every line after the request line, up to `end` (the blank line), is "token:value".
-bool fields_well_formed(std::string_view in, size_t end) {
-    size_t pos = in.find("\r\n");
-    while (pos != std::string_view::npos && pos < end) {
-        size_t start = pos + 2;
-        size_t next = in.find("\r\n", start);
-        if (next == std::string_view::npos || next > end) next = end;
-        size_t colon = in.find(':', start);
-        if (colon == std::string_view::npos || colon >= next || !is_token(in.substr(start, colon - start)))
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
             return false;
-        pos = next == end ? std::string_view::npos : next;
-    }
     return true;
 }
 
-// An istream over bytes already in memory, for Poco's parser (no copy of the request head).
-struct ViewBuf : std::streambuf {
-    ViewBuf(const char* data, size_t size) {
-        char* p = const_cast<char*>(data);  // read-only: the get area is never written
-        setg(p, p, p + size);
-    }
-};
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
 
-HeadResult fail(RequestHead& out, int code, std::string why) {
-    out.error_code = code;
-    out.error = std::move(why);
-    return HeadResult::error;
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// RFC 3986 §5.2.4 on a decoded absolute path ("/a/./b/../c" → "/a/c").
+std::string remove_dot_segments(const std::string& in) {
+    std::string out;
+    out.reserve(in.size());
+    size_t i = 0;
+    while (i < in.size()) {
+        size_t next = in.find('/', i + 1);
+        std::string_view seg(in.data() + i + 1, (next == std::string::npos ? in.size() : next) - i - 1);
+        if (seg == ".") {
+            if (next == std::string::npos) out += '/';
+        } else if (seg == "..") {
+            size_t cut = out.rfind('/');
+            out.resize(cut == std::string::npos ? 0 : cut);
+            if (next == std::string::npos) out += '/';
+        } else {
+            out += '/';
+            out.append(seg.data(), seg.size());
+        }
+        if (next == std::string::npos) break;
+        i = next;
+    }
+    return out.empty() ? "/" : out;
 }
 
 }  // namespace
 
-HeadResult parse_request_head(std::string_view in, const RequestLimits& limits, RequestHead& out) {
-    size_t end = in.find("\r\n\r\n");
-    if (end == std::string_view::npos || end + 4 > limits.max_header_bytes) {
-        if (in.size() > limits.max_header_bytes || end != std::string_view::npos)
-            return fail(out, 431, "request head larger than " + std::to_string(limits.max_header_bytes) + " bytes");
-        return HeadResult::incomplete;
+bool normalize_target(std::string_view target, std::string& path, std::string& query, std::string& why) {
+    std::string_view raw = target;
+    if (raw.size() >= 7 && (iequals(raw.substr(0, 7), "http://") || (raw.size() >= 8 && iequals(raw.substr(0, 8), "https://")))) {
+        // absolute-form (RFC 9112 §3.2.2): the path starts after the authority ("http://x" is "/").
+        raw.remove_prefix(raw[4] == ':' ? 7 : 8);
+        size_t end_of_authority = raw.find_first_of("/?#");
+        if (end_of_authority == std::string_view::npos) {
+            raw = "/";
+        } else {
+            raw.remove_prefix(end_of_authority);
+            if (raw[0] != '/') {  // "http://x?q": path "/" with the query
+                if (raw[0] == '#') {
+                    why = "a request target has no fragment ('#')";
+                    return false;
+                }
+                path = "/";
+                query.assign(raw.substr(1));
+                return true;
+            }
+        }
+    } else if (raw == "*") {
+        path = "*";  // asterisk-form: OPTIONS on the server as a whole; nothing is routed there
+        query.clear();
+        return true;
+    } else if (raw.empty() || raw[0] != '/') {
+        why = "the request target must be a path (origin-form) or an absolute http URI";
+        return false;
     }
-    // Poco silently drops a header line without a colon and unfolds obsolete line folding;
-    // RFC 9112 wants both rejected: a field line is "token: value".
-    if (!fields_well_formed(in, end)) return fail(out, 400, "malformed header field line");
-    try {
-        ViewBuf buf(in.data(), end + 4);
-        std::istream head(&buf);
-        out.request.read(head);
-    } catch (const Poco::Exception& e) {
-        return fail(out, 400, "malformed request: " + e.message());
+    size_t q = raw.find('?');
+    std::string_view p = raw.substr(0, q);
+    query.assign(q == std::string_view::npos ? std::string_view() : raw.substr(q + 1));
+    if (p.find('#') != std::string_view::npos || query.find('#') != std::string::npos) {
+        why = "a request target has no fragment ('#')";
+        return false;
     }
-    const std::string& version = out.request.getVersion();
-    if (version != HTTPRequest::HTTP_1_1 && version != HTTPRequest::HTTP_1_0)
-        return fail(out, 505, "HTTP/1.0 and HTTP/1.1 only");
-    if (out.request.has("Transfer-Encoding"))
-        return fail(out, 411, "chunked request bodies are not accepted; send Content-Length");
-    std::streamsize length = 0;
-    try {
-        length = out.request.hasContentLength() ? out.request.getContentLength() : 0;
-    } catch (const Poco::Exception&) {
-        return fail(out, 400, "Content-Length is not a number");
+    std::string decoded;
+    decoded.reserve(p.size());
+    for (size_t i = 0; i < p.size(); ++i) {
+        if (p[i] != '%') {
+            decoded += p[i];
+            continue;
+        }
+        int hi = i + 2 < p.size() ? hex_value(p[i + 1]) : -1;
+        int lo = i + 2 < p.size() ? hex_value(p[i + 2]) : -1;
+        if (hi < 0 || lo < 0) {
+            why = "the request target has a malformed percent-encoding";
+            return false;
+        }
+        char c = char(hi * 16 + lo);
+        if (c == '\0') {
+            why = "the request target encodes a NUL byte";
+            return false;
+        }
+        decoded += c;
+        i += 2;
     }
-    if (length < 0) return fail(out, 400, "Content-Length is negative");
-    if (size_t(length) > limits.max_body_bytes)
-        return fail(out, 413, "request body larger than " + std::to_string(limits.max_body_bytes) + " bytes");
-    if (in.size() < end + 4 + size_t(length)) return HeadResult::incomplete;  // the body is still coming
-    out.size = end + 4 + size_t(length);
-    return HeadResult::complete;
+    path = decoded.find("/.") == std::string::npos ? std::move(decoded) : remove_dot_segments(decoded);
+    if (path.size() > 1 && path.back() == '/') path.pop_back();
+    return true;
+}
+
+// Beast's parser with the fields the router reads kept, and the rules Beast leaves to its user.
+struct RequestParser::Impl : http::basic_parser<true> {
+    HttpRequest req;
+    std::string_view input;  // what the current put() reads: where field values point
+    int hosts = 0;
+    int authorizations = 0;
+    bool has_transfer_encoding = false;
+    std::string transfer_encoding;  // every Transfer-Encoding field, joined with ","
+    std::optional<std::string> expect;
+    bool expect_continue = false;
+    bool continue_answered = false;
+    bool skipped_empty_lines = false;
+    size_t endings_checked = 0;  // head bytes already checked for line endings
+    // Our own verdict, when a rule of ours (not Beast's) refuses the request.
+    int fail_code = 0;
+    std::string fail_reason;
+
+    void refuse(int code, std::string why, boost::system::error_code& ec) {
+        fail_code = code;
+        fail_reason = std::move(why);
+        ec = http::error::bad_value;  // stops the parser; fail_code says what to answer
+    }
+
+    void on_request_impl(http::verb, string_view method, string_view target, int version,
+                         boost::system::error_code& ec) override {
+        req.method.assign(method.data(), method.size());
+        req.target.assign(target.data(), target.size());
+        req.version = version;
+        std::string why;
+        if (!normalize_target(std::string_view(target.data(), target.size()), req.path, req.query, why))
+            refuse(400, why, ec);
+    }
+
+    void on_response_impl(int, string_view, int, boost::system::error_code&) override {}
+
+    void on_field_impl(http::field f, string_view, string_view value, boost::system::error_code& ec) override {
+        std::string_view v(value.data(), value.size());
+        switch (f) {
+        case http::field::host:
+            ++hosts;
+            break;
+        case http::field::authorization:
+            if (++authorizations > 1) return refuse(400, "more than one Authorization field", ec);
+            req.authorization.assign(v);
+            break;
+        case http::field::user_agent:
+            req.user_agent.assign(v);
+            break;
+        case http::field::transfer_encoding:
+            has_transfer_encoding = true;
+            if (!transfer_encoding.empty()) transfer_encoding += ',';
+            transfer_encoding.append(v);
+            break;
+        case http::field::expect:
+            if (expect) return refuse(417, "more than one Expect field", ec);
+            expect.emplace(v);
+            break;
+        default:
+            break;
+        }
+    }
+
+    void on_header_impl(boost::system::error_code& ec) override {
+        // Beast replaces obs-fold with spaces, as RFC 9112 §5.2 allows; we refuse it, the other choice
+        // it allows: a proxy in front may have read the folded line as a field of its own.
+        std::string_view in = input;
+        size_t end = in.find("\r\n\r\n");
+        std::string_view head = in.substr(0, end == std::string_view::npos ? in.size() : end + 2);
+        for (size_t p = head.find("\r\n"); p != std::string_view::npos && p + 2 < head.size(); p = head.find("\r\n", p + 2))
+            if (head[p + 2] == ' ' || head[p + 2] == '\t')
+                return refuse(400, "obsolete line folding (a field line starting with whitespace) is not accepted", ec);
+        if (req.version == 11 && hosts != 1)
+            return refuse(400, hosts == 0 ? "an HTTP/1.1 request needs a Host field"
+                                          : "more than one Host field", ec);
+        if (hosts > 1) return refuse(400, "more than one Host field", ec);
+        if (has_transfer_encoding) {
+            if (req.version == 10) return refuse(400, "Transfer-Encoding in an HTTP/1.0 request", ec);
+            // RFC 9112 §6.3: unless chunked is the final coding the length cannot be known (400);
+            // §6.1: a coding we do not implement before it (501). Beast frames chunked itself.
+            std::vector<std::string_view> codings;
+            std::string_view rest = transfer_encoding;
+            while (true) {
+                size_t comma = rest.find(',');
+                std::string_view c = trim(rest.substr(0, comma));
+                if (!c.empty()) codings.push_back(c);
+                if (comma == std::string_view::npos) break;
+                rest.remove_prefix(comma + 1);
+            }
+            if (codings.empty() || !iequals(codings.back(), "chunked"))
+                return refuse(400, "Transfer-Encoding must end with chunked", ec);
+            if (codings.size() > 1) return refuse(501, "only the chunked transfer coding is implemented", ec);
+        }
+        if (expect && req.version == 11) {
+            if (!iequals(trim(*expect), "100-continue"))
+                return refuse(417, "only \"Expect: 100-continue\" is understood", ec);
+            expect_continue = true;
+        }
+        req.keep_alive = keep_alive();
+    }
+
+    void on_body_init_impl(boost::optional<std::uint64_t> const&, boost::system::error_code&) override {}
+    std::size_t on_body_impl(string_view body, boost::system::error_code&) override { return body.size(); }
+    void on_chunk_header_impl(std::uint64_t, string_view, boost::system::error_code&) override {}
+    std::size_t on_chunk_body_impl(std::uint64_t, string_view body, boost::system::error_code&) override {
+        return body.size();
+    }
+    void on_finish_impl(boost::system::error_code&) override {}
+};
+
+RequestParser::RequestParser(RequestLimits limits) : limits_(limits) { reset(); }
+
+RequestParser::~RequestParser() = default;
+
+void RequestParser::reset() {
+    impl_ = std::make_unique<Impl>();
+    impl_->header_limit(std::uint32_t(std::min<size_t>(limits_.max_header_bytes, UINT32_MAX)));
+    impl_->body_limit(std::uint64_t(limits_.max_body_bytes));
+    impl_->eager(false);  // stop after the head: Expect: 100-continue is answered before the body
+    consumed_ = 0;
+    error_code_ = 0;
+    error_.clear();
+}
+
+bool RequestParser::started() const { return impl_->got_some() || impl_->skipped_empty_lines; }
+
+const HttpRequest& RequestParser::request() const { return impl_->req; }
+
+void RequestParser::continue_sent() { impl_->continue_answered = true; }
+
+ParseStatus RequestParser::parse(std::string_view in) {
+    Impl& p = *impl_;
+    consumed_ = 0;
+    // RFC 9112 §2.2: empty lines before the request line are ignored.
+    if (!p.got_some()) {
+        while (in.size() >= 2 && in[0] == '\r' && in[1] == '\n') {
+            in.remove_prefix(2);
+            consumed_ += 2;
+            p.skipped_empty_lines = true;
+        }
+        if (in.empty() || (in.size() == 1 && in[0] == '\r')) return ParseStatus::incomplete;
+    }
+    auto fail = [&](int code, std::string why) {
+        error_code_ = code;
+        error_ = std::move(why);
+        return ParseStatus::error;
+    };
+    if (!p.is_header_done()) {
+        // A bare LF or CR in the head is refused as soon as it arrives (RFC 9112 §2.2 allows either
+        // accepting or refusing a bare LF; a bare CR must be refused). Beast finds these only once
+        // the whole head is in, and a head that never ends in CRLF CRLF would wait for the timeout.
+        // The head is not consumed until it is complete, so `in` starts at the request here.
+        size_t end = std::min(in.size(), limits_.max_header_bytes + 1);
+        for (size_t i = p.endings_checked; i < end; ++i) {
+            if (in[i] == '\n' && (i == 0 || in[i - 1] != '\r')) return fail(400, "line endings must be CRLF (a bare LF)");
+            if (in[i] == '\r') {
+                if (i + 1 == end) break;  // what follows is not here yet
+                if (in[i + 1] != '\n') return fail(400, "line endings must be CRLF (a bare CR)");
+            }
+            p.endings_checked = i + 1;
+        }
+    }
+    while (!p.is_done()) {
+        boost::system::error_code ec;
+        p.input = in;
+        size_t n = p.put(boost::asio::const_buffer(in.data(), in.size()), ec);
+        in.remove_prefix(n);
+        consumed_ += n;
+        if (ec == http::error::need_more) {
+            if (p.is_header_done() && p.expect_continue && !p.continue_answered) return ParseStatus::continue_expected;
+            return ParseStatus::incomplete;
+        }
+        if (ec) {
+            if (p.fail_code) return fail(p.fail_code, p.fail_reason);
+            if (ec == http::error::header_limit)
+                return fail(431, "request head larger than " + std::to_string(limits_.max_header_bytes) + " bytes");
+            if (ec == http::error::body_limit)
+                return fail(413, "request body larger than " + std::to_string(limits_.max_body_bytes) + " bytes");
+            if (ec == http::error::bad_version) {
+                // "HTTP/" DIGIT "." DIGIT that is not 1.0 or 1.1: understood, not supported (505).
+                size_t sp = in.find("HTTP/");
+                std::string_view v = sp == std::string_view::npos ? std::string_view() : in.substr(sp, 10);
+                bool well_formed = v.size() >= 10 && std::isdigit(static_cast<unsigned char>(v[5])) && v[6] == '.' &&
+                                   std::isdigit(static_cast<unsigned char>(v[7])) && v[8] == '\r' && v[9] == '\n';
+                if (well_formed) return fail(505, "HTTP/1.0 and HTTP/1.1 only");
+                return fail(400, "malformed request line (HTTP-version, or line endings that are not CRLF)");
+            }
+            if (ec == http::error::bad_line_ending) return fail(400, "line endings must be CRLF");
+            if (ec == http::error::bad_content_length) return fail(400, "invalid or conflicting Content-Length");
+            if (ec == http::error::bad_transfer_encoding)
+                return fail(400, "Transfer-Encoding repeated or together with Content-Length");
+            if (ec == http::error::bad_chunk || ec == http::error::bad_chunk_extension)
+                return fail(400, "malformed chunked body");
+            if (ec == http::error::bad_method) return fail(400, "malformed method in the request line");
+            if (ec == http::error::bad_target) return fail(400, "malformed request target");
+            if (ec == http::error::bad_field) return fail(400, "malformed header field name");
+            if (ec == http::error::bad_value) return fail(400, "malformed header field value");
+            return fail(400, "malformed request: " + ec.message());
+        }
+        if (!p.is_done() && p.is_header_done()) {
+            p.eager(true);  // the head is in: parse the body as it comes
+            if (p.expect_continue && !p.continue_answered && in.empty()) return ParseStatus::continue_expected;
+        }
+        if (n == 0 && !p.is_done()) return ParseStatus::incomplete;
+    }
+    return ParseStatus::complete;
 }
 
 }  // namespace vitals

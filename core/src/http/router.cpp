@@ -17,7 +17,6 @@
 
 namespace vitals {
 
-using Poco::Net::HTTPRequest;
 using Poco::Net::HTTPResponse;
 
 bool constant_time_equals(const std::string& a, const std::string& b) {
@@ -33,7 +32,7 @@ const char* reason_for(int code) { return HTTPResponse::getReasonForStatus(HTTPR
 
 class RequestRouter {
 public:
-    RequestRouter(const RouterContext& ctx, const HTTPRequest& req, bool loopback)
+    RequestRouter(const RouterContext& ctx, const HttpRequest& req, bool loopback)
         : ctx_(ctx), req_(&req), loopback_(loopback) {}
 
     HttpResponse run() {
@@ -42,29 +41,14 @@ public:
     }
 
 private:
-    void route(const HTTPRequest& req) {
-        std::string path;
-        const std::string& target = req.getURI();
-        if (!target.empty() && target[0] == '/' && target.find_first_of("%?#") == std::string::npos) {
-            path = target;  // origin-form with nothing to decode: what Poco::URI would give, without parsing
-        } else {
-            try {
-                path = Poco::URI(target).getPath();
-            } catch (const Poco::Exception&) {
-                problem(400, "the request target is not a valid URI");
-                return;
-            }
-        }
-        if (path.size() > 1 && path.back() == '/') path.pop_back();
-        const std::string& method = req.getMethod();
-        bool read = method == HTTPRequest::HTTP_GET || method == HTTPRequest::HTTP_HEAD;
+    void route(const HttpRequest& req) {
+        const std::string& path = req.path;  // decoded and normalised by the parser: the only path used
+        bool read = req.is("GET") || req.is("HEAD");
 
-        if (path == "/health" || path.rfind("/health/", 0) == 0) {
+        route_ = classify_route(path);
+        if (route_ == Route::health || route_ == Route::health_group || route_ == Route::health_check ||
+            route_ == Route::health_history) {
             std::string rest = path == "/health" ? "default" : path.substr(8);
-            route_ = path == "/health"                 ? Route::health
-                     : rest == "history"               ? Route::health_history
-                     : rest.rfind("checks/", 0) == 0   ? Route::health_check
-                                                       : Route::health_group;
             if (!read) return method_not_allowed("GET, HEAD", path);
             if (route_ == Route::health_history) return history();
             auto snap = ctx_.slot->load();
@@ -84,8 +68,7 @@ private:
             return reply(status->code, "application/health+json",
                          show_details(snap->details, snap->admin_token_env) ? status->full : status->brief);
         }
-        if (path == "/metrics") {
-            route_ = Route::metrics;
+        if (route_ == Route::metrics) {
             if (!read) return method_not_allowed("GET, HEAD", path);
             auto snap = ctx_.slot->load();
             if (!snap) return problem(503, "starting up");
@@ -93,8 +76,7 @@ private:
                          render_metrics(*snap, ctx_.hooks->counters(), *ctx_.counters));
         }
         if (path == "/admin/drain" || path == "/admin/resume" || path == "/admin/reload") {
-            route_ = Route::admin;
-            if (method != HTTPRequest::HTTP_POST) return method_not_allowed("POST", path);
+            if (!req.is("POST")) return method_not_allowed("POST", path);
             if (!authorize_admin()) return;
             if (path == "/admin/drain") {
                 ctx_.hooks->drain();
@@ -109,6 +91,7 @@ private:
             if (errors.empty()) return reply(200, "application/json", R"({"status":"reloaded"})");
             return problem(422, "configuration not reloaded; the running one stays: " + errors);
         }
+        route_ = Route::other;
         problem(404, "no such endpoint: " + path);
     }
 
@@ -120,7 +103,9 @@ private:
         if (!ctx_.history) return problem(503, "history is not enabled");
         QueryParams params;
         try {
-            for (const auto& kv : Poco::URI(req_->getURI()).getQueryParameters()) params.push_back(kv);
+            Poco::URI uri;
+            uri.setRawQuery(req_->query);
+            for (const auto& kv : uri.getQueryParameters()) params.push_back(kv);
         } catch (const Poco::Exception&) {
             return problem(400, "the query string is not validly percent-encoded");
         }
@@ -141,8 +126,7 @@ private:
     // The bearer token from the Authorization header, if well-formed: the scheme is
     // case-insensitive (RFC 9110 §11.1) and followed by one or more spaces (RFC 6750 §2.1).
     std::optional<std::string> bearer() const {
-        if (!req_->has("Authorization")) return std::nullopt;
-        const std::string& auth = req_->get("Authorization");
+        const std::string& auth = req_->authorization;
         if (auth.size() < 7 || Poco::icompare(auth.substr(0, 6), "bearer") != 0 || auth[6] != ' ') return std::nullopt;
         size_t start = auth.find_first_not_of(' ', 6);
         if (start == std::string::npos) return std::nullopt;
@@ -217,7 +201,7 @@ private:
     }
 
     const RouterContext& ctx_;
-    const HTTPRequest* req_;
+    const HttpRequest* req_;
     bool loopback_;
     std::shared_ptr<const Config> config_;
     Route route_ = Route::other;
@@ -226,12 +210,24 @@ private:
 
 }  // namespace
 
-bool is_slow_route(const HTTPRequest& req) {
-    const std::string& uri = req.getURI();
-    return uri.rfind("/admin/", 0) == 0 || uri.rfind("/health/history", 0) == 0;
+Route classify_route(const std::string& path) {
+    if (path == "/health") return Route::health;
+    if (path.rfind("/health/", 0) == 0) {
+        if (path == "/health/history") return Route::health_history;
+        if (path.rfind("/health/checks/", 0) == 0) return Route::health_check;
+        return Route::health_group;
+    }
+    if (path == "/metrics") return Route::metrics;
+    if (path.rfind("/admin/", 0) == 0) return Route::admin;
+    return Route::other;
 }
 
-HttpResponse route_request(const RouterContext& ctx, const HTTPRequest& req, bool loopback) {
+bool is_slow_route(const HttpRequest& req) {
+    Route r = classify_route(req.path);
+    return r == Route::admin || r == Route::health_history;
+}
+
+HttpResponse route_request(const RouterContext& ctx, const HttpRequest& req, bool loopback) {
     return RequestRouter(ctx, req, loopback).run();
 }
 

@@ -3,10 +3,9 @@
 #pragma once
 
 #include "history/history_reader.h"
+#include "http/request_head.h"
 #include "metrics/metrics.h"
 #include "snapshot/snapshot.h"
-
-#include <Poco/Net/HTTPRequest.h>
 
 #include <string>
 #include <utility>
@@ -32,10 +31,15 @@ struct RouterContext {
 };
 
 // Answers one request. `loopback`: the client connected from 127.0.0.0/8 or ::1.
-HttpResponse route_request(const RouterContext& ctx, const Poco::Net::HTTPRequest& req, bool loopback);
+HttpResponse route_request(const RouterContext& ctx, const HttpRequest& req, bool loopback);
+
+// The route of a request's normalised path (HttpRequest::path), as routing decides it.
+Route classify_route(const std::string& path);
 
 // Requests that may take long (admin actions, history queries): run them off the I/O thread.
-bool is_slow_route(const Poco::Net::HTTPRequest& req);
+// Decided by classify_route on the same path the router uses, so no spelling of a slow route
+// ("/%61dmin/reload", "http://x/admin/reload") runs on an event loop.
+bool is_slow_route(const HttpRequest& req);
 
 // An RFC 9457 problem+json response.
 HttpResponse problem_response(int code, const std::string& detail);

@@ -35,9 +35,10 @@ HealthServer::HealthServer(const Config::Server& server, SnapshotSlot& slot, His
     HttpCounters* counters = counters_.get();
     const RouterContext* ctx = &context_;
     transport_ = std::make_unique<EventServer>(
-        socket, [ctx](const Poco::Net::HTTPRequest& req, bool loopback) { return route_request(*ctx, req, loopback); },
-        [](const Poco::Net::HTTPRequest& req) { return is_slow_route(req); },
-        [counters](int code) { counters->count(Route::other, code); }, options);
+        socket, [ctx](const HttpRequest& req, bool loopback) { return route_request(*ctx, req, loopback); },
+        [](const HttpRequest& req) { return is_slow_route(req); },
+        [counters](int code) { counters->count(Route::other, code); },
+        [counters](CloseReason why) { counters->count_close(why); }, options);
 }
 
 HealthServer::~HealthServer() { stop(); }

@@ -21,6 +21,20 @@ const char* route_label(Route r) {
     return "other";
 }
 
+const char* close_reason_label(CloseReason r) {
+    switch (r) {
+    case CloseReason::answered_close: return "answered_close";
+    case CloseReason::peer_closed: return "peer_closed";
+    case CloseReason::limit: return "limit";
+    case CloseReason::timeout: return "timeout";
+    case CloseReason::protocol_error: return "protocol_error";
+    case CloseReason::io_error: return "io_error";
+    case CloseReason::shutdown: return "shutdown";
+    case CloseReason::count_: break;
+    }
+    return "io_error";
+}
+
 namespace {
 
 // Label values: escape backslash, double quote and newline (exposition format 0.0.4).
@@ -134,6 +148,12 @@ std::string render_metrics(const Snapshot& snap, const RuntimeCounters& rc, cons
             out += "vitals_http_requests_total{path=\"" + std::string(route_label(Route(r))) + "\",code=\"" +
                    std::to_string(code) + "\"} " + std::to_string(n) + "\n";
         }
+    header(out, "vitals_http_connections_closed_total", "counter",
+           "Health port connections closed, by reason (answered_close, peer_closed, limit, timeout, "
+           "protocol_error, io_error, shutdown).");
+    for (size_t r = 0; r < size_t(CloseReason::count_); ++r)
+        out += "vitals_http_connections_closed_total{reason=\"" + std::string(close_reason_label(CloseReason(r))) +
+               "\"} " + std::to_string(http.closes(CloseReason(r))) + "\n";
     return out;
 }
 
