@@ -25,7 +25,7 @@ What each section does:
   scale       1,000 redis checks at a 1 s interval against one redis-server: vitals' CPU from
               /proc/PID/stat over a 25 s window, and the due-to-start lag estimated from history
               (see scale() below: the daemon does not expose it).
-  history     tests/history_bench (issue 4).
+  history     tests/history_bench (issue 4), and its prune-rate mode (issue 12: rows kept at 5,000 rows/s).
   floods      tests/bench/floods.py (issue 6).
 """
 
@@ -69,6 +69,8 @@ SCALE_CHECKS = 1000
 SCALE_WARMUP = 3 if args.quick else 6
 SCALE_WINDOW = 8 if args.quick else 25
 HISTORY_ROWS = 200_000 if args.quick else 1_000_000
+PRUNE_RATE, PRUNE_SECONDS = 5000, (10 if args.quick else 60)  # issue 12
+PRUNE_MAX_ROWS = PRUNE_RATE * PRUNE_SECONDS // 3  # a third of what is written: pruning runs for 2/3 of it
 
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
@@ -576,6 +578,12 @@ def history():
     for key, label in (("one", "one check"), ("all", "all checks")):
         m = re.search(r"\(%s\).*p50 (\d+) us, p99 (\d+) us" % label, out)
         results["hist_" + key] = (int(m.group(1)), int(m.group(2))) if m else (float("nan"),) * 2
+    log("   tests/history_bench prune-rate %d %d %d (issue 12)" % (PRUNE_RATE, PRUNE_SECONDS, PRUNE_MAX_ROWS))
+    out = subprocess.run([os.path.join(BUILD, "tests", "history_bench"), "prune-rate", str(PRUNE_RATE),
+                          str(PRUNE_SECONDS), str(PRUNE_MAX_ROWS)], capture_output=True, text=True, check=True).stdout
+    log(out.rstrip())
+    m = re.search(r"max rows seen (\d+) \(max_rows (\d+), batch at most (\d+)\)", out)
+    results["hist_prune"] = tuple(int(x) for x in m.groups()) if m else None
     log()
 
 
@@ -636,6 +644,11 @@ def table():
             "p99 ≤ 200 µs", ok(one[1] <= 200))
         row("history newest 100 at 1M rows p50 / p99 µs (all checks)", "%d / %d" % al, "", "", "", "",
             "p99 ≤ 200 µs", ok(al[1] <= 200))
+    if results.get("hist_prune"):
+        most, max_rows, batch = results["hist_prune"]
+        row("history rows at %s rows/s for %d s: most seen / max_rows" % (fmt_num(PRUNE_RATE), PRUNE_SECONDS),
+            "%s / %s" % (fmt_num(most), fmt_num(max_rows)), "", "", "", "", "≤ max_rows + one batch",
+            ok(most <= max_rows + batch))
     if results.get("floods"):
         f = results["floods"]
         row("fresh /health with 2,000 hostile connections open, p50 / p99 / max ms", "%.2f / %.2f / %.2f" % f,

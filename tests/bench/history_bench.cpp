@@ -5,11 +5,17 @@
 //                                     through HistoryReader; prints rows/s and p50/p99 latencies.
 //   history_bench write-forever PATH  writes results through the writer as fast as it can until
 //                                     killed (used by the kill -9 integrity test).
+//   history_bench prune-rate [RATE] [SECONDS] [MAX_ROWS]
+//                                     records RATE rows/s (default 5,000) for SECONDS (default 60)
+//                                     with history.max_rows = MAX_ROWS (default 100,000) and samples
+//                                     the row count every 100 ms: prints the most seen vs max_rows
+//                                     (issue 12: pruning must keep up at any rate the writer takes).
 //
 // Figures are printed, never asserted: machines are noisy.
 #include "history/history_reader.h"
 #include "history/history_writer.h"
 
+#include <SQLiteCpp/Database.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -18,6 +24,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 #include <unistd.h>
 
@@ -65,12 +72,61 @@ static int write_forever(const std::string& path) {
     }
 }
 
+static int prune_rate(int rate, int seconds, int64_t max_rows) {
+    char tmpl[] = "/tmp/vitals-bench-XXXXXX";
+    std::string dir = ::mkdtemp(tmpl);
+    HistoryWriterOptions o;
+    o.path = dir + "/history.db";
+    o.max_rows = max_rows;
+    HistoryWriter w(o);
+    w.start();
+    for (int i = 0; i < 10'000 && !w.healthy(); ++i) usleep(1000);  // the writer creates the file at start
+    if (!w.healthy()) {
+        std::fprintf(stderr, "cannot write %s\n", o.path.c_str());
+        return 1;
+    }
+    SQLite::Database db(o.path, SQLite::OPEN_READONLY);
+    SQLite::Statement count(db, "SELECT count(*) FROM events");
+    int64_t most = 0, samples = 0;
+    int64_t t0 = now_ms();
+    auto start = Clock::now();
+    auto next_sample = start;
+    int64_t sent = 0;
+    // Rows go out in 10 ms ticks, paced against the start so a slow tick is caught up with.
+    for (auto tick = start; tick < start + std::chrono::seconds(seconds); tick += std::chrono::milliseconds(10)) {
+        std::this_thread::sleep_until(tick);
+        double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+        for (int64_t due = int64_t(elapsed * rate); sent < due; ++sent) w.record(event(int(sent), t0 + sent / 100));
+        if (Clock::now() >= next_sample) {
+            count.executeStep();
+            most = std::max(most, count.getColumn(0).getInt64());
+            count.reset();
+            ++samples;
+            next_sample += std::chrono::milliseconds(100);
+        }
+    }
+    w.flush();
+    count.executeStep();
+    int64_t final_rows = count.getColumn(0).getInt64();
+    count.reset();
+    w.stop();
+    std::printf("history prune at %d rows/s for %d s: max rows seen %lld (max_rows %lld, batch at most %zu), "
+                "final %lld, written %llu, dropped %llu, %lld samples\n",
+                rate, seconds, (long long)most, (long long)max_rows, o.batch_size, (long long)final_rows,
+                (unsigned long long)w.written(), (unsigned long long)w.dropped_results(), (long long)samples);
+    std::filesystem::remove_all(dir);
+    return 0;
+}
+
 int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::warn);
     std::string mode = argc > 1 ? argv[1] : "bench";
     if (mode == "write-forever" && argc > 2) return write_forever(argv[2]);
+    if (mode == "prune-rate")
+        return prune_rate(argc > 2 ? std::atoi(argv[2]) : 5000, argc > 3 ? std::atoi(argv[3]) : 60,
+                          argc > 4 ? std::atoll(argv[4]) : 100'000);
     if (mode != "bench") {
-        std::fprintf(stderr, "usage: history_bench bench [ROWS] | write-forever PATH\n");
+        std::fprintf(stderr, "usage: history_bench bench [ROWS] | write-forever PATH | prune-rate [RATE] [SECONDS] [MAX_ROWS]\n");
         return 2;
     }
     int rows = argc > 2 ? std::atoi(argv[2]) : 1'000'000;

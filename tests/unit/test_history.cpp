@@ -3,10 +3,13 @@
 #include "history/history_writer.h"
 #include "history/sqlite_history_store.h"
 
+#include <SQLiteCpp/Database.h>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <thread>
 #include <unistd.h>
 
@@ -146,6 +149,23 @@ TEST_CASE("history store: pruning by max_rows and by age removes the oldest", "[
     CHECK(store->prune(0, 1000, 1000) == 0);
 }
 
+TEST_CASE("history store: trimming keeps the newest max_rows, in bounded slices", "[history]") {
+    TempDir dir;
+    auto store = SqliteHistoryStore::open_for_writing(dir.file("h.db"));
+    std::vector<HistoryEvent> batch;
+    for (int i = 0; i < 100; ++i) batch.push_back(result("c", Status::pass, 1000 + i, std::to_string(i)));
+    store->insert(batch);
+    CHECK(store->trim(100, 1000) == 0);
+    CHECK(store->trim(50, 30) == 30);  // a lowered max_rows is caught up with a slice at a time
+    CHECK(store->trim(50, 30) == 20);
+    CHECK(store->trim(50, 30) == 0);
+    HistoryQuery q;
+    q.limit = 1000;
+    auto page = store->query(q);
+    REQUIRE(page.items.size() == 50);
+    CHECK(page.items.back().output == "50");
+}
+
 TEST_CASE("history store: pruning goes in bounded slices", "[history]") {
     TempDir dir;
     auto store = SqliteHistoryStore::open_for_writing(dir.file("h.db"));
@@ -159,6 +179,11 @@ TEST_CASE("history store: pruning goes in bounded slices", "[history]") {
 
 TEST_CASE("history query: parameters parse, groups expand to their members", "[history]") {
     Config cfg;
+    for (const char* name : {"ws", "redis", "disk", "x"}) {
+        CheckConfig c;
+        c.name = name;
+        cfg.checks.push_back(c);
+    }
     GroupConfig g;
     g.name = "alb";
     g.checks = {"ws", "redis"};
@@ -174,6 +199,24 @@ TEST_CASE("history query: parameters parse, groups expand to their members", "[h
     CHECK(q->transitions_only);
     CHECK(q->limit == 5);
     CHECK(q->before_id == 42);
+}
+
+TEST_CASE("history query: a name that is neither a check nor a group of the config is refused", "[history]") {
+    Config cfg;
+    CheckConfig c;
+    c.name = "redis";
+    cfg.checks.push_back(c);
+    GroupConfig g;
+    g.name = "alb";
+    g.checks = {"redis"};
+    cfg.groups.push_back(g);
+    auto r = parse({{"check", "redis,alb"}, {"check", "nosuch"}}, &cfg);
+    auto* e = std::get_if<QueryError>(&r);
+    REQUIRE(e);
+    CHECK(e->parameter == "check");
+    CHECK_THAT(e->message, Catch::Contains("\"nosuch\""));
+    CHECK(std::holds_alternative<HistoryQuery>(parse({{"check", "redis,alb"}}, &cfg)));
+    CHECK(std::holds_alternative<HistoryQuery>(parse({{"check", "nosuch"}})));  // no config: any valid name
 }
 
 TEST_CASE("history query: every bad parameter is named", "[history]") {
@@ -289,23 +332,183 @@ TEST_CASE("history writer: an unusable path is counted, never thrown, and writin
     CHECK(w.healthy());
 }
 
-TEST_CASE("history writer: a corrupt file is set aside, not deleted, and a new one started", "[history]") {
+std::string slurp(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+// Waits (bounded: a hang guard) until `done()` holds.
+template <typename F>
+bool eventually(F done) {
+    for (int i = 0; i < 500; ++i) {
+        if (done()) return true;
+        std::this_thread::sleep_for(Millis(10));
+    }
+    return done();
+}
+
+size_t corrupt_files(const TempDir& dir, const std::string& name) {
+    size_t n = 0;
+    for (const auto& entry : fs::directory_iterator(dir.path))
+        if (entry.path().filename().string().rfind(name + ".corrupt-", 0) == 0) ++n;
+    return n;
+}
+
+TEST_CASE("history writer: a file that is not SQLite's is refused and left untouched", "[history]") {
+    TempDir dir;
+    std::string path = dir.file("notes.json");
+    std::string content;
+    for (int i = 0; i < 200; ++i) content += "{\"not\": \"an SQLite database\"}\n";
+    std::ofstream(path, std::ios::binary) << content;
+    HistoryWriterOptions o;
+    o.path = path;
+    o.retry_every = Millis(20);
+    HistoryWriter w(o);
+    w.start();
+    w.record(result("c", Status::pass, now_ms()));
+    CHECK(eventually([&] { return w.write_errors() >= 3; }));  // it keeps trying
+    CHECK_FALSE(w.flush(Millis(50)));
+    w.stop();
+    CHECK(w.written() == 0);
+    CHECK(slurp(path) == content);
+    CHECK(corrupt_files(dir, "notes.json") == 0);
+    CHECK_THROWS_AS(SqliteHistoryStore::open_read_only(path), NotHistoryDatabase);
+    CHECK_THROWS_AS(SqliteHistoryStore::open_for_writing(path), NotHistoryDatabase);
+}
+
+TEST_CASE("history store: an SQLite database without vitals' schema is refused, unchanged", "[history]") {
+    TempDir dir;
+    std::string path = dir.file("other.db");
+    {
+        SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+        db.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)");
+        db.exec("INSERT INTO notes (text) VALUES ('keep me')");
+    }
+    std::string before = slurp(path);
+    CHECK_THROWS_AS(SqliteHistoryStore::open_for_writing(path), NotHistoryDatabase);
+    CHECK_THROWS_AS(SqliteHistoryStore::open_read_only(path), NotHistoryDatabase);
+    CHECK(slurp(path) == before);  // not switched to WAL, not migrated
+    {
+        // Our version number but not our table.
+        SQLite::Database db(path, SQLite::OPEN_READWRITE);
+        db.exec("PRAGMA user_version = 1");
+    }
+    before = slurp(path);
+    CHECK_THROWS_AS(SqliteHistoryStore::open_for_writing(path), NotHistoryDatabase);
+    CHECK(slurp(path) == before);
+    CHECK(set_aside_corrupt(dir.file("missing.db")).empty());
+}
+
+TEST_CASE("history writer: a corrupt database is set aside, not deleted, and a new one started", "[history]") {
     TempDir dir;
     std::string path = dir.file("h.db");
     {
-        std::ofstream f(path);
-        for (int i = 0; i < 200; ++i) f << "this is not an SQLite database, just garbage bytes. ";
+        auto store = SqliteHistoryStore::open_for_writing(path);
+        std::vector<HistoryEvent> batch;
+        for (int i = 0; i < 2000; ++i) batch.push_back(result("c" + std::to_string(i % 7), Status::pass, now_ms(), "x"));
+        store->insert(batch);
+        store->checkpoint();
     }
+    {
+        // Garbage over pages 3 to 6; SQLite's header (page 1) stays intact.
+        std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(2 * 4096);
+        std::string garbage(4 * 4096, '\x5a');
+        f.write(garbage.data(), std::streamsize(garbage.size()));
+    }
+    REQUIRE(has_sqlite_header(path));
     HistoryWriterOptions o;
     o.path = path;
     HistoryWriter w(o);
     w.start();
     w.record(result("c", Status::pass, now_ms()));
-    w.flush();
+    CHECK(w.flush());
     CHECK(w.written() == 1);
-    int aside = 0;
-    for (const auto& entry : fs::directory_iterator(dir.path))
-        if (entry.path().filename().string().rfind("h.db.corrupt-", 0) == 0) ++aside;
-    CHECK(aside == 1);
+    CHECK(corrupt_files(dir, "h.db") == 1);
     CHECK(SqliteHistoryStore::open_read_only(path)->integrity_check() == "ok");
+}
+
+TEST_CASE("history check output: many rows of many lines become one line", "[history]") {
+    CHECK(one_line({"*** in database main ***\nPage 5: never used", "Page 6: never used"}) ==
+          "*** in database main ***; Page 5: never used; Page 6: never used");
+    CHECK(one_line({"a\r\nb"}) == "a; b");
+    CHECK(one_line({"ok"}) == "ok");
+}
+
+TEST_CASE("history writer: a database removed while open is noticed, counted and recreated", "[history]") {
+    TempDir dir;
+    HistoryWriterOptions o;
+    o.path = dir.file("h.db");
+    HistoryWriter w(o);
+    w.start();
+    w.record(result("c", Status::pass, now_ms(), "before"));
+    REQUIRE(w.flush());
+    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(o.path + suffix);
+    w.record(result("c", Status::pass, now_ms(), "after"));
+    REQUIRE(w.flush());
+    CHECK(w.write_errors() == 1);
+    CHECK(w.written() == 2);
+    HistoryReader reader(o.path);
+    HistoryQuery q;
+    auto page = reader.query(q);
+    REQUIRE(page.items.size() == 1);
+    CHECK(page.items[0].output == "after");
+}
+
+TEST_CASE("history reader: no database at the path is an error saying so, not an empty page", "[history]") {
+    TempDir dir;
+    HistoryReader reader(dir.file("none.db"));
+    try {
+        reader.query(HistoryQuery{});
+        FAIL("no exception");
+    } catch (const std::exception& e) {
+        CHECK_THAT(e.what(), Catch::Contains("no history database at " + dir.file("none.db")));
+        CHECK_THAT(e.what(), Catch::Contains("No such file or directory"));
+    }
+}
+
+TEST_CASE("history writer: the file exists from the start", "[history]") {
+    TempDir dir;
+    HistoryWriterOptions o;
+    o.path = dir.file("h.db");
+    HistoryWriter w(o);
+    w.start();
+    CHECK(eventually([&] { return w.healthy(); }));
+    CHECK(HistoryReader(o.path).query(HistoryQuery{}).items.empty());
+}
+
+TEST_CASE("history writer: the table never holds more than max_rows plus one batch", "[history]") {
+    TempDir dir;
+    HistoryWriterOptions o;
+    o.path = dir.file("h.db");
+    o.max_rows = 1000;
+    o.batch_size = 200;
+    HistoryWriter w(o);
+    w.start();
+    auto count = [&] {
+        SQLite::Database db(o.path, SQLite::OPEN_READONLY);
+        return db.execAndGet("SELECT count(*) FROM events").getInt64();
+    };
+    int64_t t0 = now_ms();
+    int64_t most = 0;
+    for (int round = 0; round < 40; ++round) {  // 20 times max_rows, far faster than any slow prune
+        for (int i = 0; i < 500; ++i) w.record(result("c", Status::pass, t0 + round * 500 + i));
+        REQUIRE(w.flush());
+        most = std::max(most, count());
+    }
+    CHECK(w.written() == 20'000);
+    CHECK(most <= o.max_rows + int64_t(o.batch_size));
+    CHECK(count() == o.max_rows);
+}
+
+TEST_CASE("history writer: the WAL is truncated after pruning", "[history]") {
+    TempDir dir;
+    HistoryWriterOptions o;
+    o.path = dir.file("h.db");
+    o.prune_every = Millis(1);  // after every batch
+    HistoryWriter w(o);
+    w.start();
+    for (int i = 0; i < 3000; ++i) w.record(result("c", Status::pass, now_ms()));
+    REQUIRE(w.flush());
+    CHECK(eventually([&] { return fs::exists(o.path + "-wal") && fs::file_size(o.path + "-wal") == 0; }));
 }

@@ -208,7 +208,7 @@ int Daemon::run() {
     }
     server_->stop();
     scheduler_->stop();
-    history_->flush();
+    history_->flush(Millis(1000));  // bounded: an unusable database must not hold up the exit
     history_->stop();
     spdlog::info("stopped");
     spdlog::default_logger()->flush();

@@ -93,8 +93,10 @@ std::variant<HistoryQuery, QueryError> parse_history_query(const QueryParams& pa
             if (names.empty()) return QueryError{key, "empty; give check or group names, comma separated"};
             for (const auto& n : names) {
                 if (!std::regex_match(n, name_re)) return QueryError{key, "\"" + n + "\" is not a valid check or group name"};
-                q.checks.push_back(n);
                 const GroupConfig* g = config ? config->find_group(n) : nullptr;
+                if (config && !g && !config->find_check(n))
+                    return QueryError{key, "\"" + n + "\" is not a check or group of the configuration"};
+                q.checks.push_back(n);
                 if (g)
                     for (const auto& member : g->checks) q.checks.push_back(member);
             }

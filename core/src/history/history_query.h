@@ -20,8 +20,9 @@ struct QueryError {
 
 using QueryParams = std::vector<std::pair<std::string, std::string>>;
 
-// Parses query parameters. `config` (optional) expands a group name in `check` to the group and its
-// members. Returns the query or the first bad parameter.
+// Parses query parameters. With a `config`, a group name in `check` expands to the group and its
+// members, and a name that is neither a check nor a group of it is an error. Returns the query or
+// the first bad parameter.
 std::variant<HistoryQuery, QueryError> parse_history_query(const QueryParams& params, int64_t now_ms,
                                                            const Config* config);
 

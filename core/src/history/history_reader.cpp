@@ -1,24 +1,26 @@
 #include "history/history_reader.h"
 
-#include <sys/stat.h>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
 
 namespace vitals {
 
 HistoryPage HistoryReader::query(const HistoryQuery& q) {
-    struct stat st {};
-    if (::stat(path_.c_str(), &st) != 0) return {};
+    auto id = file_id(path_);
+    if (!id) throw std::runtime_error("no history database at " + path_ + ": " + std::strerror(errno));
     std::unique_ptr<SqliteHistoryStore> store;
     {
         std::lock_guard<std::mutex> lock(mu_);
         while (!idle_.empty() && !store) {
-            if (idle_.back().second == st.st_ino) store = std::move(idle_.back().first);
+            if (idle_.back().second == *id) store = std::move(idle_.back().first);
             idle_.pop_back();
         }
     }
     if (!store) store = SqliteHistoryStore::open_read_only(path_);
     HistoryPage page = store->query(q);  // a throw drops the connection: it is reopened next time
     std::lock_guard<std::mutex> lock(mu_);
-    if (idle_.size() < 4) idle_.emplace_back(std::move(store), st.st_ino);
+    if (idle_.size() < 4) idle_.emplace_back(std::move(store), *id);
     return page;
 }
 

@@ -8,7 +8,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <sys/types.h>
 #include <utility>
 #include <vector>
 
@@ -18,8 +17,9 @@ class HistoryReader {
 public:
     explicit HistoryReader(std::string path) : path_(std::move(path)) {}
 
-    // Runs the query. A database that does not exist yet answers an empty page.
-    // Throws std::exception when the file exists but cannot be read.
+    // Runs the query. Throws std::exception saying why when there is no database at the path (the
+    // writer creates it at start: a missing file is one removed or unusable), when the file is not
+    // a vitals history database (NotHistoryDatabase), or when it cannot be read.
     HistoryPage query(const HistoryQuery& q);
 
     const std::string& path() const { return path_; }
@@ -27,9 +27,9 @@ public:
 private:
     std::string path_;
     std::mutex mu_;  // guards idle_ only; never held during a query
-    // Idle connections with the inode they opened: a file set aside (corrupt) and recreated is
-    // noticed and the stale connections dropped.
-    std::vector<std::pair<std::unique_ptr<SqliteHistoryStore>, ino_t>> idle_;
+    // Idle connections with the file they opened: a file set aside (corrupt), removed or replaced
+    // and then recreated is noticed and the stale connections dropped.
+    std::vector<std::pair<std::unique_ptr<SqliteHistoryStore>, FileId>> idle_;
 };
 
 }  // namespace vitals

@@ -1,10 +1,13 @@
 #include "history/history_writer.h"
 
-#include <SQLiteCpp/Exception.h>
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <vector>
 
@@ -56,19 +59,45 @@ void HistoryWriter::record(HistoryEvent event) {
     cv_.notify_one();
 }
 
-void HistoryWriter::flush() {
+bool HistoryWriter::flush(std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mu_);
     uint64_t target = enqueued_;
     cv_.notify_one();
-    flushed_.wait_for(lock, std::chrono::seconds(10), [&] { return processed_ >= target || stopping_; });
+    flushed_.wait_for(lock, timeout, [&] { return processed_ >= target || stopping_; });
+    return processed_ >= target;
 }
 
 void HistoryWriter::note_error(const std::string& kind, const std::string& message) {
     ++write_errors_;
     healthy_ = false;
+    failing_ = true;
+    next_attempt_ = Clock::now() + options_.retry_every;
+    if (!in_episode_) {
+        in_episode_ = true;
+        failed_attempts_ = 0;
+        dropped_before_ = dropped_;
+    }
+    ++failed_attempts_;
+    last_error_at_ = Clock::now();
+    last_error_ = message;
     if (logged_kinds_.insert(kind).second)
         spdlog::error("history: {} ({}); health serving is unaffected, writing resumes when possible", message,
                       options_.path);
+}
+
+// One kind per SQLite result code: a full disk is logged once per episode, whichever operation met it.
+void HistoryWriter::note_sqlite_error(const std::string& what, const SQLite::Exception& e) {
+    note_error(sqlite3_errstr(e.getErrorCode() & 0xff), what + ": " + one_line({e.what()}));
+}
+
+void HistoryWriter::end_episode_if_settled() {
+    if (!in_episode_ || failing_ || Clock::now() - last_error_at_ < 5 * options_.retry_every) return;
+    spdlog::info("history: writing again after {} failed attempts / {} events dropped", failed_attempts_,
+                 dropped_ - dropped_before_);
+    in_episode_ = false;
+    logged_kinds_.clear();
+    last_error_.clear();
+    checkpoint();  // checkpoints failed meanwhile: fold the WAL in and give its space back
 }
 
 static bool is_corruption(const SQLite::Exception& e) {
@@ -77,41 +106,107 @@ static bool is_corruption(const SQLite::Exception& e) {
 }
 
 std::string set_aside_corrupt(const std::string& path) {
+    if (!has_sqlite_header(path)) return "";  // not a database of ours gone bad: never move it
     std::string aside = path + ".corrupt-" + std::to_string(std::time(nullptr));
     if (std::rename(path.c_str(), aside.c_str()) != 0) return "";
     for (const char* suffix : {"-wal", "-shm"}) std::rename((path + suffix).c_str(), (aside + suffix).c_str());
     return aside;
 }
 
+void HistoryWriter::set_aside(const std::string& why) {
+    std::string aside = set_aside_corrupt(options_.path);
+    if (aside.empty())
+        note_error("set aside", "database is corrupt (" + one_line({why}) + ") and could not be renamed");
+    else
+        spdlog::error("history: {} is corrupt ({}); kept it as {} and starting a new database", options_.path,
+                      one_line({why}), aside);
+}
+
 bool HistoryWriter::ensure_open() {
-    if (store_) return true;
-    try {
-        std::filesystem::path dir = std::filesystem::path(options_.path).parent_path();
-        std::error_code ec;
-        if (!dir.empty()) std::filesystem::create_directories(dir, ec);
-        store_ = SqliteHistoryStore::open_for_writing(options_.path);
-        std::string check = store_->db().execAndGet("PRAGMA quick_check").getString();
-        if (check != "ok") throw SQLite::Exception("quick_check: " + check, SQLITE_CORRUPT);
-        if (!logged_kinds_.empty()) spdlog::info("history: writing to {} again", options_.path);
-        logged_kinds_.clear();
-        healthy_ = true;
-        return true;
-    } catch (const SQLite::Exception& e) {
+    if (store_) {
+        auto id = file_id(options_.path);
+        if (id && *id == store_file_) return true;
+        // Writing on would go to a file nobody can read any more.
+        note_error("replaced", "the database file was removed or replaced while open; opening the one at the path "
+                               "(a new database if there is none)");
         store_.reset();
-        if (is_corruption(e)) {
-            std::string aside = set_aside_corrupt(options_.path);
-            if (!aside.empty()) {
-                spdlog::error("history: {} is corrupt ({}); kept it as {} and starting a new database",
-                              options_.path, e.what(), aside);
-                return ensure_open();
+    }
+    return open_store();
+}
+
+bool HistoryWriter::open_store() {
+    for (int attempt = 0; attempt < 2; ++attempt) {  // a second time after setting a corrupt file aside
+        try {
+            std::filesystem::path dir = std::filesystem::path(options_.path).parent_path();
+            std::error_code ec;
+            if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+            store_ = SqliteHistoryStore::open_for_writing(options_.path);
+            std::vector<std::string> problems = store_->quick_check();
+            if (problems != std::vector<std::string>{"ok"})
+                throw SQLite::Exception("quick_check: " + one_line(problems), SQLITE_CORRUPT);
+            auto id = file_id(options_.path);
+            if (!id) throw std::runtime_error(std::string("cannot stat it after opening: ") + std::strerror(errno));
+            store_file_ = *id;
+            healthy_ = true;
+            failing_ = false;
+            return true;
+        } catch (const NotHistoryDatabase& e) {
+            store_.reset();
+            note_error("not ours", std::string(e.what()) + "; left it untouched: point history.path elsewhere");
+            return false;
+        } catch (const SQLite::Exception& e) {
+            store_.reset();
+            if (attempt == 0 && is_corruption(e) && has_sqlite_header(options_.path)) {
+                set_aside(e.what());
+                continue;
             }
+            note_sqlite_error("cannot open database", e);
+            return false;
+        } catch (const std::exception& e) {
+            store_.reset();
+            note_error("open", std::string("cannot open database: ") + e.what());
+            return false;
         }
-        note_error("open", std::string("cannot open database: ") + e.what());
-    } catch (const std::exception& e) {
-        store_.reset();
-        note_error("open", std::string("cannot open database: ") + e.what());
     }
     return false;
+}
+
+void HistoryWriter::write_batch(std::vector<HistoryEvent>& batch) {
+    try {
+        store_->insert(batch);
+    } catch (const SQLite::Exception& e) {
+        // The batch is kept for the next attempt; the queue bound still applies to new events.
+        note_sqlite_error("write failed", e);
+        int code = e.getErrorCode() & 0xff;
+        if (is_corruption(e)) {
+            store_.reset();
+            set_aside(e.what());
+        } else if (code == SQLITE_FULL) {
+            try {
+                store_->checkpoint();  // folding the WAL in and truncating it may give space back
+            } catch (const SQLite::Exception&) {
+            }
+        } else if (code != SQLITE_BUSY && code != SQLITE_LOCKED) {
+            store_.reset();  // read-only, I/O error, ...: reopen on the next attempt
+        }
+        return;
+    }
+    size_t n = batch.size();
+    written_ += n;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        processed_ += n;
+    }
+    batch.clear();
+    healthy_ = true;
+    failing_ = false;
+    // The table stays within max_rows plus one batch at any write rate: what is beyond it goes now.
+    // Twice the batch per step, so a lowered max_rows is caught up with over a few batches.
+    try {
+        store_->trim(options_.max_rows, int(std::max<size_t>(2 * n, 2000)));
+    } catch (const SQLite::Exception& e) {
+        note_sqlite_error("prune failed", e);
+    }
 }
 
 void HistoryWriter::prune_step() {
@@ -126,58 +221,62 @@ void HistoryWriter::prune_step() {
             if (deleted < 2000) break;
         }
     } catch (const SQLite::Exception& e) {
-        note_error("prune", std::string("prune failed: ") + e.what());
+        note_sqlite_error("prune failed", e);
+    }
+}
+
+void HistoryWriter::checkpoint() {
+    if (!store_) return;
+    try {
+        store_->checkpoint();
+    } catch (const SQLite::Exception& e) {
+        note_sqlite_error("checkpoint failed", e);
     }
 }
 
 void HistoryWriter::loop() {
+    ensure_open();  // now, not at the first event: a missing file then means one removed or unusable
     std::vector<HistoryEvent> batch;
-    auto next_retry = Clock::now();
     for (;;) {
         {
             std::unique_lock<std::mutex> lock(mu_);
-            auto wake = store_ ? Clock::now() + options_.prune_every : next_retry;
-            cv_.wait_until(lock, wake, [&] { return stopping_ || (!queue_.empty() && (store_ || Clock::now() >= next_retry)); });
-            if (stopping_ && (queue_.empty() || !store_)) break;
-            if (batch.empty()) {
-                while (!queue_.empty() && batch.size() < options_.batch_size) {
-                    if (queue_.front().kind == EventKind::result) --queued_results_;
-                    batch.push_back(std::move(queue_.front()));
-                    queue_.pop_front();
-                }
+            // Wake for new events (at once, unless waiting to retry after an error), to retry, to
+            // prune, or to stop.
+            auto wake = failing_ ? next_attempt_ : last_prune_ + options_.prune_every;
+            cv_.wait_until(lock, wake, [&] {
+                return stopping_ || ((!queue_.empty() || !batch.empty()) && (!failing_ || Clock::now() >= next_attempt_));
+            });
+            // Stopping: write what is queued, unless the database is unusable (flush() gave it its time).
+            if (stopping_ && (failing_ || (queue_.empty() && batch.empty()))) break;
+            while (!queue_.empty() && batch.size() < options_.batch_size) {
+                if (queue_.front().kind == EventKind::result) --queued_results_;
+                batch.push_back(std::move(queue_.front()));
+                queue_.pop_front();
             }
         }
-        if (!ensure_open()) {
-            next_retry = Clock::now() + options_.retry_every;
-            // Keep the batch for the next attempt; the queue bound still applies to new events.
-            continue;
-        }
+        if (!ensure_open()) continue;
         if (!batch.empty()) {
-            try {
-                store_->insert(batch);
-                written_ += batch.size();
-                std::lock_guard<std::mutex> lock(mu_);
-                processed_ += batch.size();
-                batch.clear();
-                healthy_ = true;
-            } catch (const SQLite::Exception& e) {
-                bool corrupt = is_corruption(e);
-                note_error(corrupt ? "corrupt" : "write", std::string("write failed: ") + e.what());
-                store_.reset();  // reopen (and set aside if corrupt) on the next attempt
-                if (corrupt) set_aside_corrupt(options_.path);
-                next_retry = Clock::now() + options_.retry_every;
-            }
+            write_batch(batch);
             flushed_.notify_all();
         }
-        if (store_ && Clock::now() - last_prune_ >= options_.prune_every) {
+        end_episode_if_settled();
+        if (store_ && !failing_ && Clock::now() - last_prune_ >= options_.prune_every) {
             prune_step();
+            checkpoint();
             last_prune_ = Clock::now();
         }
     }
     // Whatever could not be written is given up (counted as processed for flush()).
-    std::lock_guard<std::mutex> lock(mu_);
-    processed_ = enqueued_;
+    uint64_t lost = 0;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        lost = enqueued_ - processed_;
+        processed_ = enqueued_;
+    }
     flushed_.notify_all();
+    if (lost > 0)
+        spdlog::warn("history: {} events not written at shutdown: {}", lost,
+                     last_error_.empty() ? "the writer was stopped first" : last_error_);
 }
 
 }  // namespace vitals

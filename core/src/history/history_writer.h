@@ -1,13 +1,18 @@
 // The one thread that writes history (SPEC §6). The scheduler hands it events through record(),
 // which only appends to a bounded in-memory queue and never blocks on SQLite. The thread writes
-// batches in single transactions, prunes old rows in small steps, and survives an unusable
-// database: errors are logged once per kind and counted, and writing resumes when possible.
+// batches in single transactions, keeps the table within max_rows after every batch, prunes old rows
+// in small steps, and survives an unusable database: errors are counted, logged once per kind per
+// episode (and once when the episode ends), and writing resumes when possible. A database file
+// removed or replaced while open is noticed before the next batch and opened anew at the path; a
+// file that is not ours is refused and never touched.
 //
 // Queue overflow: the oldest unwritten *results* are dropped (and counted); transitions are kept.
 #pragma once
 
 #include "history/history_types.h"
 #include "history/sqlite_history_store.h"
+
+#include <SQLiteCpp/Exception.h>
 
 #include <atomic>
 #include <chrono>
@@ -41,8 +46,10 @@ public:
 
     void record(HistoryEvent event) override;
 
-    // Blocks until everything queued before the call is written or failed (tests, shutdown).
-    void flush();
+    // Blocks until everything queued before the call is written or given up, or `timeout` passes.
+    // Returns whether it all was. At shutdown: flush(about 1 s), then stop(), which gives up what
+    // an unusable database still holds and logs how many events that was and why.
+    bool flush(std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
     uint64_t write_errors() const { return write_errors_; }
     uint64_t dropped_results() const { return dropped_; }
@@ -51,9 +58,16 @@ public:
 
 private:
     void loop();
+    // Opens the database at the path unless the open one still is that file. Writer thread only.
     bool ensure_open();
+    bool open_store();
+    void write_batch(std::vector<HistoryEvent>& batch);
     void note_error(const std::string& kind, const std::string& message);
+    void note_sqlite_error(const std::string& what, const SQLite::Exception& e);
+    void end_episode_if_settled();
+    void set_aside(const std::string& why);
     void prune_step();
+    void checkpoint();
 
     HistoryWriterOptions options_;
     std::mutex mu_;
@@ -65,8 +79,19 @@ private:
     uint64_t processed_ = 0;  // total written or given up (for flush)
     bool stopping_ = false;
 
-    std::unique_ptr<SqliteHistoryStore> store_;  // writer thread only
-    std::set<std::string> logged_kinds_;         // writer thread only: log each error kind once
+    // Writer thread only:
+    std::unique_ptr<SqliteHistoryStore> store_;
+    FileId store_file_;                   // the file store_ has open
+    bool failing_ = false;  // the last attempt failed: retry at next_attempt_; stop() gives up the queue
+    std::chrono::steady_clock::time_point next_attempt_{};
+    // An error episode runs from a first error until writing has gone on without one for a while
+    // (5 retry periods), so a disk that is nearly full logs one error, not one per squeezed-in write.
+    bool in_episode_ = false;
+    std::chrono::steady_clock::time_point last_error_at_{};
+    std::set<std::string> logged_kinds_;  // kinds logged in this episode
+    uint64_t failed_attempts_ = 0;        // in this episode
+    uint64_t dropped_before_ = 0;         // dropped_ when the episode began
+    std::string last_error_;
     std::chrono::steady_clock::time_point last_prune_{};
 
     std::atomic<uint64_t> write_errors_{0};
@@ -77,7 +102,8 @@ private:
 };
 
 // Moves an unreadable (corrupt) database file aside as "<path>.corrupt-<unix time>", with its
-// -wal and -shm files. Never deletes. Returns the new name, or "" if renaming failed.
+// -wal and -shm files. Never deletes, and never moves a file without SQLite's header (that file is
+// not a corrupt database of ours). Returns the new name, or "" if it did not rename.
 std::string set_aside_corrupt(const std::string& path);
 
 }  // namespace vitals

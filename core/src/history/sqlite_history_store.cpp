@@ -2,8 +2,13 @@
 
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
+#include <sqlite3.h>
 
+#include <algorithm>
+#include <cstring>
+#include <fstream>
 #include <stdexcept>
+#include <sys/stat.h>
 
 namespace vitals {
 
@@ -42,13 +47,65 @@ void bind_optional_status(SQLite::Statement& st, int index, const std::optional<
 
 Status status_or_fail(const std::string& s) { return parse_status(s).value_or(Status::fail); }
 
+// Every column a query reads: preparing this fails on an `events` table that is not ours.
+const char* kSchemaProbe = R"(SELECT id, ts, "check", kind, status, raw_status, duration_ms, output, observed_value,
+    observed_unit, previous, cause FROM events LIMIT 0)";
+
+constexpr int kBusyTimeoutMs = 2000;
+
+struct ResetAfterUse {  // leaves a cached statement ready for reuse, even on a throw
+    SQLite::Statement& st;
+    ~ResetAfterUse() {
+        try {
+            st.reset();
+        } catch (...) {
+        }
+    }
+};
+
 }  // namespace
 
+std::optional<FileId> file_id(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+    return FileId{st.st_dev, st.st_ino};
+}
+
+bool has_sqlite_header(const std::string& path) {
+    static const char kHeader[16] = {'S', 'Q', 'L', 'i', 't', 'e', ' ', 'f', 'o', 'r', 'm', 'a', 't', ' ', '3', '\0'};
+    char head[sizeof kHeader] = {};
+    std::ifstream f(path, std::ios::binary);
+    return f.read(head, sizeof head) && std::memcmp(head, kHeader, sizeof head) == 0;
+}
+
+std::string one_line(const std::vector<std::string>& rows) {
+    // Rows and the lines within a row ("*** in database main ***\nPage 5: ...") alike become "; ".
+    std::string out;
+    for (const auto& row : rows) {
+        if (!out.empty()) out += "; ";
+        for (char c : row) {
+            if (c == '\r') continue;
+            if (c == '\n')
+                out += "; ";
+            else
+                out += c;
+        }
+    }
+    return out;
+}
+
 std::unique_ptr<SqliteHistoryStore> SqliteHistoryStore::open_for_writing(const std::string& path) {
+    struct stat st {};
+    bool exists = ::stat(path.c_str(), &st) == 0;
+    if (exists && !S_ISREG(st.st_mode)) throw NotHistoryDatabase(path + " is not a vitals history database: not a regular file");
+    // An empty file is what SQLite makes a new database from; anything else must be SQLite's.
+    if (exists && st.st_size > 0 && !has_sqlite_header(path))
+        throw NotHistoryDatabase(path + " is not a vitals history database: it is not an SQLite file");
     // NOMUTEX: each connection is used by one thread at a time (the writer; a pooled reader).
     auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX,
-                                                 2000);
+                                                 kBusyTimeoutMs);
     std::unique_ptr<SqliteHistoryStore> store(new SqliteHistoryStore(std::move(db)));
+    store->require_ours(path, true);  // before anything below writes to the file
     // journal_mode returns a row: execAndGet, not exec.
     std::string mode = store->db_->execAndGet("PRAGMA journal_mode=WAL").getString();
     if (mode != "wal") throw std::runtime_error("cannot switch " + path + " to WAL mode (got " + mode + ")");
@@ -57,27 +114,53 @@ std::unique_ptr<SqliteHistoryStore> SqliteHistoryStore::open_for_writing(const s
     // both. SQLite's default (2 MiB) would fill as the file grows and add that much to a daemon
     // that is meant to stay near 16 MB (issue 7).
     store->db_->exec("PRAGMA cache_size=-512");
+    // A checkpoint leaves the WAL at most this large (it would otherwise keep its largest size, say
+    // after a burst or a full disk); the writer also truncates it after pruning and after errors.
+    store->db_->execAndGet("PRAGMA journal_size_limit=4194304");
     store->migrate();
     return store;
 }
 
 std::unique_ptr<SqliteHistoryStore> SqliteHistoryStore::open_read_only(const std::string& path) {
-    auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX, 2000);
+    if (!has_sqlite_header(path)) {
+        struct stat st {};
+        if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0)
+            throw std::runtime_error(path + " holds no history yet (an empty file)");
+        throw NotHistoryDatabase(path + " is not a vitals history database: it is not an SQLite file");
+    }
+    auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX, kBusyTimeoutMs);
     std::unique_ptr<SqliteHistoryStore> store(new SqliteHistoryStore(std::move(db)));
     // Queries touch the newest pages again and again: map the file instead of copying pages in.
     store->db_->exec("PRAGMA mmap_size=268435456");
-    int version = store->db_->execAndGet("PRAGMA user_version").getInt();
-    if (version != kSchemaVersion)
-        throw std::runtime_error(path + ": history schema version " + std::to_string(version) + ", expected " +
-                                 std::to_string(kSchemaVersion));
+    store->require_ours(path, false);
     return store;
 }
 
-void SqliteHistoryStore::migrate() {
+void SqliteHistoryStore::require_ours(const std::string& path, bool empty_ok) {
     int version = db_->execAndGet("PRAGMA user_version").getInt();
     if (version > kSchemaVersion)
-        throw std::runtime_error("history database has schema version " + std::to_string(version) +
+        throw NotHistoryDatabase(path + " has history schema version " + std::to_string(version) +
                                  ", newer than this vitals (" + std::to_string(kSchemaVersion) + ")");
+    if (version == 0) {
+        int tables = db_->execAndGet("SELECT count(*) FROM sqlite_master").getInt();
+        if (tables > 0)
+            throw NotHistoryDatabase(path + " is not a vitals history database: an SQLite database with " +
+                                     std::to_string(tables) + " other schema objects and no vitals schema");
+        if (!empty_ok) throw NotHistoryDatabase(path + " is not a vitals history database yet: it holds no tables");
+        return;
+    }
+    try {
+        SQLite::Statement probe(*db_, kSchemaProbe);
+    } catch (const SQLite::Exception& e) {
+        int code = e.getErrorCode() & 0xff;
+        if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) throw;
+        throw NotHistoryDatabase(path + " is not a vitals history database: schema version " + std::to_string(version) +
+                                 " but " + e.what());
+    }
+}
+
+void SqliteHistoryStore::migrate() {
+    int version = db_->execAndGet("PRAGMA user_version").getInt();  // require_ours() refused a newer one
     if (version < 1) {
         SQLite::Transaction tx(*db_);
         for (const char* sql : kCreateV1) db_->exec(sql);
@@ -163,15 +246,7 @@ HistoryPage SqliteHistoryStore::query(const HistoryQuery& q) {
     st.bind(i++, q.limit + 1);  // one more than asked: tells whether there is a next page
 
     HistoryPage page;
-    struct Reset {  // leaves the cached statement ready for reuse, even on a throw
-        SQLite::Statement& st;
-        ~Reset() {
-            try {
-                st.reset();
-            } catch (...) {
-            }
-        }
-    } reset{st};
+    ResetAfterUse reset{st};
     while (st.executeStep()) {
         if (int(page.items.size()) == q.limit) {
             page.next_before_id = page.items.back().id;
@@ -195,28 +270,70 @@ HistoryPage SqliteHistoryStore::query(const HistoryQuery& q) {
     return page;
 }
 
+std::optional<std::pair<int64_t, int64_t>> SqliteHistoryStore::id_range() {
+    // Each subquery reads one end of the rowid b-tree (SQLite's min/max shortcut holds for one
+    // aggregate per SELECT; "SELECT min(id), max(id)" would scan the table).
+    SQLite::Statement& st = statement("SELECT (SELECT min(id) FROM events), (SELECT max(id) FROM events)");
+    ResetAfterUse reset{st};
+    if (!st.executeStep() || st.getColumn(0).isNull()) return std::nullopt;
+    return std::make_pair(st.getColumn(0).getInt64(), st.getColumn(1).getInt64());
+}
+
 int SqliteHistoryStore::prune(int64_t older_than_ms, int64_t max_rows, int max_batch) {
     // The oldest rows have the lowest ids: delete a bounded slice from the bottom so the writer's
     // transaction stays short.
-    SQLite::Statement bounds(*db_, "SELECT min(id), max(id) FROM events");
-    if (!bounds.executeStep() || bounds.getColumn(0).isNull()) return 0;
-    int64_t min_id = bounds.getColumn(0).getInt64();
-    int64_t max_id = bounds.getColumn(1).getInt64();
-    int64_t cut = min_id + max_batch;  // never more than max_batch ids in one step
-    int64_t keep_from = max_id - max_rows + 1;
-    SQLite::Statement del(*db_, "DELETE FROM events WHERE id < ? AND (id < ? OR ts < ?)");
+    auto range = id_range();
+    if (!range) return 0;
+    int64_t cut = range->first + max_batch;  // never more than max_batch ids in one step
+    int64_t keep_from = range->second - max_rows + 1;
+    SQLite::Statement& del = statement("DELETE FROM events WHERE id < ? AND (id < ? OR ts < ?)");
     del.bind(1, int64_t(cut));
     del.bind(2, int64_t(keep_from));
     del.bind(3, int64_t(older_than_ms));
+    ResetAfterUse reset{del};
+    return del.exec();
+}
+
+int SqliteHistoryStore::trim(int64_t max_rows, int max_batch) {
+    auto range = id_range();
+    if (!range) return 0;
+    // Ids only grow and only the oldest go, so the newest max_rows rows have ids above max - max_rows.
+    int64_t below = std::min(range->first + max_batch, range->second - max_rows + 1);
+    if (below <= range->first) return 0;  // the usual case: nothing to delete, two lookups spent
+    SQLite::Statement& del = statement("DELETE FROM events WHERE id < ?");
+    del.bind(1, int64_t(below));
+    ResetAfterUse reset{del};
     return del.exec();
 }
 
 int64_t SqliteHistoryStore::row_count_estimate() {
-    SQLite::Statement st(*db_, "SELECT max(id) - min(id) + 1 FROM events");
-    if (!st.executeStep() || st.getColumn(0).isNull()) return 0;
-    return st.getColumn(0).getInt64();
+    auto range = id_range();
+    return range ? range->second - range->first + 1 : 0;
 }
 
 std::string SqliteHistoryStore::integrity_check() { return db_->execAndGet("PRAGMA integrity_check").getString(); }
+
+std::vector<std::string> SqliteHistoryStore::quick_check() {
+    std::vector<std::string> rows;
+    SQLite::Statement st(*db_, "PRAGMA quick_check(20)");  // the first 20 problems say enough
+    while (st.executeStep()) rows.push_back(st.getColumn(0).getString());
+    return rows;
+}
+
+bool SqliteHistoryStore::checkpoint() {
+    // TRUNCATE waits for readers to finish; they are short, so wait a little, not the 2 s an insert may.
+    db_->setBusyTimeout(100);
+    struct Restore {
+        SQLite::Database& db;
+        ~Restore() {
+            try {
+                db.setBusyTimeout(kBusyTimeoutMs);
+            } catch (...) {
+            }
+        }
+    } restore{*db_};
+    SQLite::Statement st(*db_, "PRAGMA wal_checkpoint(TRUNCATE)");  // one row: busy, log pages, checkpointed
+    return st.executeStep() && st.getColumn(0).getInt() == 0;
+}
 
 }  // namespace vitals
