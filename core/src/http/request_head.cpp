@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <new>
 #include <optional>
 
 namespace vitals {
@@ -238,7 +239,14 @@ RequestParser::RequestParser(RequestLimits limits) : limits_(limits) { reset(); 
 RequestParser::~RequestParser() = default;
 
 void RequestParser::reset() {
-    impl_ = std::make_unique<Impl>();
+    // Made anew in place for each request (Beast's parser cannot be reset): no allocation per
+    // request on a kept-alive connection beyond the strings the request needs.
+    if (impl_) {
+        impl_->~Impl();
+        new (impl_.get()) Impl();
+    } else {
+        impl_ = std::make_unique<Impl>();
+    }
     impl_->header_limit(std::uint32_t(std::min<size_t>(limits_.max_header_bytes, UINT32_MAX)));
     impl_->body_limit(std::uint64_t(limits_.max_body_bytes));
     impl_->eager(false);  // stop after the head: Expect: 100-continue is answered before the body
