@@ -147,7 +147,9 @@ TEST_CASE("every malformed request is an HTTP error with a reason, never an exce
              {"no version", "GET /health\r\n\r\n", 400},
              {"two spaces", "GET  / HTTP/1.1\r\nHost: x\r\n\r\n", 400},
              {"HTTP/2", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505},
-             {"HTTP/1.2", "GET / HTTP/1.2\r\nHost: x\r\n\r\n", 505},
+             {"HTTP/3.0", "GET / HTTP/3.0\r\nHost: x\r\n\r\n", 505},
+             {"HTTP/1.01", "GET / HTTP/1.01\r\nHost: x\r\n\r\n", 400},
+             {"lower-case version", "GET / http/1.1\r\nHost: x\r\n\r\n", 400},
              {"garbage version", "GET / HTTP/1\r\nHost: x\r\n\r\n", 400},
              {"bare LF", "GET / HTTP/1.1\nHost: x\n\n", 400},
              {"bare LF in fields", "GET / HTTP/1.1\r\nHost: x\nX: y\r\n\r\n", 400},
@@ -191,6 +193,18 @@ TEST_CASE("every malformed request is an HTTP error with a reason, never an exce
 TEST_CASE("the same Content-Length twice is one length", "[http]") {
     Outcome o = feed("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nokGET / HTTP/1.1\r\nHost: x\r\n\r\n");
     CHECK(o.requests.size() == 2);
+}
+
+TEST_CASE("a higher HTTP/1.x minor version is read as HTTP/1.1 (RFC 9110 section 2.5)", "[http]") {
+    for (size_t step : {size_t(0), size_t(1)}) {
+        Outcome o = feed("\r\nGET /HTTP/1.5 HTTP/1.9\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n", {}, step);
+        REQUIRE(o.requests.size() == 2);
+        CHECK(o.requests[0].version == 11);
+        CHECK(o.requests[0].path == "/HTTP/1.5");  // the target is left alone
+        CHECK(o.requests[1].path == "/b");
+        // ... and holds the rules of HTTP/1.1: a Host is needed.
+        CHECK(feed("GET / HTTP/1.9\r\n\r\n", {}, step).code == 400);
+    }
 }
 
 TEST_CASE("HTTP/1.0 needs no Host", "[http]") {

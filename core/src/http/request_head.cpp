@@ -137,7 +137,44 @@ struct RequestParser::Impl : http::basic_parser<true> {
     bool expect_continue = false;
     bool continue_answered = false;
     bool skipped_empty_lines = false;
-    size_t endings_checked = 0;  // head bytes already checked for line endings
+    bool read_as_http11 = false;  // the request line said HTTP/1.x with x > 1
+
+    // A check of the head's bytes as they arrive, before Beast sees them: a bare LF or a bare CR is
+    // refused at once (RFC 9112 §2.2 lets a server refuse a bare LF and requires refusing a bare
+    // CR; Beast would notice only once a CRLF CRLF arrives, which such a client may never send), and
+    // so is obs-fold (§5.2: refuse it with 400, or replace it; Beast replaces it, and a proxy in
+    // front may have read the folded line as a field of its own).
+    struct HeadScan {
+        size_t ahead = 0;        // bytes at the front of the next input already scanned
+        bool cr = false;         // the last byte was CR
+        bool line_start = true;  // at the first byte of a line
+        bool done = false;       // the blank line ending the head was seen
+    } scan;
+
+    // Returns the reason to refuse `in`, or nullptr.
+    const char* scan_head(std::string_view in, size_t limit) {
+        HeadScan& h = scan;
+        for (size_t i = h.ahead; i < in.size() && i < limit && !h.done; ++i) {
+            char c = in[i];
+            h.ahead = i + 1;
+            if (h.cr) {
+                h.cr = false;
+                if (c != '\n') return "line endings must be CRLF (a bare CR)";
+                h.done = h.line_start;  // an empty line: the head is complete
+                h.line_start = true;
+                continue;
+            }
+            if (c == '\r') {
+                h.cr = true;
+                continue;
+            }
+            if (c == '\n') return "line endings must be CRLF (a bare LF)";
+            if (h.line_start && (c == ' ' || c == '\t'))
+                return "obsolete line folding (a line starting with whitespace) is not accepted";
+            h.line_start = false;
+        }
+        return nullptr;
+    }
     // Our own verdict, when a rule of ours (not Beast's) refuses the request.
     int fail_code = 0;
     std::string fail_reason;
@@ -188,14 +225,6 @@ struct RequestParser::Impl : http::basic_parser<true> {
     }
 
     void on_header_impl(boost::system::error_code& ec) override {
-        // Beast replaces obs-fold with spaces, as RFC 9112 §5.2 allows; we refuse it, the other choice
-        // it allows: a proxy in front may have read the folded line as a field of its own.
-        std::string_view in = input;
-        size_t end = in.find("\r\n\r\n");
-        std::string_view head = in.substr(0, end == std::string_view::npos ? in.size() : end + 2);
-        for (size_t p = head.find("\r\n"); p != std::string_view::npos && p + 2 < head.size(); p = head.find("\r\n", p + 2))
-            if (head[p + 2] == ' ' || head[p + 2] == '\t')
-                return refuse(400, "obsolete line folding (a field line starting with whitespace) is not accepted", ec);
         if (req.version == 11 && hosts != 1)
             return refuse(400, hosts == 0 ? "an HTTP/1.1 request needs a Host field"
                                           : "more than one Host field", ec);
@@ -278,27 +307,14 @@ ParseStatus RequestParser::parse(std::string_view in) {
         error_ = std::move(why);
         return ParseStatus::error;
     };
-    if (!p.is_header_done()) {
-        // A bare LF or CR in the head is refused as soon as it arrives (RFC 9112 §2.2 allows either
-        // accepting or refusing a bare LF; a bare CR must be refused). Beast finds these only once
-        // the whole head is in, and a head that never ends in CRLF CRLF would wait for the timeout.
-        // The head is not consumed until it is complete, so `in` starts at the request here.
-        size_t end = std::min(in.size(), limits_.max_header_bytes + 1);
-        for (size_t i = p.endings_checked; i < end; ++i) {
-            if (in[i] == '\n' && (i == 0 || in[i - 1] != '\r')) return fail(400, "line endings must be CRLF (a bare LF)");
-            if (in[i] == '\r') {
-                if (i + 1 == end) break;  // what follows is not here yet
-                if (in[i + 1] != '\n') return fail(400, "line endings must be CRLF (a bare CR)");
-            }
-            p.endings_checked = i + 1;
-        }
-    }
+    if (const char* why = p.scan_head(in, limits_.max_header_bytes + 1)) return fail(400, why);
     while (!p.is_done()) {
         boost::system::error_code ec;
         p.input = in;
         size_t n = p.put(boost::asio::const_buffer(in.data(), in.size()), ec);
         in.remove_prefix(n);
         consumed_ += n;
+        p.scan.ahead -= std::min(p.scan.ahead, n);  // consumed bytes leave the caller's buffer
         if (ec == http::error::need_more) {
             if (p.is_header_done() && p.expect_continue && !p.continue_answered) return ParseStatus::continue_expected;
             return ParseStatus::incomplete;
@@ -310,13 +326,28 @@ ParseStatus RequestParser::parse(std::string_view in) {
             if (ec == http::error::body_limit)
                 return fail(413, "request body larger than " + std::to_string(limits_.max_body_bytes) + " bytes");
             if (ec == http::error::bad_version) {
-                // "HTTP/" DIGIT "." DIGIT that is not 1.0 or 1.1: understood, not supported (505).
-                size_t sp = in.find("HTTP/");
-                std::string_view v = sp == std::string_view::npos ? std::string_view() : in.substr(sp, 10);
-                bool well_formed = v.size() >= 10 && std::isdigit(static_cast<unsigned char>(v[5])) && v[6] == '.' &&
-                                   std::isdigit(static_cast<unsigned char>(v[7])) && v[8] == '\r' && v[9] == '\n';
+                // The request line's last word. "HTTP/" DIGIT "." DIGIT that is not 1.0 or 1.1: a higher
+                // 1.x is read as 1.1 (RFC 9110 §2.5: the highest minor version we implement), another
+                // major version is understood and not supported (505); anything else is malformed.
+                std::string_view line = in.substr(0, in.find("\r\n"));
+                std::string_view v = line.size() > 9 ? line.substr(line.size() - 8) : std::string_view();
+                bool well_formed = v.size() == 8 && v.substr(0, 5) == "HTTP/" && line[line.size() - 9] == ' ' &&
+                                   std::isdigit(static_cast<unsigned char>(v[5])) && v[6] == '.' &&
+                                   std::isdigit(static_cast<unsigned char>(v[7]));
+                if (well_formed && v[5] == '1' && !p.read_as_http11) {
+                    std::string as_http11(in);
+                    as_http11[line.size() - 1] = '1';
+                    size_t before = consumed_;
+                    bool skipped = p.skipped_empty_lines;
+                    reset();
+                    impl_->read_as_http11 = true;
+                    impl_->skipped_empty_lines = skipped;
+                    ParseStatus again = parse(as_http11);
+                    consumed_ += before;
+                    return again;
+                }
                 if (well_formed) return fail(505, "HTTP/1.0 and HTTP/1.1 only");
-                return fail(400, "malformed request line (HTTP-version, or line endings that are not CRLF)");
+                return fail(400, "malformed request line (method SP target SP HTTP/DIGIT.DIGIT CRLF)");
             }
             if (ec == http::error::bad_line_ending) return fail(400, "line endings must be CRLF");
             if (ec == http::error::bad_content_length) return fail(400, "invalid or conflicting Content-Length");
