@@ -5,10 +5,9 @@ figures live in tests/bench (floods); here only correctness, with generous socke
 import http.client
 import resource
 import socket
-import time
 import unittest
 
-from vitals_harness import VitalsTestCase
+from vitals_harness import VitalsTestCase, raw, status_of
 
 
 def raise_fd_limit(need):
@@ -16,31 +15,6 @@ def raise_fd_limit(need):
     if soft < need:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(need, hard), hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def raw(port, data, timeout=3.0):
-    """Sends raw bytes; returns everything the server sends back before closing (or timing out)."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    try:
-        s.sendall(data)
-        chunks = []
-        while True:
-            try:
-                b = s.recv(65536)
-            except socket.timeout:
-                break
-            if not b:
-                break
-            chunks.append(b)
-        return b"".join(chunks)
-    finally:
-        s.close()
-
-
-def status_of(response_bytes):
-    line = response_bytes.split(b"\r\n", 1)[0]
-    parts = line.split(b" ")
-    return int(parts[1]) if len(parts) > 1 and parts[0].startswith(b"HTTP/") else None
 
 
 class FloodTest(VitalsTestCase):

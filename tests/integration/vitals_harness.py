@@ -155,6 +155,132 @@ def non_loopback_ipv4():
     return None
 
 
+# --- raw HTTP/1.1 over sockets (the health port's conformance and flood tests) ------------------
+
+HANG_GUARD = 10.0  # seconds a raw client waits for bytes the server must send: a hang guard, not a bound
+MAX_RAW_BYTES = 8 << 20  # a raw exchange stops reading after this much
+
+
+def read_until(sock, done=lambda data: False, total=HANG_GUARD, limit=MAX_RAW_BYTES):
+    """Reads from `sock` until done(bytes so far) holds, the server closes or resets, the socket's
+    timeout passes without a byte, or `total` s pass (the last two are hang guards). Returns (bytes,
+    how it ended: "closed", "reset" or "open")."""
+    data = b""
+    deadline = time.monotonic() + total
+    while time.monotonic() < deadline and len(data) < limit and not done(data):
+        try:
+            b = sock.recv(65536)
+        except socket.timeout:
+            break
+        except ConnectionResetError:
+            return data, "reset"
+        if not b:
+            return data, "closed"
+        data += b
+    return data, "open"
+
+
+def raw_exchange(port, data, idle=3.0, shut_wr=False, total=HANG_GUARD, host="127.0.0.1"):
+    """Connects, sends `data` (bytes) and, with `shut_wr`, shuts down the write side; then reads until
+    the server closes, `idle` s pass without a byte, or `total` s pass (all hang guards). Returns
+    (bytes received, how it ended: "closed", "reset" or "open")."""
+    s = socket.create_connection((host, port), timeout=idle)
+    try:
+        try:
+            s.sendall(data)
+            if shut_wr:
+                s.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server closed while we sent; read what it answered
+        return read_until(s, total=total)
+    finally:
+        s.close()
+
+
+def raw(port, data, timeout=3.0):
+    """Sends raw bytes; returns everything the server sends back before closing (or `timeout` s of silence)."""
+    return raw_exchange(port, data, idle=timeout)[0]
+
+
+def status_of(response_bytes):
+    """The status code of the first response in `response_bytes`, or None when it holds none."""
+    line = response_bytes.split(b"\r\n", 1)[0]
+    parts = line.split(b" ")
+    return int(parts[1]) if len(parts) > 1 and parts[0].startswith(b"HTTP/") and parts[1].isdigit() else None
+
+
+STATUS_LINE_RE = re.compile(rb"HTTP/1\.\d \d\d\d[ \r]")
+
+
+class RawResponse:
+    """One response parsed out of a byte stream: status, headers (lower-case name -> [values]) and
+    body; `complete` is False when the stream ended before the body did."""
+
+    def __init__(self, status, headers, body, complete):
+        self.status, self.headers, self.body, self.complete = status, headers, body, complete
+
+    def header(self, name, default=None):
+        values = self.headers.get(name.lower())
+        return values[-1] if values else default
+
+    def __repr__(self):
+        return "<%d %r%s>" % (self.status, self.body[:200], "" if self.complete else " (truncated)")
+
+
+def _chunked_length(data, start):
+    """How many bytes a chunked body starting at `start` takes, or None when it is incomplete."""
+    pos = start
+    while True:
+        eol = data.find(b"\r\n", pos)
+        if eol < 0:
+            return None
+        size = int(data[pos:eol].split(b";")[0].strip() or b"0", 16)
+        pos = eol + 2
+        if size == 0:
+            end = data.find(b"\r\n\r\n", pos - 2)
+            return None if end < 0 else end + 4 - start
+        pos += size + 2
+        if pos > len(data):
+            return None
+
+
+def parse_responses(data):
+    """The responses in a byte stream a server sent, in order (1xx included). A body is framed by
+    Content-Length or chunked; a response whose declared body is followed at once by another status
+    line is taken as an answer to HEAD (no body). Stops at bytes that are not a status line."""
+    out = []
+    pos = 0
+    while pos < len(data) and STATUS_LINE_RE.match(data, pos):
+        end = data.find(b"\r\n\r\n", pos)
+        if end < 0:
+            out.append(RawResponse(int(data[pos + 9:pos + 12]), {}, b"", False))
+            break
+        lines = data[pos:end].split(b"\r\n")
+        status = int(lines[0][9:12])
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            headers.setdefault(name.strip().lower().decode("latin-1"), []).append(value.strip().decode("latin-1"))
+        body_start = end + 4
+        te = ",".join(headers.get("transfer-encoding", [])).lower()
+        if status < 200 or status in (204, 304):
+            length = 0
+        elif "chunked" in te:
+            length = _chunked_length(data, body_start)
+        elif "content-length" in headers:
+            length = int(headers["content-length"][-1])
+            if STATUS_LINE_RE.match(data, body_start):
+                length = 0  # HEAD
+        else:
+            length = len(data) - body_start  # delimited by the close
+        if length is None or body_start + length > len(data):
+            out.append(RawResponse(status, headers, data[body_start:], False))
+            break
+        out.append(RawResponse(status, headers, data[body_start:body_start + length], True))
+        pos = body_start + length
+    return out
+
+
 class Response:
     """What get() returns; unpacks as (status, headers, body)."""
 
