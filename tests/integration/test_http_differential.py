@@ -49,6 +49,62 @@ DOCUMENTED_DIFFERENCES = {
     "field only a name": "vitals answers a field line without a colon 400 (RFC 9112 §5.1 field-line grammar; "
                          "§2.2: a server SHOULD answer 400 to a message that does not match it); nginx "
                          "ignores the line (ignore_invalid_headers)",
+    # Field names that are not tokens: the same rule as "field only a name".
+    "paren in field name": "a field name is a token (RFC 9110 §5.1); vitals answers 400 (RFC 9112 §2.2), nginx "
+                           "ignores the line (ignore_invalid_headers)",
+    "slash in field name": "as 'paren in field name' (RFC 9110 §5.1)",
+    "at in field name": "as 'paren in field name' (RFC 9110 §5.1)",
+    "high byte in field name": "as 'paren in field name' (RFC 9110 §5.1)",
+    # Control characters in field values.
+    "control 0x01 in value": "a field value with a CTL other than HTAB is invalid (RFC 9110 §5.5); vitals rejects "
+                             "it with 400, which §5.5 allows; nginx keeps it",
+    "control 0x08 in value": "as 'control 0x01 in value' (RFC 9110 §5.5)",
+    "control 0x0b in value": "as 'control 0x01 in value' (RFC 9110 §5.5)",
+    "control 0x0c in value": "as 'control 0x01 in value' (RFC 9110 §5.5)",
+    "control 0x1b in value": "as 'control 0x01 in value' (RFC 9110 §5.5)",
+    "control 0x1f in value": "as 'control 0x01 in value' (RFC 9110 §5.5)",
+    "control 0x7f in value": "as 'control 0x01 in value' (RFC 9110 §5.5: DEL is a CTL)",
+    # The request line: one SP between its three parts, a version of exactly one digit each.
+    "two spaces after method": "RFC 9112 §3: the request-line's parts are separated by a single SP; a recipient MAY "
+                               "split on any whitespace (nginx does) or answer 400 (vitals: a proxy in front may "
+                               "split otherwise)",
+    "two spaces before version": "as 'two spaces after method' (RFC 9112 §3)",
+    "trailing space after version": "as 'two spaces after method' (RFC 9112 §3)",
+    "version HTTP/1.01": "HTTP-version is HTTP/DIGIT.DIGIT (RFC 9112 §2.3): vitals answers 400 to '1.01'; nginx "
+                         "reads it as 1.1",
+    "no version (HTTP/0.9)": "HTTP/0.9 is not HTTP/1.1 (RFC 9112 §2.3 needs an HTTP-version); vitals answers 400, "
+                             "nginx answers the body alone, as HTTP/0.9",
+    # Methods: any token, case-sensitive.
+    "method X-CUSTOM_1": "a method is any token, case-sensitive (RFC 9110 §9.1): vitals parses it and answers "
+                         "405; nginx accepts only upper-case letters and '_' and answers 400",
+    "lowercase method": "as 'method X-CUSTOM_1' (RFC 9110 §9.1: 'get' is a method other than GET)",
+    # Targets.
+    "asterisk-form OPTIONS": "OPTIONS * is a valid request about the server as a whole (RFC 9110 §9.3.7, RFC 9112 "
+                             "§3.2.4): vitals answers 204 with Allow; nginx answers 400",
+    "target with fragment": "a request-target has no fragment (RFC 9112 §3.2: origin-form is absolute-path "
+                            "[?query]); vitals answers 400 to an invalid target as §3 recommends; nginx drops it",
+    # Host values (RFC 9112 §3.2: Host = uri-host [":" port]; an invalid one MUST be answered 400).
+    "Host empty": "an empty Host is valid (RFC 9112 §3.2: a client sends one when the target has no "
+                  "authority); vitals accepts it, nginx answers 400",
+    "Host with userinfo": "uri-host has no userinfo (RFC 9112 §3.2, RFC 3986 §3.2.2): 'u@x' is an invalid Host, "
+                          "which a server MUST answer 400 (vitals); nginx accepts it",
+    # Whitespace around field values is not part of them (RFC 9110 §5.5: OWS = SP / HTAB).
+    "value with leading tab": "leading HTAB is optional whitespace, not part of the value (RFC 9110 §5.5, §5.6.3); "
+                              "vitals accepts 'Host:\\tx', nginx answers 400",
+    "CL with tab": "as 'value with leading tab': 'Content-Length:\\t5' is Content-Length 5 (RFC 9110 §5.5)",
+    "TE leading tab": "as 'value with leading tab': the coding is 'chunked' (RFC 9110 §5.5) and the body is framed "
+                      "chunked; nginx answers 501 to anything but the exact bytes 'chunked'",
+    "TE trailing tab": "as 'TE leading tab' (RFC 9110 §5.5)",
+    "TE chunked with empty list members": "a recipient MUST accept empty list elements (RFC 9110 §5.6.1): ', chunked' "
+                                          "is chunked; nginx answers 501",
+    # Chunk syntax and limits.
+    "chunked size with space": "chunk-size is 1*HEXDIG, whitespace is allowed only before ';' (RFC 9112 §7.1, "
+                               "§7.1.1 BWS); vitals answers 400 to '5 ', nginx accepts it",
+    "field line of 12 KiB": "vitals limits the whole head to 16 KiB (431 above it); nginx limits one line to 8 KiB "
+                            "(large_client_header_buffers): both are limits RFC 9110 §5.4 allows",
+    "CL larger than the body sent": "vitals answers once the whole request (Content-Length 10) has arrived and waits "
+                                    "for the rest; nginx's 'return' answers before reading the body and discards "
+                                    "it. Both frame the stream as one request (RFC 9112 §6.2)",
 }
 
 

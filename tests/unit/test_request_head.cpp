@@ -171,6 +171,12 @@ TEST_CASE("every malformed request is an HTTP error with a reason, never an exce
              {"chunked in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
              {"bad chunk size", get + "Transfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
              {"unknown expectation", get + "Expect: something\r\n\r\n", 417},
+             {"Host with a space", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400},
+             {"Host with a slash", "GET / HTTP/1.1\r\nHost: x/y\r\n\r\n", 400},
+             {"Host with userinfo", "GET / HTTP/1.1\r\nHost: u@x\r\n\r\n", 400},
+             {"Host with a bad port", "GET / HTTP/1.1\r\nHost: x:8o\r\n\r\n", 400},
+             {"asterisk-form GET", "GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+             {"two spaces before the version", "GET /  HTTP/1.1\r\nHost: x\r\n\r\n", 400},
              {"target not a path", "GET health HTTP/1.1\r\nHost: x\r\n\r\n", 400},
              {"target with a fragment", "GET /health#x HTTP/1.1\r\nHost: x\r\n\r\n", 400},
              {"bad percent-encoding", "GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n", 400},
@@ -211,4 +217,15 @@ TEST_CASE("HTTP/1.0 needs no Host", "[http]") {
     Outcome o = feed("GET /health HTTP/1.0\r\n\r\n");
     REQUIRE(o.requests.size() == 1);
     CHECK(o.requests[0].version == 10);
+}
+
+TEST_CASE("valid Host values, an empty Expect and OPTIONS * are accepted", "[http]") {
+    for (const char* host : {"", "x", "x:8081", "10.0.1.17:8081", "[::1]:8081", "[2001:db8::1]", "a-b.example"}) {
+        INFO(host);
+        CHECK(feed(std::string("GET / HTTP/1.1\r\nHost: ") + host + "\r\n\r\n").requests.size() == 1);
+    }
+    CHECK(feed("GET / HTTP/1.1\r\nHost: x\r\nExpect:\r\n\r\n").requests.size() == 1);
+    Outcome o = feed("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
+    REQUIRE(o.requests.size() == 1);
+    CHECK(o.requests[0].path == "*");
 }

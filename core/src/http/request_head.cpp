@@ -62,6 +62,31 @@ std::string remove_dot_segments(const std::string& in) {
     return out.empty() ? "/" : out;
 }
 
+// RFC 9112 §3.2 / RFC 3986 §3.2.2: uri-host [ ":" port ]; empty is valid (a target without
+// authority). What the Host field may hold, so that a value a proxy would read another way is refused.
+bool valid_host(std::string_view h) {
+    if (h.empty()) return true;
+    size_t colon;
+    if (h[0] == '[') {
+        size_t close = h.find(']');
+        if (close == std::string_view::npos) return false;
+        for (char c : h.substr(1, close - 1))
+            if (!(std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.')) return false;
+        colon = close + 1;
+        if (colon < h.size() && h[colon] != ':') return false;
+    } else {
+        colon = h.find(':');
+        for (char c : h.substr(0, colon)) {
+            if (std::isalnum(static_cast<unsigned char>(c))) continue;
+            if (!std::strchr("-._~%!$&'()*+,;=", c) || c == '\0') return false;
+        }
+    }
+    if (colon < h.size())
+        for (char c : h.substr(colon + 1))
+            if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+    return true;
+}
+
 }  // namespace
 
 bool normalize_target(std::string_view target, std::string& path, std::string& query, std::string& why) {
@@ -192,7 +217,9 @@ struct RequestParser::Impl : http::basic_parser<true> {
         req.version = version;
         std::string why;
         if (!normalize_target(std::string_view(target.data(), target.size()), req.path, req.query, why))
-            refuse(400, why, ec);
+            return refuse(400, why, ec);
+        // RFC 9112 §3.2.4: the asterisk-form is only for OPTIONS.
+        if (req.path == "*" && method != "OPTIONS") refuse(400, "the request target * is only for OPTIONS", ec);
     }
 
     void on_response_impl(int, string_view, int, boost::system::error_code&) override {}
@@ -201,7 +228,7 @@ struct RequestParser::Impl : http::basic_parser<true> {
         std::string_view v(value.data(), value.size());
         switch (f) {
         case http::field::host:
-            ++hosts;
+            if (++hosts == 1 && !valid_host(v)) return refuse(400, "the Host field is not a host[:port]", ec);
             break;
         case http::field::authorization:
             if (++authorizations > 1) return refuse(400, "more than one Authorization field", ec);
@@ -246,7 +273,7 @@ struct RequestParser::Impl : http::basic_parser<true> {
                 return refuse(400, "Transfer-Encoding must end with chunked", ec);
             if (codings.size() > 1) return refuse(501, "only the chunked transfer coding is implemented", ec);
         }
-        if (expect && req.version == 11) {
+        if (expect && req.version == 11 && !trim(*expect).empty()) {  // an empty list expects nothing
             if (!iequals(trim(*expect), "100-continue"))
                 return refuse(417, "only \"Expect: 100-continue\" is understood", ec);
             expect_continue = true;
@@ -331,10 +358,12 @@ ParseStatus RequestParser::parse(std::string_view in) {
                 // major version is understood and not supported (505); anything else is malformed.
                 std::string_view line = in.substr(0, in.find("\r\n"));
                 std::string_view v = line.size() > 9 ? line.substr(line.size() - 8) : std::string_view();
+                // One SP before it, as in the rest of the line (RFC 9112 §3).
                 bool well_formed = v.size() == 8 && v.substr(0, 5) == "HTTP/" && line[line.size() - 9] == ' ' &&
-                                   std::isdigit(static_cast<unsigned char>(v[5])) && v[6] == '.' &&
-                                   std::isdigit(static_cast<unsigned char>(v[7]));
-                if (well_formed && v[5] == '1' && !p.read_as_http11) {
+                                   line[line.size() - 10] != ' ' && std::isdigit(static_cast<unsigned char>(v[5])) &&
+                                   v[6] == '.' && std::isdigit(static_cast<unsigned char>(v[7]));
+                bool supported = v[5] == '1' && (v[7] == '0' || v[7] == '1');
+                if (well_formed && v[5] == '1' && !supported && !p.read_as_http11) {
                     std::string as_http11(in);
                     as_http11[line.size() - 1] = '1';
                     size_t before = consumed_;
@@ -346,7 +375,7 @@ ParseStatus RequestParser::parse(std::string_view in) {
                     consumed_ += before;
                     return again;
                 }
-                if (well_formed) return fail(505, "HTTP/1.0 and HTTP/1.1 only");
+                if (well_formed && !supported) return fail(505, "HTTP/1.0 and HTTP/1.1 only");
                 return fail(400, "malformed request line (method SP target SP HTTP/DIGIT.DIGIT CRLF)");
             }
             if (ec == http::error::bad_line_ending) return fail(400, "line endings must be CRLF");

@@ -46,6 +46,10 @@ private:
         bool read = req.is("GET") || req.is("HEAD");
 
         route_ = classify_route(path);
+        if (path == "*") {  // OPTIONS * (RFC 9110 §9.3.7): what the server as a whole allows
+            response_.headers.emplace_back("Allow", "GET, HEAD, POST");
+            return reply(204, "", "");
+        }
         if (route_ == Route::health || route_ == Route::health_group || route_ == Route::health_check ||
             route_ == Route::health_history) {
             std::string rest = path == "/health" ? "default" : path.substr(8);
