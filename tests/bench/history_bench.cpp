@@ -41,12 +41,13 @@ static HistoryEvent event(int i, int64_t t) {
     e.check = "check-" + std::to_string(i % 20);
     e.kind = EventKind::result;
     e.status = (i % 50) ? Status::pass : Status::fail;
-    e.raw_status = e.status;
+    RunResult& run = e.run.emplace();
+    run.status = e.status;
+    run.output = (i % 50) ? "" : "connect to 127.0.0.1:6379: Connection refused";
+    run.observed_value = double(i % 1000) / 10.0;
+    run.observed_unit = "ms";
     e.time_ms = t;
     e.duration_ms = i % 17;
-    e.output = (i % 50) ? "" : "connect to 127.0.0.1:6379: Connection refused";
-    e.observed_value = double(i % 1000) / 10.0;
-    e.observed_unit = "ms";
     return e;
 }
 

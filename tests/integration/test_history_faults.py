@@ -246,6 +246,9 @@ class HistoryFaultsTest(VitalsTestCase):
         self.wait_for(lambda: os.path.exists(db), message="the database")
         con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
         self.addCleanup(con.close)
+        # The writer creates the file first and its schema just after.
+        self.wait_for(lambda: con.execute("SELECT count(*) FROM sqlite_master WHERE name = 'events'").fetchone()[0],
+                      message="the events table")
         counts = []
 
         def sample():

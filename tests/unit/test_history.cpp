@@ -43,10 +43,11 @@ HistoryEvent result(const std::string& check, Status s, int64_t t, const std::st
     e.check = check;
     e.kind = EventKind::result;
     e.status = s;
-    e.raw_status = s;
+    RunResult& run = e.run.emplace();
+    run.status = s;
+    run.output = output;
     e.time_ms = t;
     e.duration_ms = 3;
-    e.output = output;
     return e;
 }
 
@@ -117,18 +118,18 @@ TEST_CASE("history store: cursor paging stays stable while new rows arrive", "[h
     auto first = store->query(q);
     REQUIRE(first.items.size() == 10);
     REQUIRE(first.next_before_id);
-    CHECK(first.items.front().output == "24");
+    CHECK(first.items.front().run->output == "24");
 
     store->insert({result("c", Status::fail, 5000, "new")});  // arrives between pages
 
     q.before_id = first.next_before_id;
     auto second = store->query(q);
     REQUIRE(second.items.size() == 10);
-    CHECK(second.items.front().output == "14");
+    CHECK(second.items.front().run->output == "14");
     q.before_id = second.next_before_id;
     auto third = store->query(q);
     REQUIRE(third.items.size() == 5);
-    CHECK(third.items.back().output == "0");
+    CHECK(third.items.back().run->output == "0");
     CHECK_FALSE(third.next_before_id);
 }
 
@@ -163,7 +164,7 @@ TEST_CASE("history store: trimming keeps the newest max_rows, in bounded slices"
     q.limit = 1000;
     auto page = store->query(q);
     REQUIRE(page.items.size() == 50);
-    CHECK(page.items.back().output == "50");
+    CHECK(page.items.back().run->output == "50");
 }
 
 TEST_CASE("history store: pruning goes in bounded slices", "[history]") {
@@ -452,7 +453,7 @@ TEST_CASE("history writer: a database removed while open is noticed, counted and
     HistoryQuery q;
     auto page = reader.query(q);
     REQUIRE(page.items.size() == 1);
-    CHECK(page.items[0].output == "after");
+    CHECK(page.items[0].run->output == "after");
 }
 
 TEST_CASE("history reader: no database at the path is an error saying so, not an empty page", "[history]") {
@@ -511,4 +512,16 @@ TEST_CASE("history writer: the WAL is truncated after pruning", "[history]") {
     for (int i = 0; i < 3000; ++i) w.record(result("c", Status::pass, now_ms()));
     REQUIRE(w.flush());
     CHECK(eventually([&] { return fs::exists(o.path + "-wal") && fs::file_size(o.path + "-wal") == 0; }));
+}
+
+TEST_CASE("history reader: a database the writer is still creating holds no history yet, not an error", "[history]") {
+    TempDir dir;
+    std::string empty = dir.file("empty.db");
+    std::ofstream(empty).close();  // created, nothing written yet
+    CHECK(SqliteHistoryStore::open_read_only(empty) == nullptr);
+    CHECK(HistoryReader(empty).query(HistoryQuery{}).items.empty());
+    std::string bare = dir.file("bare.db");
+    { SQLite::Database db(bare, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE); db.exec("PRAGMA journal_mode=WAL"); }
+    CHECK(SqliteHistoryStore::open_read_only(bare) == nullptr);
+    CHECK(HistoryReader(bare).query(HistoryQuery{}).items.empty());
 }

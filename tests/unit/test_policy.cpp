@@ -85,6 +85,29 @@ TEST_CASE("quorum: passes at N, warns above N with failures, fails below N", "[p
     CHECK(fail.cause.rfind("quorum 1 of 2", 0) == 0);
 }
 
+TEST_CASE("quorum counts only critical local members; degraded and shared ones warn (SPEC 4)", "[policy]") {
+    auto g = group(2);
+    // Two critical members pass: the quorum holds; a failing degraded member warns, it does not
+    // count as a missing quorum member.
+    auto degraded = evaluate_group(g, {member("a", Status::pass), member("b", Status::pass),
+                                       member("d", Status::fail, Impact::degraded)},
+                                   Status::warn, false);
+    CHECK(degraded.status == Status::warn);
+    CHECK(degraded.cause == "d: fail (degraded)");
+    // A passing degraded member does not make up for a missing critical one.
+    auto short_of = evaluate_group(g, {member("a", Status::pass), member("b", Status::fail),
+                                       member("d", Status::pass, Impact::degraded)},
+                                   Status::warn, false);
+    CHECK(short_of.status == Status::fail);
+    CHECK(short_of.cause == "quorum 1 of 2; b: fail (quorum member)");
+    // A shared member follows policy.shared_fail.
+    std::vector<Member> shared{member("a", Status::pass), member("b", Status::pass),
+                               member("s", Status::fail, Impact::critical, Scope::shared)};
+    CHECK(evaluate_group(g, shared, Status::warn, false).status == Status::warn);
+    CHECK(evaluate_group(g, shared, Status::warn, false).cause == "s: fail (shared)");
+    CHECK(evaluate_group(g, shared, Status::fail, false).status == Status::fail);
+}
+
 TEST_CASE("draining fails every group except drain: false ones", "[policy]") {
     auto v = evaluate_group(group(0, true), {member("a", Status::pass)}, Status::warn, true);
     CHECK(v.status == Status::fail);
@@ -131,8 +154,11 @@ TEST_CASE("standing: stuck and setup errors fail", "[policy]") {
 }
 
 TEST_CASE("a pending member is named as pending in the cause", "[policy]") {
-    Member m{"redis", Impact::critical, Scope::local, Standing{Status::fail, "pending"}};
+    Member m{"redis", Impact::critical, Scope::local, Standing{Status::fail, "pending", Standing::Basis::pending}};
     CHECK(evaluate_group(group(), {m}, Status::warn, false).cause == "redis: pending (critical)");
+    // The basis decides, not the text: a plugin whose output begins with "pending" just failed.
+    Member said{"redis", Impact::critical, Scope::local, Standing{Status::fail, "pending replication", Standing::Basis::result}};
+    CHECK(evaluate_group(group(), {said}, Status::warn, false).cause == "redis: fail (critical)");
 }
 
 TEST_CASE("a check a reload added is left out of its groups until it has an effective status", "[policy]") {

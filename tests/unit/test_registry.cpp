@@ -179,21 +179,21 @@ TEST_CASE("check instances: run results are validated and cleaned", "[instance]"
     SECTION("an exception becomes a failure with its message") {
         auto inst = CheckInstance::create(*reg.find("fixture_throws"), "{}", why);
         REQUIRE(inst);
-        RawResult r = inst->run(deadline);
+        RunResult r = inst->run(deadline);
         CHECK(r.status == Status::fail);
         CHECK(r.output == "exception: boom");
     }
     SECTION("an invalid status becomes a failure that says so") {
         auto inst = CheckInstance::create(*reg.find("fixture_invalid_status"), "{}", why);
         REQUIRE(inst);
-        RawResult r = inst->run(deadline);
+        RunResult r = inst->run(deadline);
         CHECK(r.status == Status::fail);
         CHECK_THAT(r.output, Catch::StartsWith("invalid status 42"));
     }
     SECTION("unterminated buffers are cut at their size") {
         auto inst = CheckInstance::create(*reg.find("fixture_unterminated"), "{}", why);
         REQUIRE(inst);
-        RawResult r = inst->run(deadline);
+        RunResult r = inst->run(deadline);
         CHECK(r.output.size() == VITALS_OUTPUT_MAX);
         CHECK(r.observed_unit.size() == VITALS_UNIT_MAX);
     }
@@ -206,7 +206,7 @@ TEST_CASE("check instances: run results are validated and cleaned", "[instance]"
         auto inst = CheckInstance::create(*reg.find("fixture_counter"), "{}", why);
         REQUIRE(inst);
         inst->run(deadline);
-        RawResult r = inst->run(deadline);
+        RunResult r = inst->run(deadline);
         CHECK(r.status == Status::pass);
         REQUIRE(r.observed_value);
         CHECK(*r.observed_value == 2);
@@ -225,6 +225,6 @@ TEST_CASE("secret option values are scrubbed from a plugin's output", "[instance
     CHECK(leaky->find_option("password")->secret);
     auto inst = CheckInstance::create(*leaky, R"({"password":"hunter2-secret"})", why);
     REQUIRE(inst);
-    RawResult r = inst->run(std::chrono::steady_clock::now() + std::chrono::seconds(1));
+    RunResult r = inst->run(std::chrono::steady_clock::now() + std::chrono::seconds(1));
     CHECK(r.output == "AUTH failed for password '***' (***)");
 }

@@ -186,7 +186,7 @@ int cmd_check(const Args& args) {
     Loaded loaded = load_or_exit(args);
     const Config& cfg = *loaded.config;
     struct Outcome {
-        RawResult result;
+        RunResult result;
         Millis took{0};
     };
     std::vector<std::future<Outcome>> futures;
@@ -214,7 +214,7 @@ int cmd_check(const Args& args) {
         std::thread([inst = std::move(instances[i]), deadline = start + cfg.checks[i].timeout,
                      p = std::move(promise)]() mutable {
             auto t0 = std::chrono::steady_clock::now();
-            RawResult r = inst->run(deadline);
+            RunResult r = inst->run(deadline);
             auto took = std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - t0);
             inst.reset();  // destroy the instance here, before main() can return and tear the process down
             p.set_value({std::move(r), took});
@@ -395,9 +395,9 @@ int cmd_history(const Args& args) {
     for (const auto& e : page.items) {
         std::string detail;
         if (e.kind == EventKind::result) {
-            detail = "raw " + std::string(e.raw_status ? to_string(*e.raw_status) : "?");
+            detail = "raw " + std::string(e.run ? to_string(e.run->status) : "?");
             if (e.duration_ms) detail += ", " + std::to_string(*e.duration_ms) + " ms";
-            if (!e.output.empty()) detail += ": " + e.output;
+            if (e.run && !e.run->output.empty()) detail += ": " + e.run->output;
         } else {
             detail = std::string("from ") + (e.previous ? to_string(*e.previous) : "pending") + ": " + e.cause;
         }

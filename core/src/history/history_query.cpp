@@ -145,12 +145,14 @@ std::string history_page_json(const HistoryPage& page) {
         o->set("kind", e.kind == EventKind::result ? "result" : "transition");
         o->set("status", to_string(e.status));
         if (e.kind == EventKind::result) {
-            o->set("raw_status", e.raw_status ? to_string(*e.raw_status) : to_string(e.status));
+            static const RunResult none;
+            const RunResult& run = e.run ? *e.run : none;
+            o->set("raw_status", e.run ? to_string(run.status) : to_string(e.status));
             o->set("duration_ms", e.duration_ms ? Poco::Dynamic::Var(Poco::Int64(*e.duration_ms)) : Poco::Dynamic::Var());
-            o->set("output", e.output);
-            if (e.observed_value && std::isfinite(*e.observed_value)) {
-                o->set("observed_value", *e.observed_value);
-                o->set("observed_unit", e.observed_unit);
+            o->set("output", run.output);
+            if (run.observed_value && std::isfinite(*run.observed_value)) {
+                o->set("observed_value", *run.observed_value);
+                o->set("observed_unit", run.observed_unit);
             } else {
                 o->set("observed_value", Poco::Dynamic::Var());
                 o->set("observed_unit", Poco::Dynamic::Var());

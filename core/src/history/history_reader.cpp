@@ -18,6 +18,7 @@ HistoryPage HistoryReader::query(const HistoryQuery& q) {
         }
     }
     if (!store) store = SqliteHistoryStore::open_read_only(path_);
+    if (!store) return {};  // created, and no history in it yet: an empty page is the truth
     HistoryPage page = store->query(q);  // a throw drops the connection: it is reopened next time
     std::lock_guard<std::mutex> lock(mu_);
     if (idle_.size() < 4) idle_.emplace_back(std::move(store), *id);

@@ -1,6 +1,7 @@
 // What the history (SPEC §6) records and answers: events in, pages of items out.
 #pragma once
 
+#include "common/result.h"
 #include "common/status.h"
 
 #include <cstdint>
@@ -19,12 +20,9 @@ struct HistoryEvent {
     std::string check;       // check or group name
     EventKind kind = EventKind::result;
     Status status = Status::fail;  // effective status (after damping / the group's verdict)
-    // results
-    std::optional<Status> raw_status;
+    // results: the run as it came (its status is the raw status), and how long it took
+    std::optional<RunResult> run;
     std::optional<int64_t> duration_ms;
-    std::string output;
-    std::optional<double> observed_value;
-    std::string observed_unit;
     // transitions
     std::optional<Status> previous;  // nullopt: first status (was pending / starting)
     std::string cause;

@@ -125,14 +125,16 @@ std::unique_ptr<SqliteHistoryStore> SqliteHistoryStore::open_read_only(const std
     if (!has_sqlite_header(path)) {
         struct stat st {};
         if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0)
-            throw std::runtime_error(path + " holds no history yet (an empty file)");
+            return nullptr;  // the writer has created the file and not yet its schema: no history yet
         throw NotHistoryDatabase(path + " is not a vitals history database: it is not an SQLite file");
     }
     auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX, kBusyTimeoutMs);
     std::unique_ptr<SqliteHistoryStore> store(new SqliteHistoryStore(std::move(db)));
     // Queries touch the newest pages again and again: map the file instead of copying pages in.
     store->db_->exec("PRAGMA mmap_size=268435456");
-    store->require_ours(path, false);
+    store->require_ours(path, true);
+    // Ours, but without its schema yet (the writer is creating it): no history yet.
+    if (store->db_->execAndGet("PRAGMA user_version").getInt() == 0) return nullptr;
     return store;
 }
 
@@ -190,18 +192,19 @@ void SqliteHistoryStore::insert(const std::vector<HistoryEvent>& events) {
         st.bind(2, e.check);
         st.bind(3, int(e.kind));
         st.bind(4, to_string(e.status));
-        bind_optional_status(st, 5, e.raw_status);
+        const RunResult* run = e.run ? &*e.run : nullptr;
+        bind_optional_status(st, 5, run ? std::optional<Status>(run->status) : std::nullopt);
         if (e.duration_ms)
             st.bind(6, int64_t(*e.duration_ms));
         else
             st.bind(6);
-        st.bind(7, e.output);
-        if (e.observed_value)
-            st.bind(8, *e.observed_value);
+        st.bind(7, run ? run->output : std::string());
+        if (run && run->observed_value)
+            st.bind(8, *run->observed_value);
         else
             st.bind(8);
-        if (e.observed_value)
-            st.bind(9, e.observed_unit);
+        if (run && run->observed_value)
+            st.bind(9, run->observed_unit);
         else
             st.bind(9);
         if (e.kind == EventKind::transition) {
@@ -258,11 +261,14 @@ HistoryPage SqliteHistoryStore::query(const HistoryQuery& q) {
         e.check = st.getColumn(2).getString();
         e.kind = st.getColumn(3).getInt() == 1 ? EventKind::transition : EventKind::result;
         e.status = status_or_fail(st.getColumn(4).getString());
-        if (!st.getColumn(5).isNull()) e.raw_status = status_or_fail(st.getColumn(5).getString());
+        if (e.kind == EventKind::result) {
+            RunResult& run = e.run.emplace();
+            run.status = st.getColumn(5).isNull() ? e.status : status_or_fail(st.getColumn(5).getString());
+            run.output = st.getColumn(7).getString();
+            if (!st.getColumn(8).isNull()) run.observed_value = st.getColumn(8).getDouble();
+            if (!st.getColumn(9).isNull()) run.observed_unit = st.getColumn(9).getString();
+        }
         if (!st.getColumn(6).isNull()) e.duration_ms = st.getColumn(6).getInt64();
-        e.output = st.getColumn(7).getString();
-        if (!st.getColumn(8).isNull()) e.observed_value = st.getColumn(8).getDouble();
-        if (!st.getColumn(9).isNull()) e.observed_unit = st.getColumn(9).getString();
         if (!st.getColumn(10).isNull()) e.previous = parse_status(st.getColumn(10).getString());
         if (!st.getColumn(11).isNull()) e.cause = st.getColumn(11).getString();
         page.items.push_back(std::move(e));

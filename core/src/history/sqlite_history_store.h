@@ -51,8 +51,9 @@ public:
     // Throws NotHistoryDatabase, before changing anything, for a file that is not ours (an empty
     // file or an SQLite database without tables may become ours); SQLite::Exception on failure.
     static std::unique_ptr<SqliteHistoryStore> open_for_writing(const std::string& path);
-    // Opens an existing database read-only. Throws NotHistoryDatabase for a file that is not ours,
-    // SQLite::Exception when missing or unreadable.
+    // Opens an existing database read-only. Returns null for one that holds no history yet (an
+    // empty file, or SQLite with no schema: the writer is creating it). Throws NotHistoryDatabase
+    // for a file that is not ours, SQLite::Exception when missing or unreadable.
     static std::unique_ptr<SqliteHistoryStore> open_read_only(const std::string& path);
 
     // Inserts events in one transaction. Throws SQLite::Exception (nothing is inserted then).

@@ -82,7 +82,7 @@ static std::string clean_text(const char* buf, size_t max) {
     return utf8_sanitize(s);
 }
 
-RawResult CheckInstance::run(MonoTime deadline) {
+RunResult CheckInstance::run(MonoTime deadline) {
     vitals_result r;
     std::memset(&r, 0, sizeof r);
     r.struct_size = sizeof r;
@@ -90,7 +90,7 @@ RawResult CheckInstance::run(MonoTime deadline) {
     int64_t deadline_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
     abi_->run(handle_, deadline_ns, &r);
 
-    RawResult out;
+    RunResult out;
     out.output = clean_text(r.output, sizeof r.output);
     switch (r.status) {
     case VITALS_STATUS_PASS: out.status = Status::pass; break;

@@ -1,5 +1,5 @@
 // One configured check's plugin instance: create() on construction, run() per probe, destroy() on
-// destruction. Converts the C ABI's result into a RawResult and never trusts what the plugin wrote.
+// destruction. Converts the C ABI's result into a RunResult and never trusts what the plugin wrote.
 #pragma once
 
 #include "common/status.h"
@@ -24,7 +24,7 @@ public:
     CheckInstance& operator=(const CheckInstance&) = delete;
 
     // Runs one probe; blocks for as long as the plugin does. Not to be called concurrently.
-    RawResult run(MonoTime deadline) override;
+    RunResult run(MonoTime deadline) override;
 
     const std::string& component_type() const { return component_type_; }
     const std::string& default_measurement() const { return default_measurement_; }

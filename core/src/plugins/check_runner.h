@@ -2,7 +2,7 @@
 // a child process per run (ProcessCheck, `"isolation": "process"`).
 #pragma once
 
-#include "common/status.h"
+#include "common/result.h"
 #include "common/time_format.h"
 
 #include <optional>
@@ -11,21 +11,12 @@
 
 namespace vitals {
 
-// What one run of a plugin reported, after validation.
-struct RawResult {
-    Status status = Status::fail;
-    std::string output;
-    std::optional<double> observed_value;
-    std::string observed_unit;
-    std::string measurement;
-};
-
 class CheckRunner {
 public:
     virtual ~CheckRunner() = default;
     // Runs one probe; returns by about `deadline` (a CheckInstance only if its plugin does).
     // Never called concurrently for one runner.
-    virtual RawResult run(MonoTime deadline) = 0;
+    virtual RunResult run(MonoTime deadline) = 0;
 };
 
 // Values of a check type's secret options in `options_json` (strings, and every value of secret

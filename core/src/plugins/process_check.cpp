@@ -15,16 +15,6 @@ namespace vitals {
 
 using Clock = std::chrono::steady_clock;
 
-namespace {
-
-RawResult failed(std::string output) {
-    RawResult r;
-    r.status = Status::fail;
-    r.output = std::move(output);
-    return r;
-}
-
-}  // namespace
 
 ProcessCheck::ProcessCheck(const CheckTypeInfo& type, std::string options_json, std::chrono::milliseconds timeout,
                            bool strict_permissions)
@@ -32,7 +22,7 @@ ProcessCheck::ProcessCheck(const CheckTypeInfo& type, std::string options_json, 
       default_measurement_(type.default_measurement), timeout_(timeout), strict_permissions_(strict_permissions),
       secrets_(secret_values(type, options_json_)) {}
 
-RawResult ProcessCheck::run(MonoTime deadline) {
+RunResult ProcessCheck::run(MonoTime deadline) {
     Poco::JSON::Object request;
     request.set("plugin", plugin_file_);
     request.set("type", type_);
@@ -45,18 +35,18 @@ RawResult ProcessCheck::run(MonoTime deadline) {
     std::string input = rq.str();
 
     WorkerOutcome child = run_worker_process(self_executable(), input, deadline);
-    if (!child.spawn_error.empty()) return failed("cannot start worker: " + child.spawn_error);
-    if (child.timed_out) return failed("timed out after " + std::to_string(timeout_.count()) + " ms (worker killed)");
+    if (!child.spawn_error.empty()) return RunResult::failed(RunEnd::not_started, "cannot start worker: " + child.spawn_error);
+    if (child.timed_out) return RunResult::failed(RunEnd::timed_out, "timed out after " + std::to_string(timeout_.count()) + " ms (worker killed)");
     std::string sig = termination_signal(child.wait_status);
-    if (!sig.empty()) return failed("crashed: " + sig);
+    if (!sig.empty()) return RunResult::failed(RunEnd::crashed, "crashed: " + sig);
     const std::string& output = child.output;
     int status = child.wait_status;
 
-    RawResult r;
+    RunResult r;
     try {
         Poco::JSON::Parser parser;
         auto o = parser.parse(output).extract<Poco::JSON::Object::Ptr>();
-        if (o->has("error")) return failed(type_ + ": " + o->getValue<std::string>("error"));
+        if (o->has("error")) return RunResult::failed(RunEnd::answered, type_ + ": " + o->getValue<std::string>("error"));
         auto s = parse_status(o->optValue<std::string>("status", "fail"));
         r.status = s.value_or(Status::fail);
         r.output = o->optValue<std::string>("output", "");
@@ -67,7 +57,7 @@ RawResult ProcessCheck::run(MonoTime deadline) {
         r.measurement = o->optValue<std::string>("measurement", default_measurement_);
     } catch (const std::exception&) {
         int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        return failed("worker exited with code " + std::to_string(code) + " without a result");
+        return RunResult::failed(RunEnd::crashed, "worker exited with code " + std::to_string(code) + " without a result");
     }
     scrub_secrets(r.output, secrets_);
     return r;
@@ -126,7 +116,7 @@ std::string run_worker(const std::string& request, int& exit_code) {
             result.set("error", error);
             return reply(result);
         }
-        RawResult r = instance->run(deadline);
+        RunResult r = instance->run(deadline);
         result.set("status", to_string(r.status));
         result.set("output", r.output);
         if (r.observed_value) {

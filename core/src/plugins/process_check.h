@@ -22,7 +22,7 @@ class ProcessCheck : public CheckRunner {
 public:
     ProcessCheck(const CheckTypeInfo& type, std::string options_json, std::chrono::milliseconds timeout,
                  bool strict_permissions);
-    RawResult run(MonoTime deadline) override;
+    RunResult run(MonoTime deadline) override;
 
 private:
     std::string plugin_file_;

@@ -3,6 +3,7 @@
 // parts reading it do not depend on the scheduler.
 #pragma once
 
+#include "common/result.h"
 #include "common/status.h"
 #include "common/time_format.h"
 #include "config/config.h"
@@ -16,16 +17,16 @@
 
 namespace vitals {
 
-// One recorded run (or a synthetic result: timeout, stuck, create failure).
-struct CheckResult {
-    Status status = Status::fail;  // raw status of this run
-    std::string output;
-    std::optional<double> observed_value;
-    std::string observed_unit;
-    std::string measurement;
+// One recorded run: the run's result as it came (RunResult, synthetic ones included: timed out,
+// stuck), with when it ended and how long it took beside it.
+struct CheckResult : RunResult {
+    CheckResult() = default;
+    explicit CheckResult(RunResult r) : RunResult(std::move(r)) {}
     WallTime time;       // when the run finished (or was declared timed out)
     MonoTime mono_time;  // same, on the monotonic clock, for staleness
-    Millis duration{0};
+    std::chrono::microseconds duration{0};
+
+    int64_t duration_ms() const { return std::chrono::duration_cast<Millis>(duration).count(); }
 };
 
 // rise/fall damping (SPEC §3): the effective status moves to a better raw status after `rise`
@@ -57,9 +58,6 @@ public:
     }
     Status effective() const { return effective_; }
     bool established() const { return established_; }
-    // Consecutive results at a status other than the effective one, waiting for rise/fall.
-    int pending_count() const { return count_; }
-    Status candidate() const { return candidate_; }
 
 private:
     Status effective_ = Status::fail;
@@ -106,8 +104,8 @@ struct CheckView {
     std::array<uint64_t, kDurationBuckets.size()> duration_counts{};  // non-cumulative
     uint64_t duration_count = 0;
     double duration_sum = 0;
-    void observe_duration(Millis d) {
-        double secs = double(d.count()) / 1000.0;
+    void observe_duration(std::chrono::microseconds d) {
+        double secs = double(d.count()) / 1e6;  // microseconds: sub-millisecond runs do not sum to 0
         for (size_t i = 0; i < kDurationBuckets.size(); ++i)
             if (secs <= kDurationBuckets[i]) {
                 ++duration_counts[i];

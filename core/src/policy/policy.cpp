@@ -3,17 +3,20 @@
 namespace vitals {
 
 Standing check_standing(const CheckView& v, MonoTime now, bool in_start_period) {
-    if (!v.setup_error.empty()) return {Status::fail, v.setup_error};
-    if (v.stuck) return {Status::fail, v.last ? v.last->output : "stuck"};
+    using Basis = Standing::Basis;
+    if (!v.setup_error.empty()) return {Status::fail, v.setup_error, Basis::setup_error};
+    if (v.stuck) return {Status::fail, v.last ? v.last->output : "stuck", Basis::stuck};
     if (!v.established) {
-        if (v.joined_by_reload) return {Status::warn, "pending (added by a reload: counted from its first result)", false};
-        if (in_start_period) return {Status::warn, "pending (start period)"};
-        return {Status::fail, "pending"};
+        if (v.joined_by_reload)
+            return {Status::warn, "pending (added by a reload: counted from its first result)", Basis::pending, false};
+        if (in_start_period) return {Status::warn, "pending (start period)", Basis::pending};
+        return {Status::fail, "pending", Basis::pending};
     }
     if (v.last && now - v.last->mono_time > v.stale_after)
-        return {Status::fail, "stale: last result " +
-                                  std::to_string(std::chrono::duration_cast<Millis>(now - v.last->mono_time).count() / 1000) +
-                                  "s ago"};
+        return {Status::fail,
+                "stale: last result " +
+                    std::to_string(std::chrono::duration_cast<Millis>(now - v.last->mono_time).count() / 1000) + "s ago",
+                Basis::stale};
     std::string output = v.last ? v.last->output : std::string();
     if (v.effective != (v.last ? v.last->status : v.effective)) {
         // Damping holds the effective status while raw results disagree: say so.
@@ -21,7 +24,7 @@ Standing check_standing(const CheckView& v, MonoTime now, bool in_start_period) 
                            to_string(v.last->status);
         output = output.empty() ? held : held + ": " + output;
     }
-    return {v.effective, output};
+    return {v.effective, output, Basis::result};
 }
 
 GroupVerdict evaluate_group(const GroupConfig& group, const std::vector<Member>& members, Status shared_fail,
@@ -31,48 +34,51 @@ GroupVerdict evaluate_group(const GroupConfig& group, const std::vector<Member>&
     GroupVerdict verdict;
     std::vector<std::string> causes;
     auto add_cause = [&](const Member& m, const char* rule) {
-        // A check without a result yet says "pending" rather than a status it never reported.
-        bool pending = m.standing.output.rfind("pending", 0) == 0;
+        // A check without a status yet says "pending" rather than a status it never reported.
+        bool pending = m.standing.basis == Standing::Basis::pending;
         causes.push_back(m.name + ": " + (pending ? "pending" : to_string(m.standing.status)) + " (" + rule + ")");
     };
 
-    if (group.quorum > 0) {
-        int counted = 0, passing = 0;
-        for (const auto& m : members) {
-            if (m.impact == Impact::ignore || !m.standing.counted) continue;
-            ++counted;
-            if (m.standing.status == Status::pass)
-                ++passing;
-            else
-                add_cause(m, "quorum member");
-        }
-        std::string rule = "quorum " + std::to_string(passing) + " of " + std::to_string(group.quorum);
-        if (passing < group.quorum) {
-            verdict.status = Status::fail;
-        } else if (passing < counted) {
-            verdict.status = Status::warn;
+    // What a member that is not part of a quorum does to the group when it does not pass.
+    auto contribute = [&](const Member& m) {
+        Status s = m.standing.status;
+        if (s == Status::warn) {
+            verdict.status = worst(verdict.status, Status::warn);
+            add_cause(m, to_string(m.impact));
+        } else if (m.impact == Impact::degraded) {
+            verdict.status = worst(verdict.status, Status::warn);
+            add_cause(m, "degraded");
+        } else if (m.scope == Scope::shared) {
+            verdict.status = worst(verdict.status, shared_fail);
+            add_cause(m, "shared");
         } else {
-            return verdict;
+            verdict.status = Status::fail;
+            add_cause(m, "critical");
         }
-        causes.insert(causes.begin(), rule);
-    } else {
+    };
+    auto counts = [](const Member& m) { return m.impact != Impact::ignore && m.standing.counted; };
+
+    if (group.quorum > 0) {
+        // Only critical, local members make up the quorum (SPEC §4); a degraded or shared member
+        // that does not pass warns the group (shared: policy.shared_fail), as outside a quorum.
+        auto in_quorum = [](const Member& m) { return m.impact == Impact::critical && m.scope == Scope::local; };
+        int members_in_quorum = 0, passing = 0;
         for (const auto& m : members) {
-            Status s = m.standing.status;
-            if (m.impact == Impact::ignore || !m.standing.counted || s == Status::pass) continue;
-            if (s == Status::warn) {
-                verdict.status = worst(verdict.status, Status::warn);
-                add_cause(m, to_string(m.impact));
-            } else if (m.impact == Impact::degraded) {
-                verdict.status = worst(verdict.status, Status::warn);
-                add_cause(m, "degraded");
-            } else if (m.scope == Scope::shared) {
-                verdict.status = worst(verdict.status, shared_fail);
-                add_cause(m, "shared");
-            } else {
-                verdict.status = Status::fail;
-                add_cause(m, "critical");
-            }
+            if (!counts(m) || !in_quorum(m)) continue;
+            ++members_in_quorum;
+            if (m.standing.status == Status::pass) ++passing;
         }
+        if (passing < group.quorum || passing < members_in_quorum) {
+            verdict.status = passing < group.quorum ? Status::fail : Status::warn;
+            causes.push_back("quorum " + std::to_string(passing) + " of " + std::to_string(group.quorum));
+            for (const auto& m : members)
+                if (counts(m) && in_quorum(m) && m.standing.status != Status::pass) add_cause(m, "quorum member");
+        }
+        for (const auto& m : members)
+            if (counts(m) && !in_quorum(m) && m.standing.status != Status::pass) contribute(m);
+    } else {
+        for (const auto& m : members)
+            if (counts(m) && m.standing.status != Status::pass) contribute(m);
     }
     for (size_t i = 0; i < causes.size(); ++i) verdict.cause += (i ? "; " : "") + causes[i];
     return verdict;

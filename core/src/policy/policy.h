@@ -11,11 +11,20 @@
 
 namespace vitals {
 
-// A check's status for aggregation at `now`: pending, stuck, stale or its damped status.
+// A check's status for aggregation at `now`, and what it rests on. Groups key on `basis`, never on
+// the text of `output` (which is the plugin's, or the host's reason).
 struct Standing {
+    enum class Basis {
+        result,       // its damped status, from its results
+        pending,      // no status yet: fail, or warn during policy.start_period
+        stale,        // its newest result is older than stale_after: fail
+        stuck,        // a plugin call has not returned past the next due time: fail
+        setup_error,  // create() failed: fail with the reason
+    };
     Status status = Status::fail;
     std::string output;
-    bool counted = true;  // false: groups leave it out (a check a reload added, before its first result)
+    Basis basis = Basis::result;
+    bool counted = true;  // false: groups leave it out (a check a reload added, before its first status)
 };
 Standing check_standing(const CheckView& v, MonoTime now, bool in_start_period);
 

@@ -38,7 +38,7 @@ std::string brief_body(Status s) { return std::string("{\"status\":\"") + to_str
 
 void put_result(std::string& out, const CheckResult& r) {
     JsonObject o(out);
-    o.str("time", rfc3339(r.time)).str("status", to_string(r.status)).num("durationMs", int64_t(r.duration.count()));
+    o.str("time", rfc3339(r.time)).str("status", to_string(r.status)).num("durationMs", r.duration_ms());
     if (!r.output.empty()) o.str("output", r.output);
     if (r.observed_value) o.dbl("observedValue", *r.observed_value).str("observedUnit", r.observed_unit);
 }
