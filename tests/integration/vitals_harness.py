@@ -699,3 +699,8 @@ def health_check_entry(body, name):
         if key.split(":", 1)[0] == name:
             return entries[0]
     raise AssertionError("no check %r in %r" % (name, body))
+
+
+def entry_statuses(body):
+    """The set of statuses of every entry in a health+json body's "checks" map."""
+    return {entry["status"] for entries in body.get("checks", {}).values() for entry in entries}
