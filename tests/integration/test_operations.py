@@ -645,11 +645,11 @@ class ShutdownDrainTest(OpsTestCase):
             self.assertEqual(d.get("/health/live").status, 200)
             time.sleep(0.1)
 
-        rc = d.proc.wait(drain + 5)
+        rc = d.proc.wait(drain + 30)  # a hang guard
         took = time.monotonic() - sent
         self.assertEqual(rc, 0, d.log())
         self.assertGreaterEqual(took, drain - 0.5, "exited %.2f s after SIGTERM, before the drain ended" % took)
-        self.assertLess(took, drain + 5)
+        self.assertNotIn("second signal", d.log())  # the drain ended it, not a signal
 
     def test_resume_does_not_cancel_shutdown_drain(self):
         # POST /admin/resume ends a manual drain (SPEC 4); a process that is going away after SIGTERM
@@ -677,16 +677,18 @@ class ShutdownDrainTest(OpsTestCase):
         self.assertEqual(d.proc.wait(10), 0, d.log())
 
     def test_second_sigterm_exits_at_once(self):
-        d = self.start_daemon(self.drain_config("20s"))
+        # A drain of an hour: an exit within the test can only come from the second signal.
+        d = self.start_daemon(self.drain_config("1h"))
         self.wait_status(d, "/health", "pass")
-        sent = time.monotonic()
         d.signal(signal.SIGTERM)
         self.wait_status(d, "/health", "fail", timeout=5, output="draining")
         d.signal(signal.SIGTERM)
-        rc = d.proc.wait(15)
-        took = time.monotonic() - sent
+        rc = d.proc.wait(30)  # a hang guard
         self.assertEqual(rc, 0, d.log())
-        self.assertLess(took, 10, "a second SIGTERM took %.1f s to stop a 20 s drain" % took)
+        log = d.log()
+        self.assertIn("SIGTERM: draining for 1h", log)
+        self.assertIn("second signal: exiting now", log)
+        self.assertIn("stopped", log)
 
 
 # --- logs (SPEC 7) -------------------------------------------------------------------------------

@@ -75,23 +75,17 @@ class HealthEndpointTest(ServeTestCase):
         self.assertEqual(head.body, b"")
         self.assertEqual(content_type(head), "application/health+json")
 
-    def test_broken_tcp_target_fails_within_interval_plus_timeout(self):
+    def test_broken_tcp_target_fails_on_its_next_runs(self):
         peer = self.listener()
-        interval, timeout, slack = 1.0, 0.5, 1.5
         d = self.start_daemon({"checks": [tcp_check("upstream", peer.port, "1s", "500ms"), disk_check("root")]})
         self.wait_status(d, "/health", "pass")
-        broken_at = time.monotonic()
-        peer.close()
 
-        r = self.wait_status(d, "/health", "fail", timeout=10.0)
-        took = time.monotonic() - broken_at
-        self.assertEqual(r.status, 503, r)
+        r = self.assertRunsAfterBreakFail(d, "upstream", peer.close)
         body = r.json()
+        self.assertEqual(body["status"], "fail", body)
         self.assertIn("upstream", body.get("output", ""), body)
         self.assertEqual(health_check_entry(body, "upstream")["status"], "fail", body)
         self.assertEqual(health_check_entry(body, "root")["status"], "pass", body)
-        self.assertLessEqual(took, interval + timeout + slack,
-                             "fail took %.2f s to show after the target broke" % took)
         head = d.get("/health", method="HEAD")
         self.assertEqual((head.status, head.body), (503, b""))
 
@@ -191,12 +185,12 @@ class HealthEndpointTest(ServeTestCase):
         self.wait_check(d, "upstream", lambda b: b["counters"]["runs"] >= 1)
         # The hanging plugin call is in flight (it started at once) and never returns.
         self.wait_check(d, "hang", lambda b: b["counters"]["timeouts"] >= 1)
-        start = time.monotonic()
+        # fixture_hang sleeps an hour: an exit within the test did not wait for the call.
         d.signal(signal.SIGTERM)
-        rc = d.proc.wait(10)
-        took = time.monotonic() - start
+        rc = d.proc.wait(30)  # a hang guard
         self.assertEqual(rc, 0, d.log())
-        self.assertLess(took, 5.0, "SIGTERM took %.1f s" % took)
+        self.assertIn("SIGTERM: shutting down", d.log())
+        self.assertIn("stopped", d.log())
 
 
 class GroupsTest(ServeTestCase):
