@@ -163,17 +163,38 @@ class HistoryFaultTest(VitalsTestCase):
 class SecretsTest(VitalsTestCase):
 
     def test_a_secret_option_never_reaches_responses_history_or_logs(self):
+        # The end-to-end form of "secret options are redacted": what the daemon says anywhere, at
+        # debug level, across a reload that recreates the check and one that is refused.
         secret = "hunter2-do-not-leak"
-        d = self.start_daemon({
+        config = {
             "plugins": self.plugins_with_fixtures(),
             "log": {"level": "debug"},
             "checks": [{"name": "leaky", "type": "fixture_leaky", "interval": "100ms", "timeout": "50ms",
                         "options": {"password": "${LEAKY_PASSWORD}"}}],
-        }, env=dict(os.environ, LEAKY_PASSWORD=secret))
+        }
+        d = self.start_daemon(config, env=dict(os.environ, LEAKY_PASSWORD=secret))
         self.wait_for(lambda: d.get("/health/history?check=leaky&limit=3").json()["items"], message="results")
-        bodies = [d.get(p).body.decode("utf-8", "replace")
-                  for p in ("/health", "/health/checks/leaky", "/health/history?limit=50", "/metrics")]
+        paths = ("/health", "/health/checks/leaky", "/health/history?limit=50", "/metrics")
+        bodies = [d.get(p).body.decode("utf-8", "replace") for p in paths]
         self.assertIn("AUTH failed for password '***'", bodies[1])
+
+        changed = json.loads(json.dumps(config))
+        changed["checks"][0]["interval"] = "150ms"  # a changed check: created again, with its options
+        changed.setdefault("server", {})["address"] = "127.0.0.1"
+        changed.setdefault("history", {})["path"] = self.path(d.name + ".db")
+        with open(d.config_path, "w") as f:
+            json.dump(changed, f)
+        r = d.get("/admin/reload", method="POST", body=b"")
+        self.assertEqual(r.status, 200, r)
+        bodies.append(r.body.decode("utf-8", "replace"))
+        self.wait_for(lambda: d.get("/health/checks/leaky").json()["settings"]["interval"] == "150ms",
+                      message="the reloaded check")
+        changed["checks"][0]["timeout"] = "1h"  # longer than its interval: refused
+        with open(d.config_path, "w") as f:
+            json.dump(changed, f)
+        refused = self.assertProblem(d.get("/admin/reload", method="POST", body=b""), 422)
+        bodies.append(json.dumps(refused))
+        bodies += [d.get(p).body.decode("utf-8", "replace") for p in paths]
         for body in bodies:
             self.assertNotIn(secret, body)
         d.stop()

@@ -8,7 +8,6 @@ import os
 import re
 import signal
 import tempfile
-import time
 import unittest
 
 from peers import Nginx, SilentListener, TestPki, free_port
@@ -143,7 +142,6 @@ class HttpCheckTest(HttpTestCase):
     def test_latency_warning_and_deadlines(self):
         silent = SilentListener()
         self.addCleanup(silent.close)
-        started = time.monotonic()
         rows, proc = self.check_once([
             # nginx sends /slow at 2 KiB/s: 3000 bytes take about a second.
             http_check("slow-warn", self.url("plain", "/slow"), timeout="3s", warn_latency="200ms", max_body_bytes=3000),
@@ -151,8 +149,7 @@ class HttpCheckTest(HttpTestCase):
             http_check("slow-fail", self.url("plain", "/slow"), timeout="800ms", max_body_bytes=LARGE),
             http_check("hang", "http://127.0.0.1:%d/" % silent.port, timeout="500ms"),
             http_check("tls-hang", "https://127.0.0.1:%d/" % silent.port, timeout="500ms"),
-        ], expect_code=2)
-        self.assertLess(time.monotonic() - started, 10)
+        ], expect_code=2)  # within run_vitals' hang guard: each deadline ended its check
         self.assertRows(rows, {
             "slow-warn": ("warn", r"^latency \d+ ms above warn_latency 200 ms$"),
             "slow-fail": ("fail", r"^body from 127\.0\.0\.1:%d not complete within \d+ ms \(\d+ bytes read\)$"
@@ -279,11 +276,10 @@ class HttpDaemonTest(HttpTestCase):
         nginx.start()
         port = nginx.ports["plain"]
         url = "http://alice:%s@127.0.0.1:%d/private" % (PASSWORD, port)
-        interval, timeout = 1.0, 0.5
         d = self.start_daemon({"log": {"level": "debug"},
                                "checks": [http_check("api", url, interval="1s", timeout="500ms", body_contains="hello",
                                                      headers={"X-Api-Key": "key-" + PASSWORD})]})
-        output = self.assertStoppedPeerFailsHealth(d, "api", nginx.stop, interval, timeout, PASSWORD)
+        output = self.assertStoppedPeerFailsHealth(d, "api", nginx.stop, PASSWORD)
         self.assertEqual(output, "connect to 127.0.0.1:%d: Connection refused" % port)
 
 

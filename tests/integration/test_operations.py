@@ -14,11 +14,11 @@ import subprocess
 import time
 import unittest
 
-from vitals_harness import (RFC3339, VitalsTestCase, content_type, daemon_env, file_check, http_request,
-                            non_loopback_ipv4, write_status_file)
+from vitals_harness import RFC3339, VitalsTestCase, content_type, daemon_env, file_check, write_status_file
 
 PROMTOOL = "/usr/bin/promtool"
 TOKEN = "op-secret-7f3a9c"
+DEFAULT_CODES = {"pass": 200, "warn": 200, "fail": 503}  # policy.http_status's default (SPEC 2)
 
 # Route templates /metrics may use as path labels (and nothing else: never a raw request path).
 ROUTE_TEMPLATES = {"/health", "/health/{group}", "/health/checks/{name}", "/health/history", "/metrics",
@@ -76,10 +76,12 @@ class OpsTestCase(VitalsTestCase):
         return cfg
 
     def check_detail(self, d, name, headers=None):
-        """GET /health/checks/<name> (with `headers`): asserts 200 or 503, returns the parsed body."""
+        """GET /health/checks/<name> (with `headers`): asserts the code is the default one for the
+        status the body gives (pass, warn: 200; fail: 503), returns the parsed body."""
         r = d.get("/health/checks/" + name, headers=headers)
-        self.assertIn(r.status, (200, 503), r)
-        return r.json()
+        body = r.json()
+        self.assertEqual(r.status, DEFAULT_CODES[body.get("status")], r)
+        return body
 
     def wait_status(self, d, path, status, timeout=10.0, output=None, headers=None):
         """Polls `path` until its body's status is `status` (and its output contains `output`)."""
@@ -288,6 +290,8 @@ class AdminAuthTest(OpsTestCase):
 
     def test_token_from_default_env(self):
         a = self.status_file("a", "pass")
+        far = self.netns_peer()  # a client that is not loopback
+        # 0.0.0.0: one listener reached from 127.0.0.1 and from the namespace (at far.host_addr).
         d = self.start_daemon(self.fixture_config([file_check("a", a)], server={"address": "0.0.0.0"}),
                               env=daemon_env(extra={"VITALS_ADMIN_TOKEN": TOKEN}))
         self.wait_status(d, "/health", "pass")
@@ -309,15 +313,13 @@ class AdminAuthTest(OpsTestCase):
         self.wait_status(d, "/health", "pass", timeout=5)
 
         # With a token configured, the token (not the address) decides, also for non-loopback clients.
-        addr = non_loopback_ipv4()
-        if addr is not None:
-            self.assert_unauthorized(http_request(addr, d.port, "/admin/drain", method="POST", body=b""))
-            far = http_request(addr, d.port, "/admin/drain", method="POST", body=b"", headers=bearer(TOKEN))
-            self.assertEqual(far.status, 200, far)
-            self.wait_status(d, "/health", "fail", timeout=5, output="draining")
-            self.assertEqual(http_request(addr, d.port, "/admin/resume", method="POST", body=b"",
-                                          headers=bearer(TOKEN)).status, 200)
-            self.wait_status(d, "/health", "pass", timeout=5)
+        self.assert_unauthorized(far.request(d.port, "/admin/drain", method="POST", body=b""))
+        r = far.request(d.port, "/admin/drain", method="POST", body=b"", headers=bearer(TOKEN))
+        self.assertEqual(r.status, 200, r)
+        self.wait_status(d, "/health", "fail", timeout=5, output="draining")
+        r = far.request(d.port, "/admin/resume", method="POST", body=b"", headers=bearer(TOKEN))
+        self.assertEqual(r.status, 200, r)
+        self.wait_status(d, "/health", "pass", timeout=5)
         self.assertNotIn(TOKEN, d.log())
 
     def test_bearer_scheme_is_case_insensitive(self):
@@ -345,6 +347,8 @@ class AdminAuthTest(OpsTestCase):
 
     def test_no_token_allows_loopback_only(self):
         a = self.status_file("a", "pass")
+        far = self.netns_peer()  # a client that is not loopback
+        # 0.0.0.0: one listener reached from 127.0.0.1 and from the namespace (at far.host_addr).
         d = self.start_daemon(self.fixture_config([file_check("a", a)], server={"address": "0.0.0.0"}))
         self.wait_status(d, "/health", "pass")
         r = self.post(d, "/admin/drain")
@@ -353,15 +357,12 @@ class AdminAuthTest(OpsTestCase):
         self.assertEqual(self.post(d, "/admin/resume").status, 200)
         self.wait_status(d, "/health", "pass", timeout=5)
 
-        addr = non_loopback_ipv4()
-        if addr is None:
-            self.skipTest("this host has no non-loopback IPv4 address to test the 403 from")
-        far = http_request(addr, d.port, "/admin/drain", method="POST", body=b"")
-        self.assertProblem(far, 403)
-        # Even a bearer token does not help when none is configured.
-        far = http_request(addr, d.port, "/admin/drain", method="POST", body=b"", headers=bearer("anything"))
-        self.assertIn(far.status, (401, 403), far)
-        self.assertProblem(far, far.status)
+        self.assertProblem(far.request(d.port, "/admin/drain", method="POST", body=b""), 403)
+        # Even a bearer token does not help when none is configured: still 403 (there is no token it
+        # could be invalid against, so not 401).
+        r = far.request(d.port, "/admin/drain", method="POST", body=b"", headers=bearer("anything"))
+        self.assertProblem(r, 403)
+        self.assertNotIn("WWW-Authenticate", r.headers)
         self.assert_status(d.get("/health"), 200, "pass")
 
     def test_details_token(self):
@@ -644,11 +645,11 @@ class ShutdownDrainTest(OpsTestCase):
             self.assertEqual(d.get("/health/live").status, 200)
             time.sleep(0.1)
 
-        rc = d.proc.wait(drain + 5)
+        rc = d.proc.wait(drain + 30)  # a hang guard
         took = time.monotonic() - sent
         self.assertEqual(rc, 0, d.log())
         self.assertGreaterEqual(took, drain - 0.5, "exited %.2f s after SIGTERM, before the drain ended" % took)
-        self.assertLess(took, drain + 5)
+        self.assertNotIn("second signal", d.log())  # the drain ended it, not a signal
 
     def test_resume_does_not_cancel_shutdown_drain(self):
         # POST /admin/resume ends a manual drain (SPEC 4); a process that is going away after SIGTERM
@@ -659,8 +660,9 @@ class ShutdownDrainTest(OpsTestCase):
         sent = time.monotonic()
         d.signal(signal.SIGTERM)
         self.wait_status(d, "/health", "fail", timeout=2, output="draining")
-        r = self.post(d, "/admin/resume")
-        self.assertIn(r.status, (200, 409), r)
+        # /health reports draining only after the SIGTERM drain began, so the resume is refused.
+        body = self.assertProblem(self.post(d, "/admin/resume"), 409)
+        self.assertIn("a SIGTERM drain cannot be resumed", body["detail"], body)
         seen = []
         while d.alive() and time.monotonic() - sent < 2.0:
             try:
@@ -675,16 +677,18 @@ class ShutdownDrainTest(OpsTestCase):
         self.assertEqual(d.proc.wait(10), 0, d.log())
 
     def test_second_sigterm_exits_at_once(self):
-        d = self.start_daemon(self.drain_config("20s"))
+        # A drain of an hour: an exit within the test can only come from the second signal.
+        d = self.start_daemon(self.drain_config("1h"))
         self.wait_status(d, "/health", "pass")
-        sent = time.monotonic()
         d.signal(signal.SIGTERM)
         self.wait_status(d, "/health", "fail", timeout=5, output="draining")
         d.signal(signal.SIGTERM)
-        rc = d.proc.wait(15)
-        took = time.monotonic() - sent
+        rc = d.proc.wait(30)  # a hang guard
         self.assertEqual(rc, 0, d.log())
-        self.assertLess(took, 10, "a second SIGTERM took %.1f s to stop a 20 s drain" % took)
+        log = d.log()
+        self.assertIn("SIGTERM: draining for 1h", log)
+        self.assertIn("second signal: exiting now", log)
+        self.assertIn("stopped", log)
 
 
 # --- logs (SPEC 7) -------------------------------------------------------------------------------
@@ -729,16 +733,16 @@ class JsonLogTest(OpsTestCase):
             for key in ("time", "level", "logger", "message"):
                 self.assertIn(key, rec, line)
             self.assertRegex(rec["time"], RFC3339)
-            self.assertIn(rec["level"], ("trace", "debug", "info", "warning", "warn", "error", "critical"), line)
+            self.assertIn(rec["level"], ("trace", "debug", "info", "warning", "error", "critical"), line)  # spdlog's names
             records.append(rec)
 
         transitions = [(r["level"], r["message"]) for r in records
                        if re.match(r"check flip\b", r["message"]) and "->" in r["message"]]
-        expected = [("info", r"-> pass"), ("warn", r"pass -> warn"), ("warn", r"warn -> fail"),
+        expected = [("info", r"-> pass"), ("warning", r"pass -> warn"), ("warning", r"warn -> fail"),
                     ("info", r"fail -> pass")]
         self.assertEqual(len(transitions), len(expected), transitions)
         for (level, message), (want_level, pattern) in zip(transitions, expected):
-            self.assertEqual("warn" if level == "warning" else level, want_level, transitions)
+            self.assertEqual(level, want_level, transitions)
             self.assertRegex(message, pattern, transitions)
         self.assertIn('"quoted" C:\\dir', transitions[2][1])
 
@@ -746,7 +750,7 @@ class JsonLogTest(OpsTestCase):
         self.assertEqual(len(group_down), 1, group_down)
         group_fail = [r for r in records if re.search(r"\bdefault\b.*warn -> fail", r["message"])]
         self.assertEqual(len(group_fail), 1, group_fail)
-        self.assertIn(group_fail[0]["level"], ("warn", "warning"))
+        self.assertEqual(group_fail[0]["level"], "warning", group_fail)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import tempfile
 import unittest
 
 from peers import free_port
-from vitals_harness import BUILD_DIR, SOURCE_DIR, LISTENING_RE, daemon_env, http_request, wait_for
+from vitals_harness import BUILD_DIR, SOURCE_DIR, LISTENING_RE, daemon_env, entry_statuses, http_request, wait_for
 
 PACKAGING = os.path.join(SOURCE_DIR, "packaging")
 CPACK_CONFIG = os.path.join(BUILD_DIR, "CPackConfig.cmake")
@@ -307,7 +307,9 @@ class DebianPackageTest(unittest.TestCase):
             wait_for(lambda: proc.poll() is None and LISTENING_RE.search(log_text()), 10, "listening")
             alb = wait_for(lambda: http_request("127.0.0.1", port, "/health/alb").status == 200 and
                            http_request("127.0.0.1", port, "/health/alb"), 15, "/health/alb 200")
-            self.assertIn(alb.json()["status"], ("pass", "warn"))
+            # Its disk check is degraded: on a nearly full disk (this host's) the group warns, still 200.
+            body = alb.json()
+            self.assertEqual(body["status"], "pass" if entry_statuses(body) == {"pass"} else "warn", body)
             # SIGTERM: shutdown.drain (15 s) makes /health/alb fail while /health/live stays up...
             proc.send_signal(signal.SIGTERM)
             draining = wait_for(lambda: http_request("127.0.0.1", port, "/health/alb").status == 503 and

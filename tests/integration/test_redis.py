@@ -51,8 +51,9 @@ class RedisCheckTest(RedisTestCase):
         self.assertEqual(entry["status"], "pass", entry)
         self.assertEqual(entry["observedUnit"], "ms", entry)
         self.assertGreaterEqual(entry["observedValue"], 0)
-        self.assertLess(entry["observedValue"], 500)
-        self.assertRegex(entry.get("output", ""), r"^PONG in \d+\.\d\d ms$")
+        m = re.match(r"^PONG in (\d+\.\d\d) ms$", entry.get("output", ""))
+        self.assertTrue(m, entry)
+        self.assertAlmostEqual(entry["observedValue"], float(m.group(1)), delta=0.005, msg=entry)  # the same round trip
 
     def test_requirepass_auth(self):
         server = self.redis("--requirepass", PASSWORD)
@@ -98,15 +99,10 @@ class RedisCheckTest(RedisTestCase):
 
     def test_server_stopped_mid_test_fails_health_then_recovers(self):
         server = self.redis()
-        interval, timeout, slack = 1.0, 0.5, 2.5
         d = self.start_daemon({"checks": [redis_check("cache", server.port, "1s", "500ms")]})
         self.wait_for(lambda: d.get("/health").status == 200, 10.0, "/health to pass")
 
-        stopped_at = time.monotonic()
-        server.stop()
-        r = self.wait_for(lambda: (lambda r: r if r.status == 503 else None)(d.get("/health")), 10.0, "/health 503")
-        took = time.monotonic() - stopped_at
-        self.assertLessEqual(took, interval + timeout + slack, "503 took %.2f s after redis stopped" % took)
+        r = self.assertRunsAfterBreakFail(d, "cache", server.stop)
         entry = health_check_entry(r.json(), "cache")
         self.assertEqual(entry["status"], "fail", entry)
         self.assertEqual(entry["output"], "connect to 127.0.0.1:%d: Connection refused" % server.port)

@@ -6,8 +6,7 @@ import signal
 import time
 import unittest
 
-from vitals_harness import (RFC3339, VitalsTestCase, content_type, file_check, health_check_entry, http_request,
-                            non_loopback_ipv4, write_status_file)
+from vitals_harness import RFC3339, VitalsTestCase, content_type, file_check, health_check_entry, write_status_file
 
 
 def disk_check(name="root", interval="1s", timeout="500ms"):
@@ -76,23 +75,17 @@ class HealthEndpointTest(ServeTestCase):
         self.assertEqual(head.body, b"")
         self.assertEqual(content_type(head), "application/health+json")
 
-    def test_broken_tcp_target_fails_within_interval_plus_timeout(self):
+    def test_broken_tcp_target_fails_on_its_next_runs(self):
         peer = self.listener()
-        interval, timeout, slack = 1.0, 0.5, 1.5
         d = self.start_daemon({"checks": [tcp_check("upstream", peer.port, "1s", "500ms"), disk_check("root")]})
         self.wait_status(d, "/health", "pass")
-        broken_at = time.monotonic()
-        peer.close()
 
-        r = self.wait_status(d, "/health", "fail", timeout=10.0)
-        took = time.monotonic() - broken_at
-        self.assertEqual(r.status, 503, r)
+        r = self.assertRunsAfterBreakFail(d, "upstream", peer.close)
         body = r.json()
+        self.assertEqual(body["status"], "fail", body)
         self.assertIn("upstream", body.get("output", ""), body)
         self.assertEqual(health_check_entry(body, "upstream")["status"], "fail", body)
         self.assertEqual(health_check_entry(body, "root")["status"], "pass", body)
-        self.assertLessEqual(took, interval + timeout + slack,
-                             "fail took %.2f s to show after the target broke" % took)
         head = d.get("/health", method="HEAD")
         self.assertEqual((head.status, head.body), (503, b""))
 
@@ -130,10 +123,11 @@ class HealthEndpointTest(ServeTestCase):
         self.assertIn("HEAD", allow, post.headers)
         self.assertProblem(d.get("/health/checks/upstream", method="DELETE"), 405)
 
-        for bad in ("/health/%zz", "/health/checks/%", "/health/checks/%00x", "/health/%2"):
-            r = d.get(bad)
-            self.assertIn(r.status, (400, 404), "%s: %r" % (bad, r))
-            self.assertProblem(r, r.status)
+        malformed = "the request target has a malformed percent-encoding"
+        for bad, detail in (("/health/%zz", malformed), ("/health/checks/%", malformed),
+                            ("/health/checks/%00x", "the request target encodes a NUL byte"), ("/health/%2", malformed)):
+            with self.subTest(path=bad):
+                self.assertEqual(self.assertProblem(d.get(bad), 400)["detail"], detail)
         # Still alive and answering.
         self.assertTrue(d.alive(), d.log())
         self.assertEqual(d.get("/health").status, 200)
@@ -142,11 +136,12 @@ class HealthEndpointTest(ServeTestCase):
         # Percent-escapes that decode to bytes that are not UTF-8: the problem+json body must still
         # be valid JSON (RFC 8259: UTF-8), whatever the detail says about the path.
         d = self.start_daemon({"checks": [disk_check("root", "200ms", "100ms")]})
-        for bad in ("/%ff%fe", "/health/checks/%ff", "/health/%c3%28"):
+        # Well-formed escapes: the path is decoded, its invalid UTF-8 shown as U+FFFD, and not found.
+        for bad, detail in (("/%ff%fe", "no such endpoint: /\ufffd\ufffd"),
+                            ("/health/checks/%ff", 'no check named "\ufffd"'),
+                            ("/health/%c3%28", 'no group named "\ufffd("')):
             with self.subTest(path=bad):
-                r = d.get(bad)
-                self.assertIn(r.status, (400, 404), "%s: %r" % (bad, r))
-                self.assertProblem(r, r.status)
+                self.assertEqual(self.assertProblem(d.get(bad), 404)["detail"], detail)
         self.assertTrue(d.alive(), d.log())
 
     def test_details_never_gives_status_only(self):
@@ -161,6 +156,8 @@ class HealthEndpointTest(ServeTestCase):
 
     def test_details_loopback_default(self):
         peer = self.listener()
+        far = self.netns_peer()  # a client that is not loopback
+        # 0.0.0.0: one listener reached from 127.0.0.1 and from the namespace (at far.host_addr).
         d = self.start_daemon({"server": {"address": "0.0.0.0"},
                                "checks": [tcp_check("upstream", peer.port, "200ms", "100ms")]})
         r = self.wait_status(d, "/health", "pass")
@@ -168,15 +165,18 @@ class HealthEndpointTest(ServeTestCase):
         self.assertIn("checks", body)  # full body to 127.0.0.1
         self.assertIn("upstream", [k.split(":")[0] for k in body["checks"]])
 
-        # From a non-loopback address of this host, only {"status": ...}.
-        addr = non_loopback_ipv4()
-        if addr is None:
-            self.skipTest("this host has no non-loopback IPv4 address")
-        far = http_request(addr, d.port, "/health")
-        self.assertEqual(far.status, 200, far)
-        self.assertEqual(far.json(), {"status": "pass"})
+        # From a client that is not loopback, only {"status": ...}.
+        for path in ("/health", "/health/checks/upstream"):
+            with self.subTest(path=path):
+                r = far.request(d.port, path)
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(content_type(r), "application/health+json", r)
+                self.assertEqual(r.json(), {"status": "pass"})
+        # History holds check details: refused to it outright.
+        self.assertProblem(far.request(d.port, "/health/history"), 403)
+        self.assertEqual(d.get("/health/history").status, 200)  # and served to loopback
 
-    def test_sigterm_exits_zero_promptly(self):
+    def test_sigterm_exits_zero_with_a_hung_call_in_flight(self):
         peer = self.listener()
         d = self.start_daemon({"plugins": self.plugins_with_fixtures(),
                                "checks": [tcp_check("upstream", peer.port, "200ms", "100ms"),
@@ -185,12 +185,12 @@ class HealthEndpointTest(ServeTestCase):
         self.wait_check(d, "upstream", lambda b: b["counters"]["runs"] >= 1)
         # The hanging plugin call is in flight (it started at once) and never returns.
         self.wait_check(d, "hang", lambda b: b["counters"]["timeouts"] >= 1)
-        start = time.monotonic()
+        # fixture_hang sleeps an hour: an exit within the test did not wait for the call.
         d.signal(signal.SIGTERM)
-        rc = d.proc.wait(10)
-        took = time.monotonic() - start
+        rc = d.proc.wait(30)  # a hang guard
         self.assertEqual(rc, 0, d.log())
-        self.assertLess(took, 5.0, "SIGTERM took %.1f s" % took)
+        self.assertIn("SIGTERM: shutting down", d.log())
+        self.assertIn("stopped", d.log())
 
 
 class GroupsTest(ServeTestCase):
@@ -435,9 +435,11 @@ class PluginFaultTest(ServeTestCase):
         d = self.start_with({"name": "unterm", "type": "fixture_unterminated"})
         body = self.wait_check(d, "unterm", lambda b: b["counters"]["runs"] >= 3)
         self.assert_other_check_runs(d)
+        # Status and value are valid (only the strings lack their NUL): the result is a pass, bounded.
+        self.assertEqual(body["status"], "pass", body)
         r = d.get("/health")
         health = r.json()  # valid JSON
-        self.assertIn(r.status, (200, 503))
+        self.assertEqual(r.status, 200, r)
         last = body["lastResult"]
         output = last.get("output", "")
         self.assertLessEqual(len(output), 1024, "output longer than the plugin's buffer")
