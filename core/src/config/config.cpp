@@ -637,7 +637,6 @@ void read_options(Reader& r, const Object::Ptr& check, const std::string& path, 
     }
 
     Object::Ptr normal = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    Object::Ptr redacted = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
     for (const auto& spec : type.options) {
         std::string p = opath + "." + spec.name;
         std::optional<Var> value;
@@ -657,12 +656,9 @@ void read_options(Reader& r, const Object::Ptr& check, const std::string& path, 
                 r.error(p, "plugin's default is not valid JSON: " + *spec.default_json);
             }
         }
-        if (!value) continue;
-        normal->set(spec.name, *value);
-        redacted->set(spec.name, spec.secret ? Var(std::string("***")) : *value);
+        if (value) normal->set(spec.name, *value);
     }
     out.options_json = stringify(normal);
-    out.options_redacted = stringify(redacted);
 }
 
 void read_checks(Reader& r, const Object::Ptr& root, const PluginRegistry* registry, Config& cfg) {

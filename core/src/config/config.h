@@ -48,8 +48,6 @@ struct CheckConfig {
     Millis stale_after{0};  // resolved: 3 × interval + timeout unless set
     // The options after validation against the type's schema, defaults filled, as JSON text.
     std::string options_json;
-    // Same, with secret options replaced by "***": safe for logs and responses.
-    std::string options_redacted;
 
     // Two checks with the same definition keep their state across a reload.
     bool same_definition(const CheckConfig& o) const;
