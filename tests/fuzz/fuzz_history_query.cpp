@@ -38,7 +38,7 @@ const vitals::Config& config_with_groups() {
           ],
           "groups": {"alb": {"checks": ["api", "db"]}, "live": {"checks": ["api"], "drain": false}}
         })";
-        return vitals::parse_config(text, vitals::process_env, nullptr, "fuzz");
+        return vitals::parse_config(text, vitals::process_env, "fuzz");
     }();
     return cfg;
 }

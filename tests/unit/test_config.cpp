@@ -1,10 +1,13 @@
+#include "app/loading.h"
 #include "config/config.h"
+#include "plugins/option_schema.h"
 #include "plugins/registry.h"
 
 #include <catch2/catch.hpp>
 
 #include <iterator>
 #include <map>
+#include <set>
 
 #include <unistd.h>
 
@@ -32,7 +35,7 @@ EnvLookup env(std::map<std::string, std::string> vars) {
 }
 
 Config parse(const std::string& text, std::map<std::string, std::string> vars = {}) {
-    return parse_config(text, env(vars), &registry(), "test.json");
+    return parse_config(text, env(vars), registry(), "test.json");
 }
 
 std::vector<std::string> errors_of(const std::string& text, std::map<std::string, std::string> vars = {}) {
@@ -365,9 +368,11 @@ TEST_CASE("the configuration file must be a regular file of at most 4 MiB", "[co
                                std::to_string(kMaxConfigBytes + 1) + " bytes)");
     ::close(fd);
     ::unlink(path);
-    // The loader's first look goes through the same reader: /dev/zero gives nothing to look at.
-    CHECK_FALSE(peek_config("/dev/zero", env({})).check_types);
-    CHECK_THROWS_AS(load_config_file("/dev/zero", env({}), &registry()), ConfigError);
+    // The loader's read goes through the same reader: /dev/zero gives nothing to look at.
+    ParsedConfig zero = load_config_structure("/dev/zero", env({}));
+    CHECK(zero.errors == std::vector<std::string>{"/dev/zero: is a character device, not a regular file"});
+    CHECK_FALSE(zero.check_types);
+    CHECK_THROWS_AS(load_config_file("/dev/zero", env({})), ConfigError);
 }
 
 TEST_CASE("plugins.load_timeout: a duration of at least 10ms, 5s by default", "[config]") {
@@ -376,4 +381,70 @@ TEST_CASE("plugins.load_timeout: a duration of at least 10ms, 5s by default", "[
     CHECK(has_error(errors_of(R"({"plugins": {"load_timeout": "5ms"}, "checks": []})"), "plugins.load_timeout",
                     "at least 10ms"));
     CHECK(has_error(errors_of(R"({"plugins": {"load_timeout": 500}, "checks": []})"), "plugins.load_timeout"));
+}
+
+TEST_CASE("structure errors and option errors are reported together, in file order", "[config]") {
+    // A bad field of one check hides no option error of another, nor the other way round; a
+    // refused check (bad name) still has its options judged; groups come last, as in the file.
+    auto errors = errors_of(R"({"checks": [
+        {"name": "a", "type": "tcp", "options": {"host": "h", "port": "x", "prot": 1}},
+        {"name": "b", "type": "disk", "interval": "5x", "options": {"path": 5}},
+        {"name": "bad name!", "type": "tcp", "options": {"port": 1}},
+        {"name": "c", "type": "nosuch", "timeout": "0s"}],
+        "groups": {"g": {"checks": ["zz"]}}})");
+    REQUIRE(errors.size() == 9);
+    CHECK(errors[0].rfind("checks[0].options.prot: unknown option for type \"tcp\"; known: host, port", 0) == 0);
+    CHECK(errors[1] == "checks[0].options.port: expected an integer, got a string (\"x\"); "
+                       "numbers are written without quotes");
+    CHECK(errors[2] == "checks[1].interval: invalid duration \"5x\"; use e.g. 250ms, 5s, 1m, 2h, 7d");
+    CHECK(errors[3] == "checks[1].options.path: expected a string, got a number");
+    CHECK(errors[4].rfind("checks[2].name: \"bad name!\" is not a valid name", 0) == 0);
+    CHECK(errors[5].rfind("checks[2].options.host: required option is missing", 0) == 0);
+    CHECK(errors[6].rfind("checks[3].type: unknown check type \"nosuch\"; known: ", 0) == 0);
+    CHECK(errors[7] == "checks[3].timeout: must be positive");
+    CHECK(errors[8] == "groups.g.checks[0]: no check named \"zz\"");
+}
+
+TEST_CASE("the structure names the check types to load, without any plugin", "[config]") {
+    ParsedConfig p = parse_config_structure(R"({"checks": [
+        {"name": "a", "type": "tcp", "options": {"nonsense": true}},
+        {"name": "b", "type": "${T:-disk}", "interval": "5x"}]})", env({}));
+    REQUIRE(p.check_types);
+    CHECK(*p.check_types == std::set<std::string>{"disk", "tcp"});
+    CHECK(p.errors == std::vector<std::string>{"checks[1].interval: invalid duration \"5x\"; use e.g. 250ms, 5s, "
+                                               "1m, 2h, 7d"});  // options are not judged here
+    REQUIRE(p.options.size() == 2);
+    CHECK(p.options[0].path == "checks[0]");
+    CHECK(p.config.checks[0].options_json.empty());
+    CHECK(parse_config_structure(R"({"checks": []})", env({})).check_types == std::set<std::string>{});
+    // A check whose type cannot be read could be of any type: every plugin is loaded.
+    CHECK_FALSE(parse_config_structure(R"({"checks": [{"name": "a"}]})", env({})).check_types);
+    CHECK_FALSE(parse_config_structure(R"({"checks": [}")", env({})).check_types);
+}
+
+TEST_CASE("a load reads and parses the configuration file once", "[config][loader]") {
+    int reads = 0;
+    std::string text;
+    auto reader = [&](const std::string& path) {
+        ++reads;
+        CHECK(path == "counted.json");
+        return text;
+    };
+    // No plugin directory: nothing to load, and a disk check's type is unknown.
+    text = R"({"plugins": {"dirs": []}, "checks": []})";
+    LoadedConfig ok = load_configuration("counted.json", std::nullopt, PluginLoading::used, reader);
+    CHECK(reads == 1);
+    CHECK(ok.config->source == "counted.json");
+    reads = 0;
+    text = R"({"plugins": {"dirs": []}, "checks": [{"name": "a", "type": "disk", "interval": "5x"}]})";
+    std::vector<std::string> errors;
+    try {
+        load_configuration("counted.json", std::nullopt, PluginLoading::used, reader);
+    } catch (const ConfigError& e) {
+        errors = e.errors();
+    }
+    CHECK(reads == 1);
+    CHECK(errors == std::vector<std::string>{
+                        "checks[0].type: unknown check type \"disk\"; known: (no plugins loaded)",
+                        "checks[0].interval: invalid duration \"5x\"; use e.g. 250ms, 5s, 1m, 2h, 7d"});
 }

@@ -1,4 +1,5 @@
 #include "config/config.h"
+#include "plugins/option_schema.h"
 #include "plugins/registry.h"
 #include "scheduler/clock.h"
 #include "scheduler/scheduler.h"
@@ -28,7 +29,7 @@ std::shared_ptr<PluginRegistry> fault_registry() {
 std::shared_ptr<const Config> config(const std::string& checks_json) {
     auto env = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
     return std::make_shared<const Config>(
-        parse_config("{\"checks\": " + checks_json + "}", env, fault_registry().get(), "test"));
+        parse_config("{\"checks\": " + checks_json + "}", env, *fault_registry(), "test"));
 }
 
 // Polls `cond` against the current snapshot for up to `limit` of real time (a hang guard, not a

@@ -1,17 +1,19 @@
 #include "app/loading.h"
 
 #include "plugins/check_instance.h"
+#include "plugins/option_schema.h"
 #include "plugins/worker_process.h"
 
 namespace vitals {
 
-LoadedConfig load_configuration(const std::string& path, std::optional<int> port, PluginLoading loading) {
-    // The plugins section and the check types first (leniently): the full validation needs the
-    // plugins' schemas, and every error, including those, is reported in one pass.
-    ConfigPeek peek = peek_config(path, process_env);
-    const Config::Plugins& plugins = peek.plugins;
+LoadedConfig load_configuration(const std::string& path, std::optional<int> port, PluginLoading loading,
+                                const ConfigFileReader& read) {
+    // The file is read and parsed once: its structure names the plugins to load, whose schemas
+    // then judge the checks' options. Structure and option errors are reported together.
+    ParsedConfig parsed = load_config_structure(path, process_env, read);
+    const Config::Plugins& plugins = parsed.config.plugins;
     const std::set<std::string>* wanted =
-        loading == PluginLoading::used && peek.check_types ? &*peek.check_types : nullptr;
+        loading == PluginLoading::used && parsed.check_types ? &*parsed.check_types : nullptr;
     LoadGuard guard{self_executable(), plugins.load_timeout};
     auto registry = PluginRegistry::scan(effective_plugin_dirs(plugins, process_env), plugins.strict_permissions,
                                          plugins.dirs_explicit, wanted, &guard);
@@ -20,14 +22,10 @@ LoadedConfig load_configuration(const std::string& path, std::optional<int> port
         for (const auto& r : registry->refusals()) errors.push_back("(plugin refused: " + r.file + ": " + r.reason + ")");
         return ConfigError(std::move(errors));
     };
-    Config cfg;
-    try {
-        cfg = load_config_file(path, process_env, registry.get());
-    } catch (const ConfigError& e) {
-        throw with_refusals(e.errors());
-    }
+    std::vector<std::string> errors = validate_check_options(parsed, *registry, process_env);
+    if (!errors.empty()) throw with_refusals(std::move(errors));
+    Config cfg = std::move(parsed.config);
     if (port) cfg.server.port = *port;
-    std::vector<std::string> errors;
     for (size_t i = 0; i < cfg.checks.size(); ++i) {
         const CheckConfig& c = cfg.checks[i];
         // A process-isolated plugin is never asked to create() in the daemon: its child does it.

@@ -4,6 +4,7 @@
 #include "config/config.h"
 #include "plugins/registry.h"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,11 +21,16 @@ struct LoadedConfig {
 // reports every refusal and the types available).
 enum class PluginLoading { used, all };
 
-// Scans the plugin directories the file names, then parses and validates the whole file against
-// them, including a trial create() of every check (values only a plugin can judge). Throws
-// ConfigError with every problem; refused plugins are listed after the errors. `port` overrides
-// server.port (--port).
+// How the configuration file is read: read_config_file, or a stand-in (tests).
+using ConfigFileReader = std::function<std::string(const std::string&)>;
+
+// Reads the file once and its structure (config/config.h), scans the plugin directories it names
+// for the check types it uses, then validates every check's options against their types' schemas
+// (plugins/option_schema.h) and tries create() on every in-process check (values only a plugin can
+// judge). Throws ConfigError with every problem, structure and options together; refused plugins
+// are listed after the errors. `port` overrides server.port (--port).
 LoadedConfig load_configuration(const std::string& path, std::optional<int> port,
-                                PluginLoading plugins = PluginLoading::used);
+                                PluginLoading plugins = PluginLoading::used,
+                                const ConfigFileReader& read = read_config_file);
 
 }  // namespace vitals

@@ -365,7 +365,7 @@ int cmd_plugins(const Args& args) {
 int cmd_history(const Args& args) {
     Config cfg;
     try {
-        cfg = load_config_file(args.config, process_env, nullptr);  // plugins are not needed to read history
+        cfg = load_config_file(args.config, process_env);  // plugins are not needed to read history
     } catch (const ConfigError& e) {
         std::fprintf(stderr, "vitals: %s: invalid configuration:\n", args.config.c_str());
         for (const auto& err : e.errors()) std::fprintf(stderr, "  %s\n", err.c_str());

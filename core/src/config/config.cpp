@@ -1,6 +1,6 @@
 #include "config/config.h"
 
-#include "plugins/registry.h"
+#include "config/value_reader.h"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
@@ -9,12 +9,10 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 #include <cstdlib>
 #include <regex>
 #include <set>
-#include <sstream>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -216,219 +214,15 @@ Var parse_json_text(const std::string& text, std::vector<std::string>* errors) {
     return parser.parse(strip_json_comments(text));
 }
 
-bool is_object(const Var& v) { return v.type() == typeid(Object::Ptr); }
-bool is_array(const Var& v) { return v.type() == typeid(Array::Ptr); }
-
-std::string json_kind(const Var& v) {
-    if (v.isEmpty()) return "null";
-    if (is_object(v)) return "an object";
-    if (is_array(v)) return "an array";
-    if (v.isBoolean()) return "a boolean";
-    if (v.isString()) return "a string";
-    if (v.isNumeric()) return "a number";
-    return "a value";
-}
-
-std::string join(const std::vector<std::string>& items, const char* sep = ", ") {
-    std::string s;
-    for (size_t i = 0; i < items.size(); ++i) s += (i ? sep : "") + items[i];
-    return s;
-}
-
-// Reads typed values out of the parsed JSON, recording "path: problem" for every mistake.
-class Reader {
-public:
-    Reader(const EnvLookup& env, std::vector<std::string>& errors) : env_(env), errors_(errors) {}
-
-    void error(const std::string& path, const std::string& message) { errors_.push_back(path + ": " + message); }
-
-    Object::Ptr object(const Var& v, const std::string& path) {
-        if (!is_object(v)) {
-            error(path, "expected an object, got " + json_kind(v));
-            return nullptr;
-        }
-        return v.extract<Object::Ptr>();
-    }
-
-    void known_keys(const Object::Ptr& o, const std::string& path, const std::vector<std::string>& known) {
-        for (const auto& key : o->getNames()) {
-            bool found = false;
-            for (const auto& k : known) found = found || k == key;
-            if (!found) error(join_path(path, key), "unknown key; known: " + join(known));
-        }
-    }
-
-    static std::string join_path(const std::string& path, const std::string& key) {
-        return path.empty() ? key : path + "." + key;
-    }
-
-    std::optional<std::string> string_value(const Var& v, const std::string& path) {
-        if (!v.isString()) {
-            error(path, "expected a string, got " + json_kind(v));
-            return std::nullopt;
-        }
-        size_t before = errors_.size();
-        std::string s = substitute_env(v.extract<std::string>(), env_, path, errors_);
-        if (errors_.size() != before) return std::nullopt;
-        return s;
-    }
-
-    std::optional<std::string> str(const Object::Ptr& o, const std::string& key, const std::string& path) {
-        if (!o->has(key)) return std::nullopt;
-        return string_value(o->get(key), join_path(path, key));
-    }
-
-    // Integers, numbers and booleans are written as JSON values. A string stands for one only when
-    // it uses ${VAR} substitution ("port": "${PORT:-8081}"), the one way to take a value from the
-    // environment: "rise": "1" is an error, not a 1. Returns the substituted text of such a string.
-    std::optional<std::string> substituted(const Var& v, const std::string& path, const std::string& expected,
-                                           const char* hint) {
-        const std::string& raw = v.extract<std::string>();
-        if (raw.find("${") == std::string::npos) {
-            error(path, "expected " + expected + ", got a string (\"" + raw + "\"); " + hint);
-            return std::nullopt;
-        }
-        return string_value(v, path);
-    }
-
-    // An integer, or a ${VAR} string whose substitution holds one.
-    std::optional<int64_t> integer_value(const Var& v, const std::string& path, int64_t min, int64_t max) {
-        int64_t value = 0;
-        if (v.isString()) {
-            auto s = substituted(v, path, "an integer", "numbers are written without quotes");
-            if (!s) return std::nullopt;
-            char* end = nullptr;
-            errno = 0;
-            long long parsed = std::strtoll(s->c_str(), &end, 10);
-            if (s->empty() || *end != '\0' || errno != 0) {
-                error(path, "expected an integer, got \"" + *s + "\"");
-                return std::nullopt;
-            }
-            value = parsed;
-        } else if (v.isInteger() && !v.isBoolean()) {
-            // JSON integers above INT64_MAX are held as UInt64: converting throws RangeException,
-            // which must become this path's error, not escape parse_config (found by fuzz_config).
-            if (!v.isSigned() && v.convert<uint64_t>() > uint64_t(INT64_MAX)) {
-                error(path, "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " +
-                                v.convert<std::string>());
-                return std::nullopt;
-            }
-            value = v.convert<int64_t>();
-        } else if (v.isNumeric() && !v.isBoolean()) {
-            error(path, "expected an integer (digits only: no fraction or exponent), got " + v.convert<std::string>());
-            return std::nullopt;
-        } else {
-            error(path, "expected an integer, got " + json_kind(v));
-            return std::nullopt;
-        }
-        if (value < min || value > max) {
-            error(path, "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " +
-                            std::to_string(value));
-            return std::nullopt;
-        }
-        return value;
-    }
-
-    std::optional<int64_t> integer(const Object::Ptr& o, const std::string& key, const std::string& path,
-                                   int64_t min, int64_t max) {
-        if (!o->has(key)) return std::nullopt;
-        return integer_value(o->get(key), join_path(path, key), min, max);
-    }
-
-    // A number, or a ${VAR} string whose substitution holds one.
-    std::optional<double> number_value(const Var& v, const std::string& path) {
-        if (v.isString()) {
-            auto s = substituted(v, path, "a number", "numbers are written without quotes");
-            if (!s) return std::nullopt;
-            char* end = nullptr;
-            double d = std::strtod(s->c_str(), &end);
-            // strtod also reads "nan", "inf" and "1e999" (infinite), which JSON cannot carry to the
-            // plugin: the options would reach it as invalid JSON (found by fuzz_config).
-            if (s->empty() || *end != '\0' || !std::isfinite(d)) {
-                error(path, "expected a finite number, got \"" + *s + "\"");
-                return std::nullopt;
-            }
-            return d;
-        }
-        if (v.isNumeric() && !v.isBoolean()) return v.convert<double>();
-        error(path, "expected a number, got " + json_kind(v));
-        return std::nullopt;
-    }
-
-    std::optional<bool> boolean_value(const Var& v, const std::string& path) {
-        if (v.isBoolean()) return v.extract<bool>();
-        if (v.isString()) {
-            auto s = substituted(v, path, "a boolean", "true and false are written without quotes");
-            if (!s) return std::nullopt;
-            if (*s == "true") return true;
-            if (*s == "false") return false;
-            error(path, "expected true or false, got \"" + *s + "\"");
-            return std::nullopt;
-        }
-        error(path, "expected a boolean, got " + json_kind(v));
-        return std::nullopt;
-    }
-
-    std::optional<bool> boolean(const Object::Ptr& o, const std::string& key, const std::string& path) {
-        if (!o->has(key)) return std::nullopt;
-        return boolean_value(o->get(key), join_path(path, key));
-    }
-
-    // A string with a unit: "250ms", "5s", "1m", "7d" (or "0"). A bare number is refused: whether
-    // 15 meant seconds or milliseconds is the operator's to say, not ours to guess.
-    std::optional<Millis> duration_value(const Var& v, const std::string& path) {
-        if (v.isString()) {
-            auto s = string_value(v, path);
-            if (!s) return std::nullopt;
-            auto d = parse_duration(*s);
-            if (!d) error(path, "invalid duration \"" + *s + "\"; use e.g. 250ms, 5s, 1m, 2h, 7d");
-            return d;
-        }
-        if (v.isNumeric() && !v.isBoolean()) {
-            error(path, "expected a duration with a unit, such as \"250ms\" or \"5s\", got the number " +
-                            v.convert<std::string>());
-            return std::nullopt;
-        }
-        error(path, "expected a duration such as \"5s\", got " + json_kind(v));
-        return std::nullopt;
-    }
-
-    std::optional<Millis> duration(const Object::Ptr& o, const std::string& key, const std::string& path) {
-        if (!o->has(key)) return std::nullopt;
-        return duration_value(o->get(key), join_path(path, key));
-    }
-
-    template <class E>
-    std::optional<E> choice(const Object::Ptr& o, const std::string& key, const std::string& path,
-                            const std::vector<std::pair<std::string, E>>& choices) {
-        auto s = str(o, key, path);
-        if (!s) return std::nullopt;
-        std::vector<std::string> names;
-        for (const auto& c : choices) {
-            if (c.first == *s) return c.second;
-            names.push_back(c.first);
-        }
-        error(join_path(path, key), "invalid value \"" + *s + "\"; expected one of: " + join(names));
-        return std::nullopt;
-    }
-
-    std::vector<std::string>& errors() { return errors_; }
-    const EnvLookup& env() const { return env_; }
-
-private:
-    const EnvLookup& env_;
-    std::vector<std::string>& errors_;
-};
-
 bool valid_name(const std::string& s) {
     static const std::regex re("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
     return std::regex_match(s, re);
 }
 
-void read_http_status(Reader& r, const Object::Ptr& parent, const std::string& key, const std::string& path,
+void read_http_status(ValueReader& r, const Object::Ptr& parent, const std::string& key, const std::string& path,
                       HttpStatusMap& out) {
     if (!parent->has(key)) return;
-    std::string p = Reader::join_path(path, key);
+    std::string p = ValueReader::join_path(path, key);
     auto o = r.object(parent->get(key), p);
     if (!o) return;
     r.known_keys(o, p, {"pass", "warn", "fail"});
@@ -437,7 +231,7 @@ void read_http_status(Reader& r, const Object::Ptr& parent, const std::string& k
     if (auto v = r.integer(o, "fail", p, 200, 599)) out.fail = int(*v);
 }
 
-void read_server(Reader& r, const Object::Ptr& root, Config& cfg) {
+void read_server(ValueReader& r, const Object::Ptr& root, Config& cfg) {
     if (!root->has("server")) return;
     auto o = r.object(root->get("server"), "server");
     if (!o) return;
@@ -468,14 +262,14 @@ void read_server(Reader& r, const Object::Ptr& root, Config& cfg) {
     if (auto v = r.integer(o, "threads", "server", 2, 1024)) cfg.server.threads = int(*v);
 }
 
-void read_plugins(Reader& r, const Object::Ptr& root, Config& cfg) {
+void read_plugins(ValueReader& r, const Object::Ptr& root, Config& cfg) {
     if (!root->has("plugins")) return;
     auto o = r.object(root->get("plugins"), "plugins");
     if (!o) return;
     r.known_keys(o, "plugins", {"dirs", "strict_permissions", "load_timeout"});
     if (o->has("dirs")) {
         Var v = o->get("dirs");
-        if (!is_array(v)) {
+        if (!is_json_array(v)) {
             r.error("plugins.dirs", "expected an array of directories, got " + json_kind(v));
         } else {
             auto a = v.extract<Array::Ptr>();
@@ -494,7 +288,7 @@ void read_plugins(Reader& r, const Object::Ptr& root, Config& cfg) {
     }
 }
 
-void read_history(Reader& r, const Object::Ptr& root, Config& cfg) {
+void read_history(ValueReader& r, const Object::Ptr& root, Config& cfg) {
     if (!root->has("history")) return;
     auto o = r.object(root->get("history"), "history");
     if (!o) return;
@@ -514,7 +308,7 @@ void read_history(Reader& r, const Object::Ptr& root, Config& cfg) {
     if (auto v = r.integer(o, "max_rows", "history", 1000, int64_t(1) << 40)) cfg.history.max_rows = *v;
 }
 
-void read_policy(Reader& r, const Object::Ptr& root, Config& cfg) {
+void read_policy(ValueReader& r, const Object::Ptr& root, Config& cfg) {
     if (!root->has("policy")) return;
     auto o = r.object(root->get("policy"), "policy");
     if (!o) return;
@@ -525,7 +319,7 @@ void read_policy(Reader& r, const Object::Ptr& root, Config& cfg) {
     read_http_status(r, o, "http_status", "policy", cfg.policy.http_status);
 }
 
-void read_shutdown_and_log(Reader& r, const Object::Ptr& root, Config& cfg) {
+void read_shutdown_and_log(ValueReader& r, const Object::Ptr& root, Config& cfg) {
     if (root->has("shutdown")) {
         if (auto o = r.object(root->get("shutdown"), "shutdown")) {
             r.known_keys(o, "shutdown", {"drain"});
@@ -549,138 +343,30 @@ void read_shutdown_and_log(Reader& r, const Object::Ptr& root, Config& cfg) {
     }
 }
 
-// Validates one option value against its spec and returns it normalised (see vitals_option_type).
-std::optional<Var> normalise_option(Reader& r, const OptionSpec& spec, const Var& v, const std::string& path) {
-    switch (spec.type) {
-    case VITALS_OPTION_STRING:
-        if (auto s = r.string_value(v, path)) return Var(*s);
-        return std::nullopt;
-    case VITALS_OPTION_INT:
-        if (auto i = r.integer_value(v, path, INT64_MIN, INT64_MAX)) return Var(Poco::Int64(*i));
-        return std::nullopt;
-    case VITALS_OPTION_NUMBER:
-        if (auto d = r.number_value(v, path)) return Var(*d);
-        return std::nullopt;
-    case VITALS_OPTION_BOOL:
-        if (auto b = r.boolean_value(v, path)) return Var(*b);
-        return std::nullopt;
-    case VITALS_OPTION_DURATION:
-        if (auto d = r.duration_value(v, path)) return Var(Poco::Int64(d->count()));
-        return std::nullopt;
-    case VITALS_OPTION_STRING_LIST: {
-        if (!is_array(v)) {
-            r.error(path, "expected an array of strings, got " + json_kind(v));
-            return std::nullopt;
-        }
-        auto in = v.extract<Array::Ptr>();
-        Array::Ptr out = new Array;
-        bool ok = true;
-        for (size_t i = 0; i < in->size(); ++i) {
-            auto s = r.string_value(in->get(unsigned(i)), path + "[" + std::to_string(i) + "]");
-            if (s)
-                out->add(*s);
-            else
-                ok = false;
-        }
-        if (!ok) return std::nullopt;
-        return Var(out);
-    }
-    case VITALS_OPTION_STRING_MAP: {
-        auto in = r.object(v, path);
-        if (!in) return std::nullopt;
-        Object::Ptr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-        bool ok = true;
-        for (const auto& key : in->getNames()) {
-            auto s = r.string_value(in->get(key), path + "." + key);
-            if (s)
-                out->set(key, *s);
-            else
-                ok = false;
-        }
-        if (!ok) return std::nullopt;
-        return Var(out);
-    }
-    }
-    r.error(path, "option has an unknown type in the plugin's schema");
-    return std::nullopt;
-}
-
-std::string stringify(const Object::Ptr& o) {
-    std::ostringstream os;
-    o->stringify(os);
-    return os.str();
-}
-
-// Parses any JSON value; wrapped in an array because Poco's parser rejects bare scalars ("10").
-Var parse_json_value(const std::string& text) {
-    Poco::JSON::Parser parser(new Poco::JSON::ParseHandler(true));
-    Var v = parser.parse("[" + text + "]");
-    auto a = v.extract<Array::Ptr>();
-    if (a->size() != 1) throw std::runtime_error("not a single JSON value");
-    return a->get(0);
-}
-
-// Validates `options` against the check type's schema and fills in defaults.
-void read_options(Reader& r, const Object::Ptr& check, const std::string& path, const CheckTypeInfo& type,
-                  CheckConfig& out) {
-    Object::Ptr given;
-    if (check->has("options")) given = r.object(check->get("options"), path + ".options");
-    if (!given) given = new Object;
-    std::string opath = path + ".options";
-
-    std::vector<std::string> known;
-    for (const auto& spec : type.options) known.push_back(spec.name);
-    for (const auto& key : given->getNames()) {
-        if (!type.find_option(key))
-            r.error(opath + "." + key, "unknown option for type \"" + type.name + "\"; known: " +
-                                           (known.empty() ? std::string("(none)") : join(known)));
-    }
-
-    Object::Ptr normal = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    Object::Ptr redacted = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    for (const auto& spec : type.options) {
-        std::string p = opath + "." + spec.name;
-        std::optional<Var> value;
-        if (given->has(spec.name) && !given->get(spec.name).isEmpty()) {
-            value = normalise_option(r, spec, given->get(spec.name), p);
-        } else if (spec.required) {
-            r.error(p, "required option is missing (" + spec.help + ")");
-            continue;
-        } else if (spec.default_json) {
-            try {
-                Var def = parse_json_value(*spec.default_json);
-                std::vector<std::string> ignored;
-                Reader quiet(r.env(), ignored);
-                value = normalise_option(quiet, spec, def, p);
-                if (!ignored.empty()) r.error(p, "plugin's default is invalid: " + ignored.front());
-            } catch (const std::exception& e) {
-                r.error(p, "plugin's default is not valid JSON: " + *spec.default_json);
-            }
-        }
-        if (!value) continue;
-        normal->set(spec.name, *value);
-        redacted->set(spec.name, spec.secret ? Var(std::string("***")) : *value);
-    }
-    out.options_json = stringify(normal);
-    out.options_redacted = stringify(redacted);
-}
-
-void read_checks(Reader& r, const Object::Ptr& root, const PluginRegistry* registry, Config& cfg) {
+// Reads every check's fields; its options are kept in parsed.options for its type's schema.
+void read_checks(ValueReader& r, const Object::Ptr& root, ParsedConfig& parsed) {
+    Config& cfg = parsed.config;
     if (!root->has("checks")) {
         r.error("checks", "required: the list of checks to run (may be empty: [])");
+        parsed.check_types.emplace();  // no checks: no plugin needed
         return;
     }
     Var v = root->get("checks");
-    if (!is_array(v)) {
+    if (!is_json_array(v)) {
         r.error("checks", "expected an array of checks, got " + json_kind(v));
         return;
     }
     auto a = v.extract<Array::Ptr>();
     std::set<std::string> names;
+    std::set<std::string> types;
+    bool every_type_read = true;
     for (size_t i = 0; i < a->size(); ++i) {
         std::string path = "checks[" + std::to_string(i) + "]";
         auto o = r.object(a->get(unsigned(i)), path);
-        if (!o) continue;
+        if (!o) {
+            every_type_read = false;
+            continue;
+        }
         r.known_keys(o, path,
                      {"name", "type", "interval", "timeout", "impact", "scope", "isolation", "rise", "fall",
                       "stale_after", "options"});
@@ -700,19 +386,18 @@ void read_checks(Reader& r, const Object::Ptr& root, const PluginRegistry* regis
             if (!o->has("name")) r.error(path + ".name", "required");
             ok = false;
         }
-        const CheckTypeInfo* type = nullptr;
+        std::optional<ParsedConfig::CheckOptions> options;
         if (auto s = r.str(o, "type", path)) {
             c.type = *s;
-            if (registry) {
-                type = registry->find(c.type);
-                if (!type) {
-                    std::string known = join(registry->type_names());
-                    r.error(path + ".type", "unknown check type \"" + c.type + "\"; known: " +
-                                                (known.empty() ? std::string("(no plugins loaded)") : known));
-                }
-            }
-        } else if (!o->has("type")) {
-            r.error(path + ".type", "required");
+            types.insert(c.type);
+            options.emplace();
+            options->path = path;
+            options->type = c.type;
+            if (o->has("options")) options->options = o->get("options");
+            options->type_errors_at = r.error_count();
+        } else {
+            if (!o->has("type")) r.error(path + ".type", "required");
+            every_type_read = false;
         }
         // Only values that were read (or are defaults, named as such) are compared: after an
         // invalid interval or timeout, its own error says enough.
@@ -761,12 +446,17 @@ void read_checks(Reader& r, const Object::Ptr& root, const PluginRegistry* regis
             else
                 c.stale_after = *d;
         }
-        if (type) read_options(r, o, path, *type, c);
+        if (options) {
+            options->option_errors_at = r.error_count();
+            if (ok) options->check = cfg.checks.size();
+            parsed.options.push_back(std::move(*options));
+        }
         if (ok) cfg.checks.push_back(std::move(c));
     }
+    if (every_type_read) parsed.check_types = std::move(types);
 }
 
-void read_groups(Reader& r, const Object::Ptr& root, Config& cfg) {
+void read_groups(ValueReader& r, const Object::Ptr& root, Config& cfg) {
     bool has_default = false;
     if (root->has("groups")) {
         auto groups = r.object(root->get("groups"), "groups");
@@ -789,7 +479,7 @@ void read_groups(Reader& r, const Object::Ptr& root, Config& cfg) {
                 std::optional<size_t> listed;  // how many members the file lists, when it does
                 if (!o->has("checks")) {
                     r.error(path + ".checks", "required: the member checks");
-                } else if (!is_array(o->get("checks"))) {
+                } else if (!is_json_array(o->get("checks"))) {
                     r.error(path + ".checks", "expected an array of check names, got " + json_kind(o->get("checks")));
                 } else {
                     auto a = o->get("checks").extract<Array::Ptr>();
@@ -861,32 +551,38 @@ std::string strip_json_comments(const std::string& text) {
     return out;
 }
 
-Config parse_config(const std::string& json_text, const EnvLookup& env, const PluginRegistry* registry,
-                    const std::string& source) {
-    std::vector<std::string> errors;
+ParsedConfig parse_config_structure(const std::string& json_text, const EnvLookup& env, const std::string& source) {
+    ParsedConfig parsed;
+    parsed.config.source = source;
     Var root_var;
     try {
-        root_var = parse_json_text(json_text, &errors);
+        root_var = parse_json_text(json_text, &parsed.errors);
     } catch (const Poco::Exception& e) {
-        throw ConfigError({source + ": not valid JSON: " + e.displayText()});
+        parsed.errors = {source + ": not valid JSON: " + e.displayText()};
+        return parsed;
     } catch (const std::exception& e) {
-        throw ConfigError({source + ": not valid JSON: " + e.what()});
+        parsed.errors = {source + ": not valid JSON: " + e.what()};
+        return parsed;
     }
-    Reader r(env, errors);
-    Config cfg;
-    cfg.source = source;
+    ValueReader r(env, parsed.errors);
+    Config& cfg = parsed.config;
     auto root = r.object(root_var, "(top level)");
-    if (!root) throw ConfigError(errors);
+    if (!root) return parsed;
     r.known_keys(root, "", {"server", "plugins", "history", "policy", "groups", "checks", "shutdown", "log"});
     read_server(r, root, cfg);
     read_plugins(r, root, cfg);
     read_history(r, root, cfg);
     read_policy(r, root, cfg);
     read_shutdown_and_log(r, root, cfg);
-    read_checks(r, root, registry, cfg);
+    read_checks(r, root, parsed);
     read_groups(r, root, cfg);
-    if (!errors.empty()) throw ConfigError(errors);
-    return cfg;
+    return parsed;
+}
+
+Config parse_config(const std::string& json_text, const EnvLookup& env, const std::string& source) {
+    ParsedConfig parsed = parse_config_structure(json_text, env, source);
+    if (!parsed.errors.empty()) throw ConfigError(std::move(parsed.errors));
+    return std::move(parsed.config);
 }
 
 static std::string file_kind(mode_t mode) {
@@ -929,38 +625,22 @@ std::string read_config_file(const std::string& path) {
     return text;
 }
 
-Config load_config_file(const std::string& path, const EnvLookup& env, const PluginRegistry* registry) {
-    return parse_config(read_config_file(path), env, registry, path);
+ParsedConfig load_config_structure(const std::string& path, const EnvLookup& env,
+                                   const std::function<std::string(const std::string&)>& read) {
+    std::string text;
+    try {
+        text = read(path);
+    } catch (const ConfigError& e) {
+        ParsedConfig unreadable;
+        unreadable.config.source = path;
+        unreadable.errors = e.errors();
+        return unreadable;
+    }
+    return parse_config_structure(text, env, path);
 }
 
-ConfigPeek peek_config(const std::string& path, const EnvLookup& env) {
-    Config cfg;
-    ConfigPeek peek;
-    try {
-        Var root = parse_json_text(read_config_file(path), nullptr);
-        if (!is_object(root)) return peek;
-        Object::Ptr top = root.extract<Object::Ptr>();
-        std::vector<std::string> ignored;
-        Reader r(env, ignored);
-        read_plugins(r, top, cfg);
-        peek.plugins = cfg.plugins;
-        Var checks = top->get("checks");
-        if (checks.isEmpty()) {
-            peek.check_types.emplace();  // no checks: no plugin needed
-        } else if (checks.type() == typeid(Poco::JSON::Array::Ptr)) {
-            std::set<std::string> types;
-            for (const Var& c : *checks.extract<Poco::JSON::Array::Ptr>()) {
-                if (!is_object(c)) return peek;
-                Var t = c.extract<Object::Ptr>()->get("type");
-                if (!t.isString()) return peek;
-                types.insert(t.extract<std::string>());
-            }
-            peek.check_types = std::move(types);
-        }
-    } catch (const std::exception&) {
-        // parse_config reports it.
-    }
-    return peek;
+Config load_config_file(const std::string& path, const EnvLookup& env) {
+    return parse_config(read_config_file(path), env, path);
 }
 
 static std::string executable_dir() {

@@ -1,9 +1,14 @@
-// The daemon's configuration (SPEC §7): plain data, parsed and validated in one pass that collects
-// every error with its path before anything starts.
+// The daemon's configuration (SPEC §7): plain data, read from the file once and validated in two
+// steps that report every error with its path, together, before anything starts: the structure here
+// (every section and check field), then each check's options against its type's schema, by the
+// plugins that define the types (plugins/option_schema.h). app/loading.h runs both, loading the
+// plugins the structure names in between.
 #pragma once
 
 #include "common/duration.h"
 #include "common/status.h"
+
+#include <Poco/Dynamic/Var.h>
 
 #include <cstdint>
 #include <functional>
@@ -15,8 +20,6 @@
 #include <vector>
 
 namespace vitals {
-
-class PluginRegistry;
 
 enum class Impact { critical, degraded, ignore };
 enum class Scope { local, shared };
@@ -46,10 +49,9 @@ struct CheckConfig {
     int rise = 1;
     int fall = 1;
     Millis stale_after{0};  // resolved: 3 × interval + timeout unless set
-    // The options after validation against the type's schema, defaults filled, as JSON text.
+    // The options after validation against the type's schema, defaults filled, as JSON text
+    // (validate_check_options); "" in a configuration whose options were not validated.
     std::string options_json;
-    // Same, with secret options replaced by "***": safe for logs and responses.
-    std::string options_redacted;
 
     // Two checks with the same definition keep their state across a reload.
     bool same_definition(const CheckConfig& o) const;
@@ -128,11 +130,43 @@ std::string substitute_env(const std::string& text, const EnvLookup& env, const 
 // Replaces // and /* */ comments outside strings with spaces (newlines kept, so positions hold).
 std::string strip_json_comments(const std::string& text);
 
-// Parses and validates the whole configuration. `registry` supplies the check types and their
-// option schemas; when null, check types and options are not validated (used to read the
-// plugins section before plugins are loaded). Throws ConfigError listing every problem.
-Config parse_config(const std::string& json_text, const EnvLookup& env, const PluginRegistry* registry,
-                    const std::string& source = "<config>");
+// A configuration file's structure, read without knowing any plugin: every section and every check
+// field is read and checked, each check's options are kept as written for its type's schema to judge
+// (plugins/option_schema.h: validate_check_options).
+struct ParsedConfig {
+    // The checks' options_json are "" until validate_check_options fills them.
+    Config config;
+    // The problems found so far, in file order, each "path: message".
+    std::vector<std::string> errors;
+
+    // The options of one check whose type could be read, in file order.
+    struct CheckOptions {
+        std::string path;           // of the check: "checks[2]"
+        std::string type;           // its type, ${VAR} substituted
+        std::optional<Poco::Dynamic::Var> options;  // its "options" value as written, if any
+        // Its place in config.checks; unset when the check is refused (a bad or duplicate name): its
+        // options are still judged, for their errors.
+        std::optional<size_t> check;
+        // Where the errors about its type and its options go among `errors` (how many come before
+        // them in file order), so that the report keeps the file's order.
+        size_t type_errors_at = 0;
+        size_t option_errors_at = 0;
+    };
+    std::vector<CheckOptions> options;
+
+    // Every check type the file uses: the plugins to load. Unset when the file, its checks array or
+    // some check's type cannot be read (then every plugin is loaded: any could be the one meant).
+    std::optional<std::set<std::string>> check_types;
+};
+
+// Reads the structure of configuration text; never throws: malformed JSON is the one error
+// "<source>: not valid JSON: ...".
+ParsedConfig parse_config_structure(const std::string& json_text, const EnvLookup& env,
+                                    const std::string& source = "<config>");
+
+// parse_config_structure, throwing ConfigError with every problem. Check types and options are not
+// validated (options_json stays ""): for readers that run no check (vitals history).
+Config parse_config(const std::string& json_text, const EnvLookup& env, const std::string& source = "<config>");
 
 // The largest configuration file read: a bigger one (or /dev/zero behind a symlink) is refused
 // before it can grow the daemon.
@@ -144,18 +178,14 @@ constexpr size_t kMaxConfigBytes = size_t(4) << 20;
 // cap, whatever the file's size says.
 std::string read_config_file(const std::string& path);
 
-// Reads `path` (read_config_file) and calls parse_config. Throws ConfigError.
-Config load_config_file(const std::string& path, const EnvLookup& env, const PluginRegistry* registry);
+// read_config_file, then parse_config_structure. A file that cannot be read is its one error (as
+// read_config_file words it). Never throws.
+// `read` stands in for read_config_file in tests.
+ParsedConfig load_config_structure(const std::string& path, const EnvLookup& env,
+                                   const std::function<std::string(const std::string&)>& read = read_config_file);
 
-// What the loader needs before the full validation: the plugins section, and the check types the
-// file uses. Read leniently (bad values fall back to defaults; parse_config reports them), so that
-// every error, including those that need the plugins' schemas, is reported in one pass.
-struct ConfigPeek {
-    Config::Plugins plugins;
-    // Every "type" of the checks array; unset when the file or its checks array cannot be read.
-    std::optional<std::set<std::string>> check_types;
-};
-ConfigPeek peek_config(const std::string& path, const EnvLookup& env);
+// read_config_file, then parse_config (check types and options not validated). Throws ConfigError.
+Config load_config_file(const std::string& path, const EnvLookup& env);
 
 // The plugin directories in effect: the configured ones, else $VITALS_PLUGIN_DIR, then
 // <exe dir>/plugins, then <exe dir>/../lib/vitals/plugins.
