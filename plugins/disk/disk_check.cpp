@@ -6,6 +6,8 @@
 // "full" for that service when df shows 100%, not when the last reserved block is gone.
 #include <vitals/plugin.hpp>
 
+#include <vitals_plugins/text.hpp>
+
 #include <fcntl.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -23,6 +25,8 @@
 #include <vector>
 
 namespace {
+
+using vitals_plugins::errno_text;
 
 // printf into a std::string; every message here is one short line.
 template <class... Args>
@@ -49,8 +53,6 @@ std::string format_threshold(double value) { return format("%g", value); }
 // Percent rounded to 0.1, the precision we report. Thresholds are compared against this rounded
 // value so that the decision always agrees with the number the operator sees.
 double round_tenth(double percent) { return std::round(percent * 10.0) / 10.0; }
-
-std::string errno_text(int err) { return std::strerror(err); }
 
 // Creates, writes, fsyncs and unlinks a small file in `dir`. Returns "" on success, else
 // "<strerror> (<step> in <dir>)". Not bounded by the deadline: a write to a hung network filesystem

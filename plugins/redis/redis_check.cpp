@@ -18,6 +18,7 @@
 #include <vitals/plugin.hpp>
 
 #include <vitals_plugins/connect.hpp>
+#include <vitals_plugins/deadline.hpp>
 #include <vitals_plugins/resolve.hpp>
 #include <vitals_plugins/text.hpp>
 #include <vitals_plugins/tls.hpp>
@@ -55,36 +56,9 @@ using Clock = std::chrono::steady_clock;
 namespace vp = vitals_plugins;
 using vp::endpoint;
 using vp::errno_text;
+using vp::printable;
 namespace PN = Poco::Net;
 namespace PR = Poco::Redis;
-
-// The run returns this long before the host's deadline (at most; a tenth of the budget for short
-// ones), so that our own precise "timeout after N ms (PING)" is recorded rather than the host's
-// generic timeout, which wins when a result arrives after the deadline.
-constexpr std::chrono::milliseconds kReturnMargin{20};
-
-vitals::Deadline soft_deadline(vitals::Deadline deadline, Clock::time_point start) {
-    auto budget = deadline - start;
-    auto margin = std::min<Clock::duration>(kReturnMargin, budget / 10);
-    return deadline - std::max<Clock::duration>(margin, Clock::duration::zero());
-}
-
-// Whole milliseconds from `from` to `to`, e.g. the check's time budget for "timeout after N ms".
-std::string whole_ms(Clock::time_point from, Clock::time_point to) {
-    return std::to_string(std::lround(std::chrono::duration<double, std::milli>(to - from).count()));
-}
-
-// Text from the server made safe for a one-line message: printable ASCII kept, the rest as '?',
-// cut at `max` characters.
-std::string printable(const std::string& text, size_t max = 200) {
-    std::string out;
-    for (char ch : text) {
-        if (out.size() >= max) return out + "...";
-        auto c = static_cast<unsigned char>(ch);
-        out += (c >= 0x20 && c < 0x7f) ? ch : '?';
-    }
-    return out;
-}
 
 // Waits until `fd` is ready for `events` or the deadline passes: true when ready (or in error: the
 // next call reports it), false at the deadline. Throws on a poll() failure.
@@ -282,7 +256,9 @@ public:
 
     vitals::Result run(vitals::Deadline host_deadline) override {
         const auto start = Clock::now();
-        const auto deadline = soft_deadline(host_deadline, start);
+        // Giving up a little early, so that our own "timed out after N ms (PING)" is recorded rather
+        // than the host's generic timeout.
+        const auto deadline = vp::give_up_at(host_deadline, start);
         vitals::Result r = probe(start, deadline, host_deadline);
         // Belt and braces: nothing we report may contain the password, whatever a server echoes.
         std::string out = redact(r.output());
@@ -296,13 +272,13 @@ public:
 
 private:
     // Runs the probe; every wait ends at `deadline`, a little before the host's. A timeout is reported
-    // against the whole budget (the check's timeout), "timeout after 1000 ms (PING)", although we
-    // give up a few milliseconds earlier to be in time.
+    // against the whole budget (the check's timeout), "timed out after 1000 ms (PING)", although we
+    // give up a little earlier to be in time.
     vitals::Result probe(Clock::time_point start, vitals::Deadline deadline, vitals::Deadline host_deadline) {
         const int port = static_cast<int>(port_);
         const std::string target = endpoint(host_, port);
         auto timeout = [&](const std::string& step) {
-            return vitals::Result::fail("timeout after " + whole_ms(start, host_deadline) + " ms (" + step + ")");
+            return vitals::Result::fail(vp::timed_out_after(vp::whole_ms(start, host_deadline)) + " (" + step + ")");
         };
         // "PING (127.0.0.1:6379)": the step, and which server, for messages that would not say.
         auto at = [&](const std::string& step) { return step + " (" + target + ")"; };
@@ -353,7 +329,7 @@ private:
             if (is_error(reply)) return vitals::Result::fail(error_text(reply)).observed(rtt, "ms");
             if (simple_string(reply) != "PONG")
                 return vitals::Result::fail("unexpected reply to PING from " + target + ": " +
-                                            printable(reply->toString()))
+                                            printable(reply->toString(), 200))
                     .observed(rtt, "ms");
 
             char summary[96];
@@ -373,13 +349,13 @@ private:
             const std::string role = info_field(body, "role");
             if (role.empty()) return vitals::Result::fail("INFO replication reports no role").observed(rtt, "ms");
             if (role != role_)
-                return vitals::Result::fail("role is " + printable(role) + ", expected " + role_).observed(rtt, "ms");
+                return vitals::Result::fail("role is " + printable(role, 200) + ", expected " + role_).observed(rtt, "ms");
             if (role == "slave") {
                 // A replica cut off from its master serves stale data: still a replica, but say so.
                 const std::string link = info_field(body, "master_link_status");
                 if (link != "up")
                     return vitals::Result::warn(std::string(summary) + ", role slave but master_link_status is " +
-                                                (link.empty() ? "missing" : printable(link)))
+                                                (link.empty() ? "missing" : printable(link, 200)))
                         .observed(rtt, "ms");
             }
             return vitals::Result::pass(std::string(summary) + ", role " + role).observed(rtt, "ms");

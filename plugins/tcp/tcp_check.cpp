@@ -39,7 +39,10 @@ double ms_since(Clock::time_point start) {
     return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-std::string whole_ms_since(Clock::time_point start) { return std::to_string(std::lround(ms_since(start))); }
+std::string whole_ms_since(Clock::time_point start) { return std::to_string(vp::whole_ms(start, Clock::now())); }
+
+// "timed out after N ms", N the time spent since `start`.
+std::string timed_out_since(Clock::time_point start) { return vp::timed_out_after(vp::whole_ms(start, Clock::now())); }
 
 // ---- The check ---------------------------------------------------------------------------------
 
@@ -61,20 +64,23 @@ public:
         }
     }
 
-    vitals::Result run(vitals::Deadline deadline) override {
+    vitals::Result run(vitals::Deadline host_deadline) override {
         const auto start = Clock::now();
+        // Every step gives up a little early, so that our own "connect to ... timed out after N ms"
+        // is recorded rather than the host's generic timeout.
+        const auto deadline = vp::give_up_at(host_deadline, start);
         const int port = static_cast<int>(port_);
         const std::string target = endpoint(host_, port);
 
         vp::Resolution resolved = vp::resolve(host_, port, deadline);
         if (resolved.timed_out)
-            return vitals::Result::fail(resolved.error + " timed out after " + whole_ms_since(start) + " ms");
+            return vitals::Result::fail(resolved.error + " " + timed_out_since(start));
         if (!resolved.addresses) return vitals::Result::fail(resolved.error);
 
         // Try each address in order (e.g. ::1 then 127.0.0.1 for "localhost"); report the last error.
         vp::Connected sock = vp::connect_any(resolved.addresses.get(), host_, port, deadline);
         if (sock.timed_out)
-            return vitals::Result::fail("connect to " + target + " timed out after " + whole_ms_since(start) + " ms");
+            return vitals::Result::fail("connect to " + target + " " + timed_out_since(start));
         if (!sock.fd.valid()) return vitals::Result::fail(sock.error);
 
         if (!send_.empty()) {
@@ -113,7 +119,7 @@ private:
             if (errno == EINTR) continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK) return "send to " + target + ": " + errno_text(errno);
             int ready = wait_ready(fd, POLLOUT, deadline);
-            if (ready == 0) return "send to " + target + " timed out after " + whole_ms_since(start) + " ms";
+            if (ready == 0) return "send to " + target + " " + timed_out_since(start);
             if (ready < 0) return "send to " + target + ": " + errno_text(errno);
         }
         return {};

@@ -187,6 +187,25 @@ class ExecTimeoutTest(ExecTestCase):
         self.assertEqual(children(d.proc.pid), [])
         self.assertEqual(d.get("/health").status, 503)
 
+    def test_a_program_that_closes_stdout_and_hangs_is_killed_at_the_timeout(self):
+        # EOF on its stdout long before it exits: the run still ends at the deadline, killed.
+        d = self.start_daemon({"checks": [
+            exec_check("closer", ["/bin/sh", "-c", "exec >&-; sleep 30"], interval="300ms", timeout="200ms"),
+        ]})
+        r = self.wait_result(d, "closer")
+        self.assertEqual(r["status"], "fail", r)
+        self.assertEqual(r["output"], "timed out after 200 ms (process group killed)")
+        self.assertEqual(self.check_detail(d, "closer")["stuck"], False)
+
+    def test_a_grandchild_holding_stdout_does_not_delay_the_result(self):
+        # The program prints and exits; the sleep it left behind holds stdout open. The result is the
+        # program's, at its exit, and the sleep is killed with the group.
+        rows, _ = self.check_once([
+            exec_check("bg", ["/bin/sh", "-c", "sleep 30 & echo OK - left a sleep behind"],
+                       interval="20s", timeout="10s"),
+        ])
+        self.assertEqual(rows["bg"][:2], ("pass", "OK - left a sleep behind"))
+
     def test_timeout_via_check_command(self):
         rows, _ = self.check_once([
             exec_check("hang", [self.peer("hang_with_grandchild.sh"), self.path("pids")], timeout="300ms"),

@@ -198,5 +198,44 @@ class SigtermDuringReload(VitalsTestCase):
         self.assertNotIn("reloaded", daemon.log())
 
 
+class SecretsContainingTheMask(VitalsTestCase):
+    """Issue 14 item 11: a secret equal to or containing the mask "***" is scrubbed like any other
+    (scrubbing used to loop forever on it), and create() errors are scrubbed too (they used to reach
+    the reload's 422 body, the log and an isolated check's output verbatim)."""
+
+    def test_a_mask_secret_does_not_hang_and_create_errors_are_scrubbed(self):
+        secret = "s3cret-***-x"
+        config = {"plugins": self.plugins_with_fixtures(),
+                  "checks": [check_config("mask", "fixture_leaky", "100ms", "50ms", options={"password": "***"}),
+                             check_config("iso", "fixture_leaky_create", "100ms", "80ms", isolation="process",
+                                          options={"password": secret})]}
+        d = self.start_daemon(config)
+
+        def result(name):
+            r = d.get("/health/checks/" + name).json().get("lastResult")
+            return r if r and r.get("output") else None
+        # Hang guard only: before the fix the run's scrubbing never returned, so no result came.
+        r = self.wait_for(lambda: result("mask"), 10.0, "a result of the check whose secret is the mask")
+        self.assertEqual(r["output"], "AUTH failed for password '***' (***)")
+        r = self.wait_for(lambda: result("iso"), 10.0, "a result of the isolated check")
+        self.assertEqual(r["output"], "fixture_leaky_create: cannot log in with password '***' (***)")
+
+        config["checks"].append(check_config("refuser", "fixture_leaky_create", "1s", "500ms",
+                                             options={"password": secret}))
+        self.write_config(dict(config, server={"address": "127.0.0.1"}, history={"path": self.path("d0.db")}),
+                          "d0.json")
+        body = self.assertProblem(d.get("/admin/reload", method="POST", body=b""), 422)
+        self.assertIn("checks[2].options: fixture_leaky_create: cannot log in with password '***' (***)",
+                      body["detail"])
+        self.assertNotIn(secret, body["detail"])
+        self.assertIn("cannot log in with password '***' (***)", d.log())
+        self.assertNotIn(secret, d.log())
+
+        proc = self.run_vitals(["validate", "-c", d.config_path])
+        self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
+        self.assertIn("cannot log in with password '***' (***)", proc.stdout + proc.stderr)
+        self.assertNotIn(secret, proc.stdout + proc.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -5,6 +5,7 @@ import os
 import time
 import unittest
 
+from peers import proc_stat
 from vitals_harness import VitalsTestCase, check_config, health_check_entry
 
 
@@ -70,6 +71,30 @@ class ProcessIsolationTest(VitalsTestCase):
         for pid in worker_children(d.proc.pid):
             with open("/proc/%d/stat" % pid) as f:
                 self.assertNotEqual(f.read().rsplit(")", 1)[1].split()[0], "Z")
+
+    def test_a_worker_that_closes_its_reply_pipe_and_hangs_is_killed_at_its_deadline(self):
+        # EOF long before the exit: the wait for the exit is bounded by the deadline too (it used to
+        # be a waitpid() without one, holding a scheduler worker forever).
+        d = self.start([check("closer", "fixture_close_fds", interval="400ms", timeout="200ms")])
+        body = self.wait_for(lambda: (lambda b: b if b["counters"]["runs"] >= 2 else None)(
+            js(d, "/health/checks/closer")), message="two runs of the check whose worker closed its pipe")
+        self.assertEqual(body["lastResult"]["output"], "timed out after 200 ms (worker killed)")
+        self.assertFalse(body["stuck"], body)
+
+    def test_a_grandchild_holding_the_reply_pipe_neither_delays_the_result_nor_survives(self):
+        # The worker answers and exits; a grandchild it left keeps the pipe open. The run ends at the
+        # worker's exit (not at EOF, which would come only at the deadline), and the worker's group,
+        # grandchild included, is killed before the worker is reaped.
+        pids_file = self.path("forks.pids")
+        d = self.start([check("forks", "fixture_forks", interval="30s", timeout="5s",
+                              options={"pids_file": pids_file})])
+        body = self.wait_for(lambda: (lambda b: b if b.get("lastResult") else None)(
+            js(d, "/health/checks/forks")), message="a result")
+        self.assertEqual((body["lastResult"]["status"], body["lastResult"]["output"]), ("pass", "forked"))
+        with open(pids_file) as f:
+            grandchild = int(f.read().split()[0])
+        self.wait_for(lambda: (lambda st: st is None or st[0] in ("Z", "X"))(proc_stat(grandchild)), 5.0,
+                      "the grandchild to be killed")
 
     def test_each_run_is_a_fresh_process(self):
         d = self.start([check("count", "fixture_counter", interval="500ms", timeout="450ms")])

@@ -7,7 +7,9 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 using namespace vitals;
 namespace fs = std::filesystem;
@@ -93,6 +95,58 @@ TEST_CASE("loader refuses a second plugin claiming a type already provided", "[l
     CHECK(reg.find("dup")->plugin_name == "fixture-dup-a");
 }
 
+TEST_CASE("loader refuses a plugin that declares one check type twice", "[loader]") {
+    PluginRegistry reg;
+    std::string why;
+    CHECK_FALSE(reg.load_file(fixture("dup_type_in_one"), true, why));
+    CHECK_THAT(why, Catch::Contains("check type \"twice\" is declared twice"));
+    // All or nothing: not even the plugin's other type is kept.
+    CHECK_FALSE(reg.find("twice"));
+    CHECK_FALSE(reg.find("dup_in_one_unique"));
+}
+
+TEST_CASE("the loader checks and loads the file it opened, not what the path names later", "[loader]") {
+    // The race load_file closes: between its permission check and dlopen, the file at the path is
+    // replaced (here by a group-writable plugin of other types). Checking and loading the opened
+    // descriptor, the checked file is the one loaded; by path, the swapped-in one would be.
+    TempDir dir;
+    fs::path path = dir.path / "plugin.so";
+    fs::copy_file(fixture("faults"), path);
+    fs::permissions(path, fs::perms(0755));
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    fs::path other = dir.path / "other.so";
+    fs::copy_file(fixture("dup_type_a"), other);
+    fs::permissions(other, fs::perms(0777));
+    fs::rename(other, path);
+    REQUIRE_THAT(permission_problem(path), Catch::Contains("writable by group or others"));
+
+    PluginRegistry reg;
+    std::string why;
+    bool loaded = reg.load_opened(fd, path, true, why);
+    ::close(fd);
+    REQUIRE(loaded);
+    CHECK(reg.find("fixture_file"));
+    CHECK_FALSE(reg.find("dup"));
+    REQUIRE(reg.find("fixture_file"));
+    CHECK(reg.find("fixture_file")->file == path.string());  // named by its path, not /proc/self/fd/N
+}
+
+TEST_CASE("a refusal by the dynamic loader names the file, not the descriptor it was loaded through", "[loader]") {
+    std::string why = refusal("undefined_symbol");
+    CHECK_THAT(why, Catch::Contains(fixture("undefined_symbol")));
+    CHECK_THAT(why, !Catch::Contains("/proc/self/fd/"));
+}
+
+TEST_CASE("loader refuses a plugin path that is not a regular file", "[loader]") {
+    TempDir dir;
+    fs::create_directory(dir.path / "dir.so");
+    PluginRegistry reg;
+    std::string why;
+    CHECK_FALSE(reg.load_file(dir.path / "dir.so", true, why));
+    CHECK(why == "not a regular file");
+}
+
 TEST_CASE("scan lists every refusal and keeps the good plugins", "[loader]") {
     auto reg = PluginRegistry::scan({VITALS_FIXTURE_DIR}, true, true);
     CHECK(reg->find("fixture_file"));
@@ -100,7 +154,8 @@ TEST_CASE("scan lists every refusal and keeps the good plugins", "[loader]") {
     std::vector<std::string> refused;
     for (const auto& r : reg->refusals()) refused.push_back(fs::path(r.file).filename());
     for (const char* bad : {"bad_abi_major.so", "no_entry_symbol.so", "entry_returns_null.so", "null_type_name.so",
-                            "bad_struct_size.so", "null_run.so", "undefined_symbol.so", "not_a_library.so"}) {
+                            "bad_struct_size.so", "null_run.so", "undefined_symbol.so", "not_a_library.so",
+                            "dup_type_in_one.so"}) {
         INFO(bad);
         CHECK(std::find(refused.begin(), refused.end(), bad) != refused.end());
     }

@@ -2,6 +2,8 @@
 
 #include "common/text.h"
 
+#include <vitals_plugins/text.hpp>
+
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -23,7 +25,9 @@ std::unique_ptr<CheckInstance> CheckInstance::create(const CheckTypeInfo& type, 
     int32_t rc = inst->abi_->create(options_json.c_str(), &handle, err, sizeof err);
     err[sizeof err - 1] = '\0';
     if (rc != 0) {
+        // The plugin may quote a secret option in its refusal (the log and the reload's 422 show it).
         error = err[0] ? err : "the plugin refused the options without saying why";
+        scrub_secrets(error, secret_values(type, options_json));
         return nullptr;
     }
     if (!handle) {
@@ -62,24 +66,13 @@ std::vector<std::string> secret_values(const CheckTypeInfo& type, const std::str
     return secrets;
 }
 
-void scrub_secrets(std::string& text, const std::vector<std::string>& secrets) {
-    for (const auto& secret : secrets)
-        for (size_t at = text.find(secret); at != std::string::npos; at = text.find(secret, at))
-            text.replace(at, secret.size(), "***");
-}
-
 CheckInstance::~CheckInstance() {
     if (handle_) abi_->destroy(handle_);
 }
 
 // Keeps printable text: a plugin that writes binary garbage must not corrupt logs or JSON.
 static std::string clean_text(const char* buf, size_t max) {
-    size_t n = strnlen(buf, max);
-    std::string s(buf, n);
-    for (char& c : s)
-        if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-        else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-    return utf8_sanitize(s);
+    return vitals_plugins::clean_utf8(std::string(buf, strnlen(buf, max)), vitals_plugins::Lines::join);
 }
 
 RunResult CheckInstance::run(MonoTime deadline) {

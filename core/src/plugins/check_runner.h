@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common/result.h"
+#include "common/text.h"
 #include "common/time_format.h"
 
 #include <optional>
@@ -24,7 +25,6 @@ public:
 struct CheckTypeInfo;
 std::vector<std::string> secret_values(const CheckTypeInfo& type, const std::string& options_json);
 
-// Replaces every occurrence of each secret in `text` with "***".
-void scrub_secrets(std::string& text, const std::vector<std::string>& secrets);
+// scrub_secrets() (common/text.h) replaces their occurrences with "***".
 
 }  // namespace vitals

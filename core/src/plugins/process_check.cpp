@@ -46,7 +46,12 @@ RunResult ProcessCheck::run(MonoTime deadline) {
     try {
         Poco::JSON::Parser parser;
         auto o = parser.parse(output).extract<Poco::JSON::Object::Ptr>();
-        if (o->has("error")) return RunResult::failed(RunEnd::answered, type_ + ": " + o->getValue<std::string>("error"));
+        if (o->has("error")) {
+            // A create() refusal in the child: it may quote a secret, like any output.
+            RunResult refused = RunResult::failed(RunEnd::answered, type_ + ": " + o->getValue<std::string>("error"));
+            scrub_secrets(refused.output, secrets_);
+            return refused;
+        }
         auto s = parse_status(o->optValue<std::string>("status", "fail"));
         r.status = s.value_or(Status::fail);
         r.output = o->optValue<std::string>("output", "");

@@ -9,8 +9,10 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstring>
 #include <dirent.h>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <mutex>
 #include <spdlog/spdlog.h>
 #include <sstream>
@@ -62,9 +64,7 @@ const OptionSpec* CheckTypeInfo::find_option(const std::string& n) const {
     return nullptr;
 }
 
-std::string permission_problem(const std::string& path) {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) return std::string("cannot stat: ") + std::strerror(errno);
+std::string permission_problem(const struct stat& st) {
     if (st.st_mode & (S_IWGRP | S_IWOTH))
         return "writable by group or others (mode " + [&] {
             char buf[8];
@@ -75,6 +75,12 @@ std::string permission_problem(const std::string& path) {
         return "owned by uid " + std::to_string(st.st_uid) + ", neither root nor the daemon's user (uid " +
                std::to_string(::geteuid()) + ")";
     return "";
+}
+
+std::string permission_problem(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return std::string("cannot stat: ") + std::strerror(errno);
+    return permission_problem(st);
 }
 
 namespace {
@@ -193,6 +199,8 @@ std::string descriptor_problem(const vitals_plugin_descriptor* d) {
             return "malformed descriptor: " + where + " has struct_size " + std::to_string(t.struct_size);
         if (!t.name || !*t.name) return "malformed descriptor: " + where + " has a null or empty name";
         where = "check type \"" + std::string(t.name) + "\"";
+        for (size_t k = 0; k < i; ++k)
+            if (std::strcmp(element(d->types, k).name, t.name) == 0) return where + " is declared twice";
         if (!t.description || !t.component_type || !t.default_measurement)
             return "malformed descriptor: " + where + " has a null description, component_type or default_measurement";
         if (!t.create || !t.run || !t.destroy)
@@ -219,27 +227,63 @@ std::string descriptor_problem(const vitals_plugin_descriptor* d) {
 }  // namespace
 
 bool PluginRegistry::load_file(const std::string& path, bool strict_permissions, std::string& reason) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        reason = std::string("cannot open: ") + std::strerror(errno);
+        return false;
+    }
+    bool loaded = load_opened(fd, path, strict_permissions, reason);
+    ::close(fd);
+    return loaded;
+}
+
+bool PluginRegistry::load_opened(int fd, const std::string& path, bool strict_permissions, std::string& reason) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        reason = std::string("cannot stat: ") + std::strerror(errno);
+        return false;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        reason = "not a regular file";
+        return false;
+    }
     if (strict_permissions) {
-        reason = permission_problem(path);
+        reason = permission_problem(st);
         if (!reason.empty()) return false;
     }
     std::shared_ptr<LoadedLibrary> lib;
     {
         std::lock_guard<std::mutex> lock(cache_mutex);
         auto& cache = library_cache();
-        auto found = cache.find(path);
+        auto found = cache.find(path);  // keyed by the real path, never the /proc one
         if (found != cache.end()) {
             lib = found->second;
         } else {
             auto fresh = std::make_shared<LoadedLibrary>();
             fresh->path = path;
+            // Loaded through a descriptor of its own that is never closed once dlopen() succeeded:
+            // the dynamic loader knows the library by the name it was given and answers a later
+            // dlopen() of the same name with it, so /proc/self/fd/N must never name another file
+            // while the library may be loaded (libraries are never unloaded; one refused after
+            // loading may not be either).
+            const int own = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+            if (own < 0) {
+                reason = std::string("cannot load: dup: ") + std::strerror(errno);
+                return false;
+            }
+            const std::string by_fd = "/proc/self/fd/" + std::to_string(own);
             std::error_code ec;
             // rtld_now: resolve every symbol now, so a missing one is a refusal here rather than a
             // crash at the first call (Boost.DLL defaults to lazy binding).
-            fresh->library.load(boost::dll::fs::path(path), ec, boost::dll::load_mode::rtld_now);
+            fresh->library.load(boost::dll::fs::path(by_fd), ec, boost::dll::load_mode::rtld_now);
             if (ec || !fresh->library.is_loaded()) {
+                ::close(own);  // nothing was loaded under its name
                 const char* why = ::dlerror();
-                reason = std::string("cannot load: ") + (why ? why : ec.message());
+                std::string text = why ? why : ec.message();
+                // dlerror() names what it was given: name the file the operator knows instead.
+                for (size_t at = text.find(by_fd); at != std::string::npos; at = text.find(by_fd, at + path.size()))
+                    text.replace(at, by_fd.size(), path);
+                reason = "cannot load: " + text;
                 return false;
             }
             if (!fresh->library.has(VITALS_PLUGIN_ENTRY_SYMBOL)) {

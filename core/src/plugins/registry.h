@@ -5,6 +5,8 @@
 
 #include <vitals/plugin.h>
 
+#include <sys/stat.h>
+
 #include <chrono>
 #include <map>
 #include <memory>
@@ -83,6 +85,11 @@ public:
 
     // Loads one file (used by scan and by tests). Returns false with `reason` set on refusal.
     bool load_file(const std::string& path, bool strict_permissions, std::string& reason);
+    // What load_file does once it has opened `path` as `fd`: the descriptor is what is checked
+    // (fstat: a regular file, and the permissions) and what is loaded (via /proc/self/fd/N), so a
+    // file swapped in at `path` in between is never the one loaded. `path` names the file in
+    // refusals and keys the per-process library cache. `fd` stays the caller's.
+    bool load_opened(int fd, const std::string& path, bool strict_permissions, std::string& reason);
 
     const CheckTypeInfo* find(const std::string& type) const;
     std::vector<const CheckTypeInfo*> types() const;  // sorted by name
@@ -99,5 +106,7 @@ private:
 // Why a plugin file or its directory must be refused under strict permissions, or "" if it is fine:
 // writable by group or others, or owned by neither root nor the daemon's effective user.
 std::string permission_problem(const std::string& path);
+// The same test on a file's status (fstat of the descriptor about to be loaded).
+std::string permission_problem(const struct stat& st);
 
 }  // namespace vitals

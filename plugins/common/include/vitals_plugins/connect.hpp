@@ -8,6 +8,8 @@
 #ifndef VITALS_PLUGINS_CONNECT_HPP
 #define VITALS_PLUGINS_CONNECT_HPP
 
+#include "vitals_plugins/deadline.hpp"
+#include "vitals_plugins/fd.hpp"
 #include "vitals_plugins/resolve.hpp"
 #include "vitals_plugins/text.hpp"
 
@@ -18,47 +20,9 @@
 
 #include <cerrno>
 #include <chrono>
-#include <climits>
 #include <string>
-#include <utility>
 
 namespace vitals_plugins {
-
-// Owns a descriptor: closes it on destruction unless released.
-class Fd {
-public:
-    explicit Fd(int fd = -1) : fd_(fd) {}
-    Fd(Fd&& other) noexcept : fd_(other.release()) {}
-    Fd& operator=(Fd&& other) noexcept {
-        std::swap(fd_, other.fd_);
-        return *this;
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    int get() const { return fd_; }
-    bool valid() const { return fd_ >= 0; }
-    // Gives the descriptor up (e.g. to Poco, which closes it from then on).
-    int release() {
-        int fd = fd_;
-        fd_ = -1;
-        return fd;
-    }
-
-private:
-    int fd_;
-};
-
-// Milliseconds for poll() until `deadline`, rounded up so that we never wake just before the deadline
-// and spin on a zero timeout.
-inline int poll_timeout_ms(Clock::time_point deadline) {
-    auto left = deadline - Clock::now();
-    if (left <= Clock::duration::zero()) return 0;
-    auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
-    return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
-}
 
 // Waits until `fd` is ready for `events` or the deadline passes. Returns 1 when ready (or in error:
 // the caller's next call reports it), 0 on timeout, -1 with errno set if poll itself failed.

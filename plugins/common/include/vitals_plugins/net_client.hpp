@@ -71,21 +71,20 @@ using std::chrono::milliseconds;
 
 // The time budget of one run. The host records "timed out after N ms" at its deadline and discards a
 // later answer, so a plugin that waits right up to the deadline loses its own, more precise message
-// ("no pong within 780 ms") to that race. We therefore stop probing early — `soft`: a fifth of the
-// timeout, between 5 and 200 ms, before the deadline — and use most of the rest for a clean close
-// (WebSocket close frames, TLS close_notify). DeadlineGuard cuts the connection at `hard`, a quarter
-// of that margin before the deadline, so that run() returns in time whatever the peer does.
+// ("no pong within 780 ms") to that race. We therefore stop probing early — `soft`: give_up_at(),
+// the rule of every plugin (deadline.hpp) — and use most of the rest for a clean close (WebSocket
+// close frames, TLS close_notify). DeadlineGuard cuts the connection at `hard`, a quarter of that
+// margin before the deadline, so that run() returns in time whatever the peer does.
 struct Budget {
     Clock::time_point start;
     Clock::time_point soft;  // probing stops here
     Clock::time_point hard;  // the connection is cut here; closing handshakes end by then
 
     explicit Budget(vitals::Deadline deadline) : start(Clock::now()) {
-        const auto total = vitals::remaining(deadline);
-        auto margin = std::clamp(total / 5, milliseconds(5), milliseconds(200));
-        if (margin > total) margin = total;
-        soft = start + (total - margin);
-        hard = start + (total - margin / 4);
+        const auto total = deadline - start;
+        const auto margin = return_margin(total);
+        soft = give_up_at(deadline, start);
+        hard = deadline - margin / 4;
     }
     bool over() const { return Clock::now() >= soft; }
     // Whole milliseconds since `from`, and since the start of the run, for messages.

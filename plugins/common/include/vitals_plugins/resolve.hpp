@@ -9,6 +9,8 @@
 #ifndef VITALS_PLUGINS_RESOLVE_HPP
 #define VITALS_PLUGINS_RESOLVE_HPP
 
+#include "vitals_plugins/deadline.hpp"
+
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -24,8 +26,6 @@
 #include <vector>
 
 namespace vitals_plugins {
-
-using Clock = std::chrono::steady_clock;
 
 struct AddrInfoFree {
     void operator()(addrinfo* list) const {
