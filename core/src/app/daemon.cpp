@@ -36,7 +36,9 @@ Daemon::Daemon(std::string config_path, std::optional<int> port, LoadedConfig lo
 Daemon::~Daemon() = default;
 
 std::shared_ptr<const Config> Daemon::config() const {
-    return std::atomic_load(&config_);  // every request reads it: no mutex on the request path
+    // Every request that needs it reads it; libstdc++'s atomic shared_ptr functions take one of a
+    // small pool of spinlocks for the copy: never a lock a check or the history writer holds.
+    return std::atomic_load(&config_);
 }
 
 void Daemon::drain() {

@@ -259,7 +259,7 @@ void read_server(ValueReader& r, const Object::Ptr& root, Config& cfg) {
         else
             r.error("server.admin_token_env", "not an environment variable name: \"" + *v + "\"");
     }
-    if (auto v = r.integer(o, "threads", "server", 2, 1024)) cfg.server.threads = int(*v);
+    if (auto v = r.integer(o, "threads", "server", 1, 64)) cfg.server.threads = int(*v);
 }
 
 void read_plugins(ValueReader& r, const Object::Ptr& root, Config& cfg) {

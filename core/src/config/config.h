@@ -71,7 +71,9 @@ struct Config {
         int port = 8081;
         Details details = Details::loopback;
         std::string admin_token_env = "VITALS_ADMIN_TOKEN";
-        int threads = 16;
+        // Threads that answer the slow requests (admin actions, history queries) off the event loops;
+        // status requests never use them.
+        int threads = 2;
     } server;
     struct Plugins {
         std::vector<std::string> dirs;  // empty in the file → the defaults of SPEC §5

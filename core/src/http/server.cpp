@@ -27,7 +27,7 @@ HealthServer::HealthServer(const Config::Server& server, SnapshotSlot& slot, His
     port_ = socket.address().port();
 
     EventServerOptions options;
-    options.slow_workers = size_t(std::max(2, server.threads / 8));
+    options.slow_workers = size_t(server.threads);  // admin actions and history queries
     // Two event loops where there are two cores: one loop tops out at about 0.8x nginx with two
     // workers on keep-alive /health, two match it (issue 7, tests/bench/run). More would only
     // take cores from the service the sidecar sits beside.
