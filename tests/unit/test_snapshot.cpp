@@ -21,6 +21,7 @@ Poco::JSON::Object::Ptr parse(const std::string& body) {
 struct Fixture {
     Config cfg;
     std::vector<CheckViewPtr> views;
+    RenderCache cache;  // this fixture's own, as each publisher has its own
     MonoTime now = std::chrono::steady_clock::now();
 
     Fixture() {
@@ -73,7 +74,7 @@ struct Fixture {
         in.now = now;
         in.wall_now = std::chrono::system_clock::now();
         in.service_id = "svc \"one\"";
-        return build_snapshot(in);
+        return build_snapshot(in, cache);
     }
 };
 
@@ -163,8 +164,10 @@ TEST_CASE("the render cache drops the entry of a check removed from the configur
     f.cfg.groups[0].checks = {"cache"};
     REQUIRE_FALSE(root.expired());  // held by the cache alone
 
+    CHECK(f.cache.size() == 2);
     auto without = f.build();
     CHECK(without->checks.count("root") == 0);
     CHECK(root.expired());
+    CHECK(f.cache.size() == 1);
     CHECK_FALSE(without->checks.at("cache").full.empty());
 }

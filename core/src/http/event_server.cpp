@@ -1,7 +1,7 @@
 #include "http/event_server.h"
 
 #include "http/request_head.h"
-#include "scheduler/worker_pool.h"
+#include "common/worker_pool.h"
 
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/NetException.h>

@@ -1,6 +1,6 @@
 #include "http/router.h"
 
-#include "http/server.h"
+#include "http/server_hooks.h"
 
 #include "common/json_out.h"
 #include "common/text.h"

@@ -7,6 +7,7 @@
 #include "history/history_reader.h"
 #include "http/event_server.h"
 #include "http/router.h"
+#include "http/server_hooks.h"
 #include "metrics/metrics.h"
 #include "snapshot/snapshot.h"
 
@@ -14,21 +15,6 @@
 #include <string>
 
 namespace vitals {
-
-// What the server needs from the daemon. Implemented by the daemon; called from request threads.
-class ServerHooks {
-public:
-    virtual ~ServerHooks() = default;
-    // The configuration in effect (details, admin token variable, groups). Never null.
-    virtual std::shared_ptr<const Config> config() const = 0;
-    virtual void drain() = 0;
-    // Ends a manual drain. Returns "" on success, else why not (a SIGTERM drain cannot be resumed).
-    virtual std::string resume() = 0;
-    // Reloads the configuration file. Returns "" on success, else every error (the running
-    // configuration then stays).
-    virtual std::string reload() = 0;
-    virtual RuntimeCounters counters() const = 0;
-};
 
 class HealthServer {
 public:

@@ -7,34 +7,6 @@
 
 namespace vitals {
 
-const char* route_label(Route r) {
-    switch (r) {
-    case Route::health: return "/health";
-    case Route::health_group: return "/health/{group}";
-    case Route::health_check: return "/health/checks/{name}";
-    case Route::health_history: return "/health/history";
-    case Route::metrics: return "/metrics";
-    case Route::admin: return "/admin";
-    case Route::other: return "other";
-    case Route::count_: break;
-    }
-    return "other";
-}
-
-const char* close_reason_label(CloseReason r) {
-    switch (r) {
-    case CloseReason::answered_close: return "answered_close";
-    case CloseReason::peer_closed: return "peer_closed";
-    case CloseReason::limit: return "limit";
-    case CloseReason::timeout: return "timeout";
-    case CloseReason::protocol_error: return "protocol_error";
-    case CloseReason::io_error: return "io_error";
-    case CloseReason::shutdown: return "shutdown";
-    case CloseReason::count_: break;
-    }
-    return "io_error";
-}
-
 namespace {
 
 // Label values: escape backslash, double quote and newline (exposition format 0.0.4).

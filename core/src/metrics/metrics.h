@@ -3,6 +3,7 @@
 // the configuration, paths are route templates, codes are HTTP codes.
 #pragma once
 
+#include "common/route.h"
 #include "snapshot/snapshot.h"
 
 #include <array>
@@ -11,23 +12,6 @@
 #include <string>
 
 namespace vitals {
-
-// The routes of the health port, as `path` label values.
-enum class Route { health, health_group, health_check, health_history, metrics, admin, other, count_ };
-const char* route_label(Route r);
-
-// Why the health port closed a connection, as `reason` label values. Every close has one.
-enum class CloseReason {
-    answered_close,  // answered a request that was not keep-alive (HTTP/1.0, Connection: close)
-    peer_closed,     // the client closed or half-closed, and everything it sent was answered
-    limit,           // a size limit (head 431, body 413) or the connection limit (evicted)
-    timeout,         // header, keep-alive or write timeout
-    protocol_error,  // a malformed request, answered with a 4xx/5xx
-    io_error,        // send or receive failed (reset by the client)
-    shutdown,        // the daemon is stopping
-    count_
-};
-const char* close_reason_label(CloseReason r);
 
 // Requests by route and status code, and connection closes by reason: lock-free, bumped on every
 // request.

@@ -18,7 +18,7 @@
 #include "plugins/registry.h"
 #include "policy/check_record.h"
 #include "scheduler/clock.h"
-#include "scheduler/worker_pool.h"
+#include "common/worker_pool.h"
 #include "snapshot/publisher.h"
 #include "snapshot/snapshot.h"
 

@@ -14,7 +14,7 @@ void StatusPublisher::publish(const Config& config, const std::vector<CheckViewP
     in.in_start_period = in_start_period;
     in.draining = draining;
     in.service_id = service_id_;
-    auto snap = build_snapshot(in);
+    auto snap = build_snapshot(in, renders_);
     for (const auto& [name, verdict] : snap->verdicts) {
         auto prev = group_status_.find(name);
         if (prev != group_status_.end() && prev->second == verdict.status) continue;

@@ -31,6 +31,7 @@ private:
     HistorySink* history_;
     std::string service_id_;
     std::map<std::string, Status> group_status_;  // the last published status of each group
+    RenderCache renders_;
 };
 
 }  // namespace vitals

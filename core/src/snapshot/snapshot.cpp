@@ -106,22 +106,20 @@ void render_check(CheckRender& r) {
     recent += ']';
 }
 
-// Renderings by check name, shared by every build in the process (builds take turns). An entry is
-// reused only for the very view object it was rendered from, with the same standing and service
-// id, so a stale entry can cost a re-render, never a wrong body. Entries no build used in its turn
-// are dropped.
-struct RenderCache {
-    std::mutex mu;
+}  // namespace
+
+struct RenderCache::Entries {
     std::unordered_map<std::string, CheckRender> by_name;
     uint64_t generation = 0;
 };
 
-RenderCache& render_cache() {
-    static auto* cache = new RenderCache;  // never destroyed: no order-of-destruction hazard at exit
-    return *cache;
-}
+RenderCache::RenderCache() : entries_(std::make_unique<Entries>()) {}
+RenderCache::~RenderCache() = default;
+size_t RenderCache::size() const { return entries_->by_name.size(); }
 
-const CheckRender& rendered(RenderCache& cache, const CheckViewPtr& v, const Standing& st,
+namespace {
+
+const CheckRender& rendered(RenderCache::Entries& cache, const CheckViewPtr& v, const Standing& st,
                             const std::string& service_id) {
     CheckRender& r = cache.by_name[v->name];
     if (r.view != v || r.standing.status != st.status || r.standing.output != st.output ||
@@ -137,7 +135,7 @@ const CheckRender& rendered(RenderCache& cache, const CheckViewPtr& v, const Sta
 
 }  // namespace
 
-std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInputs& in) {
+std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInputs& in, RenderCache& render_cache) {
     auto snap = std::make_shared<Snapshot>();
     snap->built = in.wall_now;
     snap->views = *in.views;
@@ -146,8 +144,7 @@ std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInputs& in) {
     snap->details = cfg.server.details;
     snap->admin_token_env = cfg.server.admin_token_env;
 
-    RenderCache& cache = render_cache();
-    std::lock_guard<std::mutex> lock(cache.mu);
+    RenderCache::Entries& cache = *render_cache.entries_;
     ++cache.generation;
 
     const std::vector<CheckViewPtr>& views = snap->views;

@@ -47,10 +47,29 @@ struct SnapshotInputs {
     std::string service_id;
 };
 
+// The renderings of the checks' bodies kept between builds: one per publisher (StatusPublisher),
+// used by one build at a time. An entry is reused only for the very view object it was rendered
+// from, with the same standing and service id, so a stale entry can cost a re-render, never a wrong
+// body; entries a build did not use are dropped.
+class RenderCache {
+public:
+    RenderCache();
+    ~RenderCache();
+    RenderCache(const RenderCache&) = delete;
+    RenderCache& operator=(const RenderCache&) = delete;
+    size_t size() const;  // checks with a rendering kept
+
+    struct Entries;  // defined in snapshot.cpp
+
+private:
+    friend std::shared_ptr<const Snapshot> build_snapshot(const struct SnapshotInputs& in, RenderCache& cache);
+    std::unique_ptr<Entries> entries_;
+};
+
 // Bodies are rendered once per change: a check's rendering is reused from the previous build while
 // its view is the same object and its standing is unchanged, so a rebuild costs about the checks
 // that changed (and a pointer copy for the others).
-std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInputs& in);
+std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInputs& in, RenderCache& cache);
 
 // A single slot holding the current snapshot. Readers never block on a writer for longer than a
 // shared_ptr copy (libstdc++'s atomic shared_ptr functions use a small spinlock pool).

@@ -1,4 +1,4 @@
-#include "scheduler/worker_pool.h"
+#include "common/worker_pool.h"
 
 #include <algorithm>
 #include <thread>
