@@ -1,0 +1,63 @@
+// `vitals history`: the history database, queried directly (daemon up or down).
+#include "app/cli.h"
+#include "config/config.h"
+#include "history/history_query.h"
+#include "history/history_reader.h"
+#include "common/time_format.h"
+
+#include <chrono>
+#include <cstdio>
+#include <unistd.h>
+#include <variant>
+
+namespace vitals {
+
+int cmd_history(const Args& args) {
+    Config cfg;
+    try {
+        cfg = load_config_file(args.config, process_env);  // plugins are not needed to read history
+    } catch (const ConfigError& e) {
+        std::fprintf(stderr, "vitals: %s: invalid configuration:\n", args.config.c_str());
+        for (const auto& err : e.errors()) std::fprintf(stderr, "  %s\n", err.c_str());
+        return kExitUsage;
+    }
+    int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    auto parsed = parse_history_query(args.history_params, now_ms, &cfg);
+    if (auto* err = std::get_if<QueryError>(&parsed)) usage_error("--" + err->parameter + ": " + err->message);
+    HistoryPage page;
+    try {
+        if (::access(cfg.history.path.c_str(), F_OK) != 0) {
+            std::fprintf(stderr, "vitals: no history database at %s (history.path)\n", cfg.history.path.c_str());
+            return 1;
+        }
+        page = HistoryReader(cfg.history.path).query(std::get<HistoryQuery>(parsed));
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "vitals: cannot read %s: %s\n", cfg.history.path.c_str(), e.what());
+        return 1;
+    }
+    if (args.json) {
+        std::printf("%s\n", history_page_json(page).c_str());
+        return 0;
+    }
+    std::printf("%-24s %-20s %-10s %-6s %s\n", "TIME", "CHECK", "KIND", "STATUS", "DETAIL");
+    for (const auto& e : page.items) {
+        std::string detail;
+        if (e.kind == EventKind::result) {
+            detail = "raw " + std::string(e.run ? to_string(e.run->status) : "?");
+            if (e.duration_ms) detail += ", " + std::to_string(*e.duration_ms) + " ms";
+            if (e.run && !e.run->output.empty()) detail += ": " + e.run->output;
+        } else {
+            detail = std::string("from ") + (e.previous ? to_string(*e.previous) : "pending") + ": " + e.cause;
+        }
+        std::printf("%-24s %-20s %-10s %-6s %s\n", rfc3339(WallTime(std::chrono::milliseconds(e.time_ms))).c_str(),
+                    e.check.c_str(), e.kind == EventKind::result ? "result" : "transition", to_string(e.status),
+                    detail.c_str());
+    }
+    if (page.next_before_id)
+        std::printf("(more: --cursor %s)\n", encode_cursor(*page.next_before_id).c_str());
+    return 0;
+}
+
+}  // namespace vitals
