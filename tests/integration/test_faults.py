@@ -52,6 +52,21 @@ class PluginsThatFaultWhileLoading(VitalsTestCase):
             plugins["load_timeout"] = load_timeout
         return {"plugins": plugins, "checks": checks}
 
+    def serve_then_drop_in(self, fault, load_timeout):
+        """A daemon serving one passing check; then the fault plugin `fault` (its file <fault>.so,
+        its type `fault`) is dropped into its plugin directory and a check of that type added to its
+        configuration file, for the test to reload."""
+        d = self.load_fault_dir()
+        config = self.config(d, [file_check("a", self.status_file("ok"))], load_timeout=load_timeout)
+        daemon = self.start_daemon(config)
+        self.wait_for(lambda: daemon.get("/health").status == 200, message="/health to pass")
+        shutil.copyfile(os.path.join(LOAD_FAULTS, fault + ".so"), os.path.join(d, fault + ".so"))
+        os.chmod(os.path.join(d, fault + ".so"), 0o755)
+        config["checks"].append(check_config("f", fault, "1s", "500ms"))
+        self.write_config(dict(config, server={"address": "127.0.0.1"}, history={"path": self.path("d0.db")}),
+                          "d0.json")
+        return daemon
+
     def test_validate_and_plugins_refuse_a_plugin_that_crashes_or_hangs_while_loading(self):
         d = self.load_fault_dir("crash_on_load.so", "hang_on_load.so")
         cfg = self.write_config(self.config(d, [file_check("a", self.status_file("ok"))], load_timeout="500ms"))
@@ -76,16 +91,7 @@ class PluginsThatFaultWhileLoading(VitalsTestCase):
         self.assertIn('unknown check type "crash_on_load"', proc.stdout)
 
     def test_reload_after_a_crashing_plugin_is_dropped_in_keeps_the_daemon(self):
-        d = self.load_fault_dir()
-        ok = self.status_file("ok")
-        config = self.config(d, [file_check("a", ok)])
-        daemon = self.start_daemon(config)
-        self.wait_for(lambda: daemon.get("/health").status == 200, message="/health to pass")
-        shutil.copyfile(os.path.join(LOAD_FAULTS, "crash_on_load.so"), os.path.join(d, "crash_on_load.so"))
-        os.chmod(os.path.join(d, "crash_on_load.so"), 0o755)
-        config["checks"].append(check_config("c", "crash_on_load", "1s", "500ms"))
-        self.write_config(dict(config, server={"address": "127.0.0.1"},
-                               history={"path": self.path("d0.db")}), "d0.json")
+        daemon = self.serve_then_drop_in("crash_on_load", None)
         r = daemon.get("/admin/reload", method="POST", timeout=30)
         body = self.assertProblem(r, 422)
         self.assertIn("crash_on_load.so: crashed while loading: SIGSEGV", body["detail"])
@@ -95,15 +101,7 @@ class PluginsThatFaultWhileLoading(VitalsTestCase):
 
 
     def test_reload_with_a_plugin_that_hangs_while_loading_is_refused_and_the_daemon_serves(self):
-        d = self.load_fault_dir()
-        config = self.config(d, [file_check("a", self.status_file("ok"))], load_timeout="300ms")
-        daemon = self.start_daemon(config)
-        self.wait_for(lambda: daemon.get("/health").status == 200, message="/health to pass")
-        shutil.copyfile(os.path.join(LOAD_FAULTS, "hang_on_load.so"), os.path.join(d, "hang_on_load.so"))
-        os.chmod(os.path.join(d, "hang_on_load.so"), 0o755)
-        config["checks"].append(check_config("h", "hang_on_load", "1s", "500ms"))
-        self.write_config(dict(config, server={"address": "127.0.0.1"},
-                               history={"path": self.path("d0.db")}), "d0.json")
+        daemon = self.serve_then_drop_in("hang_on_load", "300ms")
         for _ in range(2):  # and again, with the file unchanged: still refused, still serving
             body = self.assertProblem(daemon.get("/admin/reload", method="POST", timeout=30), 422)
             self.assertIn("hang_on_load.so: hung while loading", body["detail"])
