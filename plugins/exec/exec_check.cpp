@@ -24,6 +24,8 @@
 
 #include "perfdata.hpp"
 
+#include "vitals_plugins/never_freed.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -45,18 +47,6 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-// LeakSanitizer builds (tests/sanitize/run): see Stragglers::get().
-#if defined(__SANITIZE_ADDRESS__)
-#define EXEC_LSAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define EXEC_LSAN 1
-#endif
-#endif
-#ifdef EXEC_LSAN
-#include <sanitizer/lsan_interface.h>
-#endif
 
 namespace {
 
@@ -161,15 +151,7 @@ private:
 class Stragglers {
 public:
     static Stragglers& get() {
-        static Stragglers* list = [] {
-            auto* l = new Stragglers;
-#ifdef EXEC_LSAN
-            // Only this library's data points at it, and `vitals check` unloads the library before
-            // the process exits: LeakSanitizer would report it as a leak it cannot even symbolise.
-            __lsan_ignore_object(l);
-#endif
-            return l;
-        }();
+        static Stragglers* list = vitals_plugins::never_freed(new Stragglers);
         return *list;
     }
     void add(pid_t pid) {
