@@ -190,6 +190,7 @@ int cmd_check(const Args& args) {
         Millis took{0};
     };
     std::vector<std::future<Outcome>> futures;
+    std::vector<std::thread> runs(cfg.checks.size());
     std::vector<std::string> setup_errors(cfg.checks.size());
     // Create every instance first: a slow create() (a CA store to load) must not eat into the
     // timeouts of the checks after it.
@@ -210,15 +211,16 @@ int cmd_check(const Args& args) {
             promise.set_value({});
             continue;
         }
-        // Detached: a hung plugin must not keep `vitals check` from answering.
-        std::thread([inst = std::move(instances[i]), deadline = start + cfg.checks[i].timeout,
+        // Waited for through its future, never longer: a hung plugin must not keep `vitals check`
+        // from answering (abandoned runs end with std::_Exit below).
+        runs[i] = std::thread([inst = std::move(instances[i]), deadline = start + cfg.checks[i].timeout,
                      p = std::move(promise)]() mutable {
             auto t0 = std::chrono::steady_clock::now();
             RawResult r = inst->run(deadline);
             auto took = std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - t0);
             inst.reset();  // destroy the instance here, before main() can return and tear the process down
             p.set_value({std::move(r), took});
-        }).detach();
+        });
     }
     bool abandoned = false;
     std::vector<Member> members;
@@ -257,6 +259,10 @@ int cmd_check(const Args& args) {
     int code = v.status == Status::pass ? 0 : v.status == Status::warn ? 1 : 2;
     std::fflush(nullptr);
     if (abandoned) std::_Exit(code);
+    // Every run has delivered its result: let each thread end (its thread-local destructors free
+    // OpenSSL's per-thread state, which LeakSanitizer otherwise sees as leaked when exit wins the race).
+    for (auto& t : runs)
+        if (t.joinable()) t.join();
     return code;
 }
 
