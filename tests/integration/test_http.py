@@ -11,7 +11,7 @@ import tempfile
 import unittest
 
 from peers import Nginx, SilentListener, TestPki, free_port
-from vitals_harness import VitalsTestCase
+from vitals_harness import SANITIZERS, VitalsTestCase
 
 PASSWORD = "http-Pa55word-plugh"
 LARGE = 200000  # bytes of /big before its marker
@@ -209,7 +209,8 @@ class HttpCheckTest(HttpTestCase):
         one = daemon(1)
         eleven = daemon(11)
         extra = self.rss_anon_kb(eleven) - self.rss_anon_kb(one)
-        self.assertLess(extra, 3000, "10 more https checks cost %d kB of anonymous memory" % extra)
+        if not SANITIZERS:  # ASan's redzones and quarantine: 16 MB here, and nothing to learn from it
+            self.assertLess(extra, 3000, "10 more https checks cost %d kB of anonymous memory" % extra)
         self.wait_output(eleven, "h10", lambda out: "unable to get local issuer certificate" in out,
                          "the checks to fail against the system CAs")
 

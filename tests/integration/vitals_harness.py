@@ -53,6 +53,21 @@ RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$
 CHECK_ROW_RE = re.compile(r"^(\S+)\s+(\S+)\s+(pass|warn|fail)\s+(\d+)\s\s(.*)$")
 
 
+def build_sanitizers(build_dir=BUILD_DIR):
+    """The -fsanitize= list the build was configured with (tests/sanitize/run: "address,undefined" or
+    "thread"), "" for a plain build. Memory and speed figures mean nothing under a sanitizer (shadow
+    memory, redzones, quarantine of freed blocks)."""
+    try:
+        with open(os.path.join(build_dir, "CMakeCache.txt")) as f:
+            m = re.search(r"^CMAKE_CXX_FLAGS:STRING=.*-fsanitize=(\S+)", f.read(), re.M)
+    except OSError:
+        return ""
+    return m.group(1) if m else ""
+
+
+SANITIZERS = build_sanitizers()
+
+
 def require_build():
     """Fails loudly (never skips) when the build output is missing."""
     missing = [p for p in (VITALS, PLUGIN_DIR, FIXTURE_DIR) if not os.path.exists(p)]

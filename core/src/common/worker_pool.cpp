@@ -1,6 +1,8 @@
 #include "common/worker_pool.h"
 
 #include <algorithm>
+#include <atomic>
+#include <vector>
 #include <thread>
 
 namespace vitals {
@@ -17,6 +19,29 @@ struct WorkerPool::State {
     size_t overdue = 0;    // threads stuck in an overdue call
     size_t threads = 0;    // threads alive
     bool stopping = false;
+    // Every thread's handle, with a flag it sets as its very last step. stop() joins the threads
+    // that are done (so their thread-local destructors, OpenSSL's per-thread state among them, have
+    // run before the process exits) and leaves those still inside a plugin call.
+    struct Handle {
+        std::thread thread;
+        std::shared_ptr<std::atomic<bool>> done;
+    };
+    std::vector<Handle> handles;
+
+    void spawn(const std::shared_ptr<State>& self) {  // requires mu
+        // Reap the handles of threads that left (surplus ones), so the list stays short.
+        for (auto it = handles.begin(); it != handles.end();) {
+            if (it->done->load()) {
+                it->thread.join();
+                it = handles.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        ++threads;
+        auto done = std::make_shared<std::atomic<bool>>(false);
+        handles.push_back({std::thread(worker, self, done), done});
+    }
 };
 
 WorkerPool::WorkerPool(size_t threads, size_t max_extra) : state_(std::make_shared<State>()) {
@@ -30,16 +55,13 @@ void WorkerPool::set_threads(size_t threads) {
     state_->target = threads;
     // Overdue threads are lost to their calls; replacements for them (up to max_extra) are extra.
     size_t want = threads + std::min(state_->overdue, state_->max_extra);
-    while (state_->threads < want) {
-        ++state_->threads;
-        std::thread(worker, state_).detach();
-    }
+    while (state_->threads < want) state_->spawn(state_);
     state_->cv.notify_all();  // surplus threads notice and leave
 }
 
 WorkerPool::~WorkerPool() { stop(std::chrono::milliseconds(1000)); }
 
-void WorkerPool::worker(std::shared_ptr<State> s) {
+void WorkerPool::worker(std::shared_ptr<State> s, std::shared_ptr<std::atomic<bool>> done) {
     std::unique_lock<std::mutex> lock(s->mu);
     for (;;) {
         // Too many threads (an overdue call came back after its replacement started): leave.
@@ -55,6 +77,7 @@ void WorkerPool::worker(std::shared_ptr<State> s) {
     }
     --s->threads;
     s->exited.notify_all();
+    *done = true;  // under the lock: stop() sees it together with the count
 }
 
 void WorkerPool::submit(std::function<void()> job) {
@@ -70,10 +93,7 @@ void WorkerPool::add_replacement() {
     std::lock_guard<std::mutex> lock(state_->mu);
     ++state_->overdue;
     if (state_->stopping || state_->overdue > state_->max_extra) return;
-    if (state_->threads < state_->target + state_->overdue) {
-        ++state_->threads;
-        std::thread(worker, state_).detach();
-    }
+    if (state_->threads < state_->target + state_->overdue) state_->spawn(state_);
 }
 
 void WorkerPool::overdue_done() {
@@ -93,6 +113,16 @@ void WorkerPool::stop(std::chrono::milliseconds grace) {
     state_->jobs.clear();
     state_->cv.notify_all();
     state_->exited.wait_for(lock, grace, [&] { return state_->threads <= state_->overdue; });
+    // Threads that are done are joined (their exit, thread-local destructors included, completes
+    // before we return); those still inside a plugin call are left to finish on their own. A
+    // thread that done says has released the lock we hold, so joining it cannot wait on us.
+    for (auto& h : state_->handles) {
+        if (h.done->load())
+            h.thread.join();
+        else
+            h.thread.detach();
+    }
+    state_->handles.clear();
 }
 
 }  // namespace vitals

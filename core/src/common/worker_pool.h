@@ -36,7 +36,7 @@ public:
 
 private:
     struct State;
-    static void worker(std::shared_ptr<State> state);
+    static void worker(std::shared_ptr<State> state, std::shared_ptr<std::atomic<bool>> done);
     std::shared_ptr<State> state_;
 };
 

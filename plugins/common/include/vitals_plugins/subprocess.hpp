@@ -46,17 +46,7 @@
 #include <string>
 #include <vector>
 
-// LeakSanitizer builds (tests/sanitize/run): see Stragglers::get().
-#if defined(__SANITIZE_ADDRESS__)
-#define VITALS_PLUGINS_LSAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define VITALS_PLUGINS_LSAN 1
-#endif
-#endif
-#ifdef VITALS_PLUGINS_LSAN
-#include <sanitizer/lsan_interface.h>
-#endif
+#include "vitals_plugins/never_freed.hpp"
 
 namespace vitals_plugins {
 
@@ -101,15 +91,7 @@ constexpr int kFinalDrainChunks = 256;
 class Stragglers {
 public:
     static Stragglers& get() {
-        static Stragglers* list = [] {
-            auto* l = new Stragglers;
-#ifdef VITALS_PLUGINS_LSAN
-            // Only a plugin library's data points at it, and `vitals check` unloads libraries before
-            // the process exits: LeakSanitizer would report it as a leak it cannot even symbolise.
-            __lsan_ignore_object(l);
-#endif
-            return l;
-        }();
+        static Stragglers* list = vitals_plugins::never_freed(new Stragglers);
         return *list;
     }
     void add(pid_t pid) {

@@ -8,6 +8,7 @@
 #ifndef VITALS_PLUGINS_TLS_HPP
 #define VITALS_PLUGINS_TLS_HPP
 
+#include "vitals_plugins/never_freed.hpp"
 #include "vitals_plugins/resolve.hpp"
 #include "vitals_plugins/text.hpp"
 
@@ -42,7 +43,7 @@ namespace vitals_plugins {
 // own state at exit.
 inline void initialize_ssl() {
     static std::once_flag ssl_initialized;
-    std::call_once(ssl_initialized, [] { Poco::Net::initializeSSL(); });
+    std::call_once(ssl_initialized, [] { with_allocations_never_freed([] { Poco::Net::initializeSSL(); }); });
 }
 
 // The trusted certificates of one source (the system's, or a ca_file / directory), loaded once and
@@ -67,7 +68,8 @@ inline X509_STORE* shared_cert_store(const std::string& ca_location, bool load_d
         X509_STORE* store = nullptr;
     };
     static std::mutex mu;
-    static auto* stores = new std::map<std::pair<std::string, bool>, Loaded>;  // never destroyed: contexts may outlive statics
+    // Never destroyed: contexts may outlive statics.
+    static auto* stores = never_freed(new std::map<std::pair<std::string, bool>, Loaded>);
     std::lock_guard<std::mutex> lock(mu);
     Loaded& loaded = (*stores)[{ca_location, load_defaults}];
     if (loaded.store && loaded.identity == identity) {
