@@ -204,6 +204,7 @@ TEST_CASE("a hung plugin call marks its check stuck, others keep running, runs r
                 *fault_registry(), slot, "test", nullptr, clock);
     s.start();
     REQUIRE(file_appears(gate.path + ".started"));
+    REQUIRE(eventually(slot, [](const Snapshot& snap) { return view(snap, "count")->runs >= 1; }));
     REQUIRE(advance(clock, Millis(61), s));  // the timeout
     REQUIRE(advance(clock, Millis(140), s));  // the next due time: stuck
     REQUIRE(eventually(slot, [](const Snapshot& snap) { return view(snap, "hang")->stuck; }));
@@ -303,6 +304,11 @@ TEST_CASE("reconfigure keeps unchanged checks, restarts changed ones, stops remo
     Scheduler s(config("[" + count("kept", "100ms") + "," + count("changed", "100ms") + "," + count("gone", "100ms") + "]"),
                 *fault_registry(), slot, "test", &history, clock);
     s.start();
+    // The first runs, dispatched at the start time, must have begun before time moves on (a run
+    // that begins after its deadline is "not started").
+    REQUIRE(eventually(slot, [](const Snapshot& snap) {
+        return view(snap, "kept")->runs >= 1 && view(snap, "changed")->runs >= 1 && view(snap, "gone")->runs >= 1;
+    }));
     for (int i = 0; i < 4; ++i) REQUIRE(advance(clock, Millis(100), s));
     REQUIRE(eventually(slot, [](const Snapshot& snap) { return view(snap, "kept")->runs >= 2 && view(snap, "changed")->runs >= 2; }));
     uint64_t kept_before = view(*slot.load(), "kept")->runs;
@@ -314,7 +320,7 @@ TEST_CASE("reconfigure keeps unchanged checks, restarts changed ones, stops remo
     CHECK_FALSE(view(*after, "kept")->joined_by_reload);
     CHECK(view(*after, "changed")->joined_by_reload);          // a fresh entry
     CHECK(view(*after, "new")->joined_by_reload);
-    REQUIRE(eventually(slot, [](const Snapshot& snap) { return view(snap, "new")->runs >= 1; }));
+    REQUIRE(eventually(slot, [](const Snapshot& snap) { return view(snap, "new")->runs >= 1 && view(snap, "changed")->runs >= 1; }));
     // The counter of a kept check goes on from where it was; a changed one counts from 1 again.
     for (int i = 0; i < 3; ++i) REQUIRE(advance(clock, Millis(100), s));
     REQUIRE(eventually(slot, [](const Snapshot& snap) { return view(snap, "changed")->runs >= 1; }));
