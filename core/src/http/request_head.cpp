@@ -362,7 +362,7 @@ ParseStatus RequestParser::parse(std::string_view in) {
                 bool well_formed = v.size() == 8 && v.substr(0, 5) == "HTTP/" && line[line.size() - 9] == ' ' &&
                                    line[line.size() - 10] != ' ' && std::isdigit(static_cast<unsigned char>(v[5])) &&
                                    v[6] == '.' && std::isdigit(static_cast<unsigned char>(v[7]));
-                bool supported = v[5] == '1' && (v[7] == '0' || v[7] == '1');
+                bool supported = well_formed && v[5] == '1' && (v[7] == '0' || v[7] == '1');  // v may be empty
                 if (well_formed && v[5] == '1' && !supported && !p.read_as_http11) {
                     std::string as_http11(in);
                     as_http11[line.size() - 1] = '1';
