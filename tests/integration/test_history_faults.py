@@ -243,7 +243,8 @@ class HistoryFaultsTest(VitalsTestCase):
         max_rows, batch = 1000, 5000  # batch: the writer's most rows per transaction
         d = self.start_writing({"max_rows": max_rows}, checks=120)
         db = self.db_path(d)
-        self.wait_for(lambda: os.path.exists(db), message="the database")
+        # The file exists before the writer has created the schema in it (seen: "no such table").
+        self.wait_for(lambda: d.get("/health/history").status == 200, message="the history schema")
         con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
         self.addCleanup(con.close)
         counts = []
