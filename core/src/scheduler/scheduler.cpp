@@ -208,10 +208,11 @@ void Scheduler::set_draining(bool draining) {
     publish_locked(clock_.now());
 }
 
-size_t Scheduler::runs_in_flight() const {
+size_t Scheduler::runs_in_flight(bool with_overdue) const {
     std::lock_guard<std::mutex> lock(mu_);
-    return size_t(std::count_if(entries_.begin(), entries_.end(),
-                                [](const std::shared_ptr<Entry>& e) { return e->in_flight && !e->timed_out; }));
+    return size_t(std::count_if(entries_.begin(), entries_.end(), [&](const std::shared_ptr<Entry>& e) {
+        return e->in_flight && (with_overdue || !e->timed_out);
+    }));
 }
 
 MonoTime::duration Scheduler::coalesce_window() const {
