@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
         const char* name;
         std::string bytes;
     } cases[] = {
-        {"ALB probe", "GET /health/alb HTTP/1.1\r\nHost: 10.0.1.17:8081\r\nConnection: close\r\n"
+        {"ALB probe", "GET /health/alb HTTP/1.1\r\nHost: target.example:8081\r\nConnection: close\r\n"
                       "User-Agent: ELB-HealthChecker/2.0\r\nAccept-Encoding: gzip, compressed\r\n\r\n"},
         {"wrk keep-alive", "GET /health HTTP/1.1\r\nHost: 127.0.0.1:8081\r\n\r\n"},
         {"curl admin POST", "POST /admin/reload HTTP/1.1\r\nHost: 127.0.0.1:8081\r\nUser-Agent: curl/7.88.1\r\n"
