@@ -1,5 +1,7 @@
 #include "http/request_head.h"
 
+#include <vitals_plugins/text.hpp>
+
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/optional.hpp>
@@ -13,17 +15,10 @@
 namespace vitals {
 
 namespace http = boost::beast::http;
+using vitals_plugins::iequals;
 using boost::beast::string_view;
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-            return false;
-    return true;
-}
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -153,7 +148,6 @@ bool normalize_target(std::string_view target, std::string& path, std::string& q
 // Beast's parser with the fields the router reads kept, and the rules Beast leaves to its user.
 struct RequestParser::Impl : http::basic_parser<true> {
     HttpRequest req;
-    std::string_view input;  // what the current put() reads: where field values point
     int hosts = 0;
     int authorizations = 0;
     bool has_transfer_encoding = false;
@@ -337,7 +331,6 @@ ParseStatus RequestParser::parse(std::string_view in) {
     if (const char* why = p.scan_head(in, limits_.max_header_bytes + 1)) return fail(400, why);
     while (!p.is_done()) {
         boost::system::error_code ec;
-        p.input = in;
         size_t n = p.put(boost::asio::const_buffer(in.data(), in.size()), ec);
         in.remove_prefix(n);
         consumed_ += n;

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 namespace vitals_plugins {
 
@@ -81,7 +82,7 @@ inline std::string clean_utf8(const std::string& in, Lines lines = Lines::keep) 
     return out;
 }
 
-inline bool iequals(const std::string& a, const std::string& b) {
+inline bool iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
                return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
            });
