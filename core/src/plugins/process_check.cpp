@@ -3,6 +3,8 @@
 #include "plugins/check_instance.h"
 #include "plugins/worker_process.h"
 
+#include <vitals_plugins/deadline.hpp>
+
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -36,7 +38,7 @@ RunResult ProcessCheck::run(MonoTime deadline) {
 
     WorkerOutcome child = run_worker_process(self_executable(), input, deadline);
     if (!child.spawn_error.empty()) return RunResult::failed(RunEnd::not_started, "cannot start worker: " + child.spawn_error);
-    if (child.timed_out) return RunResult::failed(RunEnd::timed_out, "timed out after " + std::to_string(timeout_.count()) + " ms (worker killed)");
+    if (child.timed_out) return RunResult::failed(RunEnd::timed_out, vitals_plugins::timed_out_after(timeout_.count()) + " (worker killed)");
     std::string sig = termination_signal(child.wait_status);
     if (!sig.empty()) return RunResult::failed(RunEnd::crashed, "crashed: " + sig);
     const std::string& output = child.output;

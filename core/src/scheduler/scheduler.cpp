@@ -2,6 +2,8 @@
 
 #include "plugins/process_check.h"
 
+#include <vitals_plugins/deadline.hpp>
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -39,7 +41,8 @@ Millis timeout_grace(Millis timeout) { return std::clamp(timeout / 10, Millis(10
 // Enough threads that checks rarely queue behind each other, bounded for a small sidecar.
 size_t pool_threads(size_t checks) { return std::clamp<size_t>(checks, 1, 8); }
 
-std::string timed_out(Millis timeout) { return "timed out after " + std::to_string(timeout.count()) + " ms"; }
+// The one wording of a timeout, the plugins' too (vitals_plugins/deadline.hpp).
+std::string timed_out(Millis timeout) { return vitals_plugins::timed_out_after(timeout.count()); }
 
 }  // namespace
 
