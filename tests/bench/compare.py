@@ -22,15 +22,15 @@ What each section does:
   startup     spawn to the first 200 on /health, polled in a tight loop (0.2 ms sleep between
               attempts), median of N runs alternating the sides; vitals with a disk and a tcp check
               (a fresh history database each run, as in a new container).
-  scale       1,000 redis checks at a 1 s interval against one redis-server: vitals' CPU from
-              /proc/PID/stat over a 25 s window, and the due-to-start lag estimated from history
-              (see scale() below: the daemon does not expose it).
+  scale       100, 1,000 and 10,000 redis checks against one redis-server (1 s; 10,000 also at
+              10 s) and 10,000 fixture_counter checks at 1 s (no I/O): vitals' CPU from
+              /proc/PID/stat per run over a 20 s window, VmRSS, snapshot build time, start lag and
+              missed runs from the daemon's own vitals_scheduler_* metrics, fresh GET /health.
   history     tests/history_bench (issue 4), and its prune-rate mode (issue 12: rows kept at 5,000 rows/s).
   floods      tests/bench/floods.py (issue 6).
 """
 
 import argparse
-import calendar
 import http.client
 import json
 import os
@@ -65,9 +65,8 @@ ROUNDS = 2 if args.quick else 5           # throughput rounds (each: every side,
 WRK_SECONDS = 2 if args.quick else 4
 WRK_THREADS, WRK_CONNS = 2, 50
 START_RUNS = 5 if args.quick else 15
-SCALE_CHECKS = 1000
 SCALE_WARMUP = 3 if args.quick else 6
-SCALE_WINDOW = 8 if args.quick else 25
+SCALE_WINDOW = 8 if args.quick else 20
 HISTORY_ROWS = 200_000 if args.quick else 1_000_000
 PRUNE_RATE, PRUNE_SECONDS = 5000, (10 if args.quick else 60)  # issue 12
 PRUNE_MAX_ROWS = PRUNE_RATE * PRUNE_SECONDS // 3  # a third of what is written: pruning runs for 2/3 of it
@@ -468,132 +467,102 @@ def spawn_time():
     return (time.perf_counter() - t) * 1000
 
 
-def history_results(db_config, since, until):
-    """Every result recorded between since and until (unix s), through `vitals history --json`."""
-    items, cursor = [], None
-    while True:
-        argv = [VITALS, "history", "-c", db_config, "--json", "--limit", "1000", "--since", str(int(since)),
-                "--until", str(int(until) + 1)]
-        if cursor:
-            argv += ["--cursor", cursor]
-        page = json.loads(subprocess.run(argv, capture_output=True, text=True, check=True).stdout)
-        items += [i for i in page["items"] if i["kind"] == "result"]
-        cursor = page["next"]
-        if not cursor:
-            return items
+def metrics_of(port):
+    """The daemon's /metrics, as {name: value} for unlabelled series and sums by name for labelled
+    ones; the start-lag histogram's buckets as {le: count}."""
+    st, body = get(port, "/metrics", timeout=30)
+    out, lag = {}, {}
+    for line in body.decode().splitlines():
+        if not line or line[0] == "#":
+            continue
+        name, value = line.rsplit(" ", 1)
+        if name.startswith("vitals_scheduler_start_lag_seconds_bucket"):
+            lag[name.split('le="')[1].rstrip('"}')] = float(value)
+            continue
+        base = name.split("{")[0]
+        if base == "vitals_check_runs_total" or "{" not in name:
+            out[base] = out.get(base, 0) + float(value)
+    return out, lag
 
 
-def rfc3339_ms(s):
-    # "2026-11-24T03:08:12.345Z"
-    t = time.strptime(s[:19], "%Y-%m-%dT%H:%M:%S")
-    frac = s[19:].rstrip("Z")
-    return calendar.timegm(t) * 1000 + (int(round(float(frac) * 1000)) if frac else 0)
+def lag_quantile(lag0, lag1, q):
+    """The upper bound of the histogram bucket holding quantile q of the runs between two scrapes."""
+    bounds = sorted((float(k) if k != "+Inf" else float("inf")) for k in lag1)
+    key = lambda b: "+Inf" if b == float("inf") else ("%g" % b)
+    total = lag1["+Inf"] - lag0.get("+Inf", 0)
+    if total <= 0:
+        return float("nan")
+    for b in bounds:
+        if lag1[key(b)] - lag0.get(key(b), 0) >= q * total:
+            return b
+    return float("inf")
+
+
+def scale_case(label, n, interval_s, type_, options, warmup, window, extra_config=None):
+    """n checks of one type at one interval: the daemon's CPU per run, RSS, snapshot build time,
+    start lag and missed runs (its own metrics), and fresh /health with the full body."""
+    timeout = "500ms"
+    checks = [check("c%05d" % i, type_, options, interval="%ds" % interval_s, timeout=timeout) for i in range(n)]
+    port = free_port()
+    path, db = vitals_config("vitals-scale-%d" % n, checks)
+    if extra_config:
+        with open(path) as f:
+            cfg = json.load(f)
+        cfg.update(extra_config)
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+    p = spawn([VITALS, "serve", "-c", path, "--port", str(port)], "vitals-scale-%d-%d" % (n, port), cwd=TMP)
+    wait_status(port, None, 60)
+    time.sleep(warmup)  # past the first runs (all at once) and the spreading second ones
+    m0, lag0 = metrics_of(port)
+    t0, c0 = time.monotonic(), cpu_ticks(p.pid)
+    lat, size = [], 0
+    while time.monotonic() - t0 < window:
+        t = time.perf_counter()
+        st, body = get(port, timeout=30)
+        lat.append((time.perf_counter() - t) * 1000)
+        size = len(body)
+        time.sleep(0.1)
+    t1, c1 = time.monotonic(), cpu_ticks(p.pid)
+    m1, lag1 = metrics_of(port)
+    rss = mem_kb(p.pid, "VmRSS")
+    stop(p)
+    runs = m1["vitals_check_runs_total"] - m0["vitals_check_runs_total"]
+    builds = m1["vitals_snapshot_builds_total"] - m0["vitals_snapshot_builds_total"]
+    build_s = m1["vitals_snapshot_build_seconds_total"] - m0["vitals_snapshot_build_seconds_total"]
+    cpu_s = (c1 - c0) / HZ
+    r = {"label": label, "n": n, "interval": interval_s, "type": type_,
+         "cpu": cpu_s / (t1 - t0) * 100, "runs_per_s": runs / (t1 - t0), "expected_per_s": n / interval_s,
+         "us_per_run": cpu_s / runs * 1e6 if runs else float("nan"), "rss": rss / 1024,
+         "builds_per_s": builds / (t1 - t0), "build_ms": build_s / builds * 1000 if builds else float("nan"),
+         "lag_p50": lag_quantile(lag0, lag1, 0.5) * 1000, "lag_p99": lag_quantile(lag0, lag1, 0.99) * 1000,
+         "missed": int(m1["vitals_scheduler_missed_runs_total"] - m0["vitals_scheduler_missed_runs_total"]),
+         "health_p50": pct(lat, 0.5), "health_p99": pct(lat, 0.99), "health_kb": size / 1024, "window": t1 - t0}
+    log("  %-34s CPU %5.1f %% of one core, %6.0f runs/s (%d expected), %5.0f µs CPU per run, VmRSS %5.1f MiB"
+        % (label, r["cpu"], r["runs_per_s"], r["expected_per_s"], r["us_per_run"], r["rss"]))
+    log("  %-34s snapshots %.0f/s at %.2f ms each; start lag p50 <= %g ms, p99 <= %g ms; missed %d; "
+        "GET /health (%.0f KiB) p50 %.1f ms p99 %.1f ms"
+        % ("", r["builds_per_s"], r["build_ms"], r["lag_p50"], r["lag_p99"], r["missed"], r["health_kb"],
+           r["health_p50"], r["health_p99"]))
+    return r
 
 
 def scale(redis_port):
-    """CPU of 1,000 checks, and the lag between a run's due time and its start.
-
-    The daemon does not expose due times (they live in core/src/scheduler, not to be changed for
-    this), so the lag is estimated from history (`vitals history --json`): a run started at
-    time - duration_ms (the worker's start, so queueing for a worker counts); consecutive starts
-    of one check should be an interval apart. The scheduler moves every due time by a uniform
-    jitter of up to +-5 % of the interval (+-50 ms here), so gap - interval spans +-50 ms with no
-    lag at all, and lag(n) >= gap - interval - 50 ms: that lower bound is what is judged against
-    the target. A lag that is the same on every run (a constant offset) cannot be seen this way.
-    Missed intervals: gaps over twice the interval."""
-    log("== 4. scheduler scale: %d redis checks, interval 1 s, timeout 500 ms, one redis-server" % SCALE_CHECKS)
-    checks = [check("r%04d" % i, "redis", {"host": "127.0.0.1", "port": redis_port}) for i in range(SCALE_CHECKS)]
-    p, port = start_vitals("vitals-scale", checks, want=None, timeout=30)
-    time.sleep(SCALE_WARMUP)
-    t0, c0 = time.time(), cpu_ticks(p.pid)
-    m0 = time.monotonic()
-    # fresh /health (full body: every check) sampled during the window
-    lat, size = [], 0
-    while time.monotonic() - m0 < SCALE_WINDOW:
-        s = time.perf_counter()
-        st, body = get(port)
-        lat.append((time.perf_counter() - s) * 1000)
-        size = len(body)
-        time.sleep(0.1)
-    t1, c1 = time.time(), cpu_ticks(p.pid)
-    rss = mem_kb(p.pid, "VmRSS")
-    cpu = (c1 - c0) / HZ / (t1 - t0) * 100
-    stop(p)  # the writer flushes on SIGTERM
-    items = history_results(p.config_path, t0, t1)
-    by_check = {}
-    for it in items:
-        start = rfc3339_ms(it["time"]) - (it.get("duration_ms") or 0)
-        if t0 * 1000 <= start <= t1 * 1000:
-            by_check.setdefault(it["check"], []).append((start, it["raw_status"]))
-    interval = 1000.0
-    gaps, lower, missed, fails, n = [], [], 0, 0, 0
-    halves = ([], [])
-    mid = (t0 + t1) / 2 * 1000
-    for runs in by_check.values():
-        runs.sort()
-        n += len(runs)
-        fails += sum(1 for _, s in runs if s != "pass")
-        for (a, _), (b, _) in zip(runs, runs[1:]):
-            g = b - a - interval
-            gaps.append(g)
-            lower.append(max(0.0, g - interval / 20))
-            halves[b >= mid].append(lower[-1])
-            if b - a > 2 * interval:
-                missed += 1
-    # How bunched the starts are: the share of each second's starts in its busiest 100 ms (10 %
-    # when evenly spread). All checks start within 50 ms of start-up and each due time then moves
-    # by at most +-5 % of the interval, so the bunch only slowly spreads out.
-    phase = [0] * 100
-    for runs in by_check.values():
-        for start, _ in runs:
-            phase[int(start % 1000) // 10] += 1
-    busiest = max(sum(phase[(i + k) % 100] for k in range(10)) for i in range(100)) / max(1, n) * 100
-    expected = SCALE_CHECKS * (t1 - t0)
-    r = {"cpu": cpu, "results": n, "expected": expected, "fails": fails, "missed": missed,
-         "gap_p50": pct(gaps, 0.5), "gap_p99": pct(gaps, 0.99), "gap_max": max(gaps) if gaps else float("nan"),
-         "lag_p99": pct(lower, 0.99), "rss": rss, "health_p50": pct(lat, 0.5), "health_p99": pct(lat, 0.99),
-         "health_bytes": size, "window": t1 - t0, "lag_halves": (pct(halves[0], 0.99), pct(halves[1], 0.99)),
-         "busiest": busiest}
-    results["scale"] = r
-    log("  vitals CPU over %.0f s: %.1f%% of one core; VmRSS %d kB" % (r["window"], cpu, rss))
-    log("  results in window: %d (%.3f runs per check per second; 1.000 expected); %d not pass"
-        % (n, n / SCALE_CHECKS / (t1 - t0), fails))
-    log("  start-to-start gap minus interval (ms): p50 %.0f  p99 %.0f  max %.0f  (scheduler jitter alone: +-50)"
-        % (r["gap_p50"], r["gap_p99"], r["gap_max"]))
-    log("  lag lower bound max(0, gap - interval - 50 ms): p99 %.0f ms (first half of the window %.0f, second %.0f);"
-        " missed intervals (gap > 2 s): %d" % (r["lag_p99"], r["lag_halves"][0], r["lag_halves"][1], missed))
-    log("  starts in the busiest 100 ms of the second: %.0f %% (10 %% if evenly spread)" % busiest)
-    log("  fresh GET /health meanwhile (%d-byte body): p50 %.1f ms  p99 %.1f ms" % (size, r["health_p50"],
-                                                                                      r["health_p99"]))
-    log()
-
-
-def history():
-    log("== 5. history (issue 4): tests/history_bench bench %d" % HISTORY_ROWS)
-    out = subprocess.run([os.path.join(BUILD, "tests", "history_bench"), "bench", str(HISTORY_ROWS)],
-                         capture_output=True, text=True, check=True).stdout
-    log(out.rstrip())
-    m = re.search(r"= (\d+) rows/s", out)
-    results["hist_rate"] = int(m.group(1)) if m else float("nan")
-    for key, label in (("one", "one check"), ("all", "all checks")):
-        m = re.search(r"\(%s\).*p50 (\d+) us, p99 (\d+) us" % label, out)
-        results["hist_" + key] = (int(m.group(1)), int(m.group(2))) if m else (float("nan"),) * 2
-    log("   tests/history_bench prune-rate %d %d %d (issue 12)" % (PRUNE_RATE, PRUNE_SECONDS, PRUNE_MAX_ROWS))
-    out = subprocess.run([os.path.join(BUILD, "tests", "history_bench"), "prune-rate", str(PRUNE_RATE),
-                          str(PRUNE_SECONDS), str(PRUNE_MAX_ROWS)], capture_output=True, text=True, check=True).stdout
-    log(out.rstrip())
-    m = re.search(r"max rows seen (\d+) \(max_rows (\d+), batch at most (\d+)\)", out)
-    results["hist_prune"] = tuple(int(x) for x in m.groups()) if m else None
-    log()
-
-
-def floods():
-    log("== 6. floods (issue 6): tests/bench/floods.py")
-    out = subprocess.run(["/usr/bin/python3", os.path.join(HERE, "floods.py"), BUILD], capture_output=True, text=True,
-                         check=True).stdout
-    log(out.rstrip())
-    m = re.search(r"keep-alive:\s+([\d.]+) / ([\d.]+) / ([\d.]+)", out)
-    results["floods"] = tuple(float(x) for x in m.groups()) if m else None
+    """Cost as the work grows (issue 14, item 19): 100, 1,000 and 10,000 redis checks against one
+    redis-server, and 10,000 fixture_counter checks (the scheduler and publisher alone, no I/O).
+    The daemon measures its start lag (due time to the start on a worker) and missed runs itself
+    (vitals_scheduler_*); the window's figures are deltas of its /metrics, so the start-up burst
+    (every first run at once) is left out."""
+    log("== 4. scale: CPU per run, RSS, snapshot builds, start lag, /health with the full body")
+    redis = {"host": "127.0.0.1", "port": redis_port}
+    w = SCALE_WINDOW
+    cases = [("100 redis checks at 1 s", 100, 1, "redis", redis, SCALE_WARMUP, None),
+             ("1,000 redis checks at 1 s", 1000, 1, "redis", redis, SCALE_WARMUP, None),
+             ("10,000 redis checks at 10 s", 10000, 10, "redis", redis, 16 if not args.quick else 12, None),
+             ("10,000 redis checks at 1 s", 10000, 1, "redis", redis, SCALE_WARMUP, None),
+             ("10,000 counter checks at 1 s", 10000, 1, "fixture_counter", {}, SCALE_WARMUP,
+              {"plugins": {"dirs": [os.path.join(BUILD, "plugins"), os.path.join(BUILD, "fixtures")]}})]
+    results["scale"] = [scale_case(label, n, iv, t, o, wu, w, extra) for label, n, iv, t, o, wu, extra in cases]
     log()
 
 
@@ -628,13 +597,15 @@ def table():
         v, n, e = (results[("start", s)] for s in ("vitals", "nginx", "express"))
         row("start-up to first 200, median ms", "%.1f" % v, "%.1f" % n, "%.1f" % e, "%.2f×" % (v / n),
             "%.2f×" % (v / e), "≤ 30 ms", ok(v <= 30))
-    if "scale" in results:
-        s = results["scale"]
-        row("1,000 redis checks at 1 s: CPU, % of one core", "%.1f %%" % s["cpu"], "", "", "", "", "", "")
-        row("1,000 checks: lag p99 ms (lower bound from history) / missed intervals",
-            "%.0f / %d" % (s["lag_p99"], s["missed"]), "", "", "", "", "p99 ≤ 50 ms, 0 missed",
-            ok(s["lag_p99"] <= 50 and s["missed"] == 0))
-        row("1,000 checks: start-to-start gap − interval p99 ms (incl. ±50 ms jitter)", "%.0f" % s["gap_p99"],
+    for s in results.get("scale", []):
+        quarter = s["n"] * 1.0 / s["interval"] <= 1000 and s["type"] == "redis" and s["n"] >= 1000
+        row("%s: CPU %% of one core / µs per run" % s["label"], "%.1f %% / %.0f µs" % (s["cpu"], s["us_per_run"]),
+            "", "", "", "", "< 25 %" if quarter else "", ok(s["cpu"] < 25) if quarter else "")
+        row("%s: runs/s (expected) / missed / start lag p99 ms" % s["label"],
+            "%.0f (%d) / %d / ≤ %g" % (s["runs_per_s"], s["expected_per_s"], s["missed"], s["lag_p99"]),
+            "", "", "", "", "p99 ≤ 50 ms, 0 missed", ok(s["lag_p99"] <= 50 and s["missed"] == 0))
+        row("%s: VmRSS MiB / snapshot build ms / GET /health p99 ms (KiB)" % s["label"],
+            "%.1f / %.2f / %.1f (%.0f)" % (s["rss"], s["build_ms"], s["health_p99"], s["health_kb"]),
             "", "", "", "", "", "")
     if "hist_rate" in results:
         row("history insert rate, rows/s", fmt_num(results["hist_rate"]), "", "", "", "", "≥ 200,000",

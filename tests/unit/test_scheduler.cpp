@@ -47,8 +47,8 @@ bool eventually(SnapshotSlot& slot, const std::function<bool(const Snapshot&)>& 
 }
 
 const CheckView* view(const Snapshot& s, const std::string& name) {
-    for (const auto& v : s.views)
-        if (v->name == name) return v.get();
+    for (const PublishedCheck& c : s.checks)
+        if (c.view->name == name) return c.view.get();
     return nullptr;
 }
 
@@ -122,17 +122,17 @@ TEST_CASE("scheduler publishes results and the group follows them", "[scheduler]
                 *fault_registry(), slot, "test", nullptr, clock);
     s.start();
     REQUIRE(slot.load());
-    REQUIRE(eventually(slot, [](const Snapshot& snap) { return snap.groups.at("default").status == Status::pass; }));
-    CHECK(slot.load()->groups.at("default").code == 200);
+    REQUIRE(eventually(slot, [](const Snapshot& snap) { return snap.group("default").rendered.status == Status::pass; }));
+    CHECK(slot.load()->group("default").rendered.code == 200);
     f.write("fail broken on purpose");
     // The second run comes within one and a half intervals of the first.
     REQUIRE(advance(clock, Millis(160), s));
-    REQUIRE(eventually(slot, [](const Snapshot& snap) { return snap.groups.at("default").status == Status::fail; }));
+    REQUIRE(eventually(slot, [](const Snapshot& snap) { return snap.group("default").rendered.status == Status::fail; }));
     auto snap = slot.load();
-    CHECK(snap->groups.at("default").code == 503);
-    CHECK(snap->verdicts.at("default").cause == "f: fail (critical)");
-    CHECK_THAT(snap->groups.at("default").full, Catch::Contains("broken on purpose"));
-    CHECK(snap->groups.at("default").brief == R"({"status":"fail"})");
+    CHECK(snap->group("default").rendered.code == 503);
+    CHECK(snap->group("default").verdict.cause == "f: fail (critical)");
+    CHECK_THAT(snap->group("default").rendered.full(), Catch::Contains("broken on purpose"));
+    CHECK(snap->group("default").rendered.brief == R"({"status":"fail"})");
 }
 
 TEST_CASE("a run still going after its deadline is recorded as a timeout at once", "[scheduler]") {
@@ -219,8 +219,8 @@ TEST_CASE("a hung plugin call marks its check stuck, others keep running, runs r
     CHECK(view(*later, "hang")->runs == 2);
     CHECK(view(*later, "hang")->timeouts == 1);
     // The marker is no run's duration: only the timeout was observed.
-    CHECK(view(*later, "hang")->duration_count == 1);
-    CHECK(later->groups.at("default").status == Status::fail);
+    CHECK(view(*later, "hang")->durations.count == 1);
+    CHECK(later->group("default").rendered.status == Status::fail);
     gate.write("open");
     REQUIRE(eventually(slot, [](const Snapshot& snap) { return !view(snap, "hang")->stuck; }));
     REQUIRE(advance(clock, Millis(10), s));
@@ -240,7 +240,7 @@ TEST_CASE("a check whose create() fails is failed with the reason, others run", 
     REQUIRE(eventually(slot, [](const Snapshot& snap) { return view(snap, "count")->runs >= 2; }));
     auto snap = slot.load();
     CHECK(view(*snap, "bad")->setup_error == "fixture_create_fails: refusing to start: no host");
-    CHECK_THAT(snap->verdicts.at("default").cause, Catch::Contains("bad: fail (critical)"));
+    CHECK_THAT(snap->group("default").verdict.cause, Catch::Contains("bad: fail (critical)"));
 }
 
 TEST_CASE("draining fails the groups at once", "[scheduler]") {
@@ -249,10 +249,10 @@ TEST_CASE("draining fails the groups at once", "[scheduler]") {
     Scheduler s(config(R"([{"name": "count", "type": "fixture_counter", "interval": "100ms", "timeout": "50ms"}])"),
                 *fault_registry(), slot, "test", nullptr, clock);
     s.start();
-    REQUIRE(eventually(slot, [](const Snapshot& snap) { return snap.groups.at("default").status == Status::pass; }));
+    REQUIRE(eventually(slot, [](const Snapshot& snap) { return snap.group("default").rendered.status == Status::pass; }));
     s.set_draining(true);
-    CHECK(slot.load()->groups.at("default").status == Status::fail);
-    CHECK(slot.load()->verdicts.at("default").cause == "draining");
+    CHECK(slot.load()->group("default").rendered.status == Status::fail);
+    CHECK(slot.load()->group("default").verdict.cause == "draining");
 }
 
 TEST_CASE("checks started together run at once, then spread over their interval", "[scheduler]") {
@@ -267,8 +267,8 @@ TEST_CASE("checks started together run at once, then spread over their interval"
     s.start();
     auto all_ran = [](int n) {
         return [n](const Snapshot& snap) {
-            for (const auto& v : snap.views)
-                if (v->runs < uint64_t(n)) return false;
+            for (const auto& c : snap.checks)
+                if (c.view->runs < uint64_t(n)) return false;
             return true;
         };
     };
@@ -277,10 +277,11 @@ TEST_CASE("checks started together run at once, then spread over their interval"
     REQUIRE(eventually(slot, all_ran(2)));
     auto snap = slot.load();
     MonoTime second_min = MonoTime::max(), second_max = MonoTime::min();
-    for (const auto& v : snap->views) {
+    for (const auto& c : snap->checks) {
+        const CheckViewPtr& v = c.view;
         REQUIRE(v->recent.size() >= 2);
-        MonoTime first = v->recent[v->recent.size() - 1].mono_time;
-        MonoTime second = v->recent[v->recent.size() - 2].mono_time;
+        MonoTime first = v->recent[v->recent.size() - 1]->mono_time;
+        MonoTime second = v->recent[v->recent.size() - 2]->mono_time;
         CHECK(first == t0);  // every first run at once
         // The second run comes between half an interval and one and a half intervals after the first.
         CHECK(second - first >= Millis(500));
@@ -326,7 +327,7 @@ TEST_CASE("reconfigure keeps unchanged checks, restarts changed ones, stops remo
     REQUIRE(eventually(slot, [](const Snapshot& snap) { return view(snap, "changed")->runs >= 1; }));
     auto later = slot.load();
     CHECK(view(*later, "kept")->last->output == "run " + std::to_string(view(*later, "kept")->runs));
-    CHECK(view(*later, "changed")->recent.back().output == "run 1");
+    CHECK(view(*later, "changed")->recent.back()->output == "run 1");
     size_t gone_results = history.count("gone", EventKind::result);
     for (int i = 0; i < 3; ++i) REQUIRE(advance(clock, Millis(100), s));
     REQUIRE(eventually(slot, [&](const Snapshot& snap) { return view(snap, "kept")->runs >= view(*later, "kept")->runs + 2; }));

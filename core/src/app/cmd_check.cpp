@@ -18,8 +18,8 @@ namespace {
 
 // Every check has its first result (or could not be created): the table can be printed.
 bool all_ran(const Snapshot& snap) {
-    for (const auto& v : snap.views)
-        if (v->runs == 0 && v->setup_error.empty()) return false;
+    for (const PublishedCheck& c : snap.checks)
+        if (c.view->runs == 0 && c.view->setup_error.empty()) return false;
     return true;
 }
 
@@ -53,7 +53,8 @@ int cmd_check(const Args& args) {
     // library unloaded under it by static destructors.
     bool abandoned = scheduler.runs_in_flight(true) > 0;
     std::printf("%-20s %-10s %-6s %8s  %s\n", "CHECK", "TYPE", "STATUS", "MS", "OUTPUT");
-    for (const auto& v : snap->views) {
+    for (const PublishedCheck& c : snap->checks) {
+        const CheckViewPtr& v = c.view;
         Status status = Status::fail;
         std::string output;
         int64_t ms = 0;
@@ -75,7 +76,7 @@ int cmd_check(const Args& args) {
         std::printf("%-20s %-10s %-6s %8lld  %s%s\n", v->name.c_str(), v->type.c_str(), to_string(status),
                     static_cast<long long>(ms), output.c_str(), value.c_str());
     }
-    const GroupVerdict& verdict = snap->verdicts.at("default");
+    const GroupVerdict& verdict = snap->group("default").verdict;
     std::printf("\ndefault: %s%s%s\n", to_string(verdict.status), verdict.cause.empty() ? "" : ": ",
                 verdict.cause.c_str());
     int code = verdict.status == Status::pass ? 0 : verdict.status == Status::warn ? 1 : 2;

@@ -1,4 +1,5 @@
 #include "app/daemon.h"
+#include "common/thread_name.h"
 
 #include "app/logging.h"
 #include "version.h"
@@ -147,7 +148,10 @@ int Daemon::run() {
     scheduler_ = std::make_unique<Scheduler>(config_, *registry_, slot_, host_name(), history_.get());
     scheduler_->start();
     server_->start();
-    reloader_ = std::thread([this] { reload_thread(); });
+    reloader_ = std::thread([this] {
+        name_this_thread("vitals-reload");
+        reload_thread();
+    });
     spdlog::info("vitals {} listening on {}:{} with {} checks ({} plugin types loaded)", VITALS_VERSION,
                  cfg.server.address, server_->port(), cfg.checks.size(), registry_->types().size());
 

@@ -1,4 +1,5 @@
 #include "common/worker_pool.h"
+#include "common/thread_name.h"
 
 #include <algorithm>
 #include <atomic>
@@ -19,6 +20,7 @@ struct WorkerPool::State {
     size_t overdue = 0;    // threads stuck in an overdue call
     size_t threads = 0;    // threads alive
     bool stopping = false;
+    const char* name = "vitals-worker";
     // Every thread's handle, with a flag it sets as its very last step. stop() joins the threads
     // that are done (so their thread-local destructors, OpenSSL's per-thread state among them, have
     // run before the process exits) and leaves those still inside a plugin call.
@@ -44,8 +46,9 @@ struct WorkerPool::State {
     }
 };
 
-WorkerPool::WorkerPool(size_t threads, size_t max_extra) : state_(std::make_shared<State>()) {
+WorkerPool::WorkerPool(size_t threads, size_t max_extra, const char* name) : state_(std::make_shared<State>()) {
     state_->max_extra = max_extra;
+    state_->name = name;
     set_threads(threads);
 }
 
@@ -62,6 +65,7 @@ void WorkerPool::set_threads(size_t threads) {
 WorkerPool::~WorkerPool() { stop(std::chrono::milliseconds(1000)); }
 
 void WorkerPool::worker(std::shared_ptr<State> s, std::shared_ptr<std::atomic<bool>> done) {
+    name_this_thread(s->name);
     std::unique_lock<std::mutex> lock(s->mu);
     for (;;) {
         // Too many threads (an overdue call came back after its replacement started): leave.

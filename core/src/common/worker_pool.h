@@ -16,7 +16,8 @@ namespace vitals {
 
 class WorkerPool {
 public:
-    WorkerPool(size_t threads, size_t max_extra);
+    // `name` names its threads (at most 15 characters).
+    WorkerPool(size_t threads, size_t max_extra, const char* name);
     ~WorkerPool();  // stops; threads still inside a plugin call are abandoned (they hold their state)
 
     // Queues a job. `overdue` may be set later by the caller to say the job's thread is lost to a

@@ -1,4 +1,5 @@
 #include "history/history_writer.h"
+#include "common/thread_name.h"
 
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
@@ -19,7 +20,12 @@ HistoryWriter::HistoryWriter(HistoryWriterOptions options) : options_(std::move(
 
 HistoryWriter::~HistoryWriter() { stop(); }
 
-void HistoryWriter::start() { thread_ = std::thread([this] { loop(); }); }
+void HistoryWriter::start() {
+    thread_ = std::thread([this] {
+        name_this_thread("vitals-history");
+        loop();
+    });
+}
 
 void HistoryWriter::stop() {
     {
@@ -53,8 +59,13 @@ void HistoryWriter::record(HistoryEvent event) {
             }
         }
         if (event.kind == EventKind::result) ++queued_results_;
+        bool was_empty = queue_.empty();
+        if (was_empty) first_queued_at_ = std::chrono::steady_clock::now();
         queue_.push_back(std::move(event));
         ++enqueued_;
+        // The writer needs waking for the first event (to start lingering) and for a full batch;
+        // the others it finds when it wakes.
+        if (!was_empty && queue_.size() != options_.batch_size) return;
     }
     cv_.notify_one();
 }
@@ -62,8 +73,10 @@ void HistoryWriter::record(HistoryEvent event) {
 bool HistoryWriter::flush(std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mu_);
     uint64_t target = enqueued_;
+    ++flush_waiters_;
     cv_.notify_one();
     flushed_.wait_for(lock, timeout, [&] { return processed_ >= target || stopping_; });
+    --flush_waiters_;
     return processed_ >= target;
 }
 
@@ -242,10 +255,19 @@ void HistoryWriter::loop() {
             std::unique_lock<std::mutex> lock(mu_);
             // Wake for new events (at once, unless waiting to retry after an error), to retry, to
             // prune, or to stop.
+            // New events wait out the linger (see HistoryWriterOptions) for company.
             auto wake = failing_ ? next_attempt_ : last_prune_ + options_.prune_every;
-            cv_.wait_until(lock, wake, [&] {
-                return stopping_ || ((!queue_.empty() || !batch.empty()) && (!failing_ || Clock::now() >= next_attempt_));
-            });
+            auto ready = [&] {
+                if (queue_.empty() && batch.empty()) return false;
+                if (failing_) return Clock::now() >= next_attempt_;
+                return !batch.empty() || flush_waiters_ > 0 || queue_.size() >= options_.batch_size ||
+                       Clock::now() >= first_queued_at_ + options_.linger;
+            };
+            while (!stopping_ && !ready()) {
+                auto until = wake;
+                if (!queue_.empty() && !failing_) until = std::min(until, first_queued_at_ + options_.linger);
+                if (cv_.wait_until(lock, until) == std::cv_status::timeout && Clock::now() >= wake) break;
+            }
             // Stopping: write what is queued, unless the database is unusable (flush() gave it its time).
             if (stopping_ && (failing_ || (queue_.empty() && batch.empty()))) break;
             while (!queue_.empty() && batch.size() < options_.batch_size) {

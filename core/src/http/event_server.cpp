@@ -1,4 +1,5 @@
 #include "http/event_server.h"
+#include "common/thread_name.h"
 
 #include "http/request_head.h"
 #include "common/worker_pool.h"
@@ -549,13 +550,16 @@ EventServer::EventServer(Poco::Net::ServerSocket socket, Handler handler, IsSlow
     m.opt.loops = std::max<size_t>(1, m.opt.loops);
     m.connections = &connections_;
     for (size_t i = 0; i < m.opt.loops; ++i) m.loops.push_back(std::make_unique<Loop>(m));
-    m.workers = std::make_unique<WorkerPool>(options.slow_workers, 0);
+    m.workers = std::make_unique<WorkerPool>(options.slow_workers, 0, "vitals-slow");
 }
 
 EventServer::~EventServer() { stop(); }
 
 void EventServer::start() {
-    for (auto& loop : impl_->loops) threads_.emplace_back([l = loop.get()] { l->run(); });
+    for (auto& loop : impl_->loops) threads_.emplace_back([l = loop.get()] {
+        name_this_thread("vitals-http");
+        l->run();
+    });
 }
 
 void EventServer::stop() {

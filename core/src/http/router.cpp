@@ -59,18 +59,18 @@ private:
             if (!snap) return problem(503, "starting up");
             const RenderedStatus* status = nullptr;
             if (route_ == Route::health_check) {
-                auto it = snap->checks.find(rest.substr(7));
-                if (it == snap->checks.end()) return problem(404, "no check named \"" + rest.substr(7) + "\"");
-                status = &it->second;
+                const PublishedCheck* check = snap->find_check(rest.substr(7));
+                if (!check) return problem(404, "no check named \"" + rest.substr(7) + "\"");
+                status = &check->rendered;
             } else {
-                auto it = snap->groups.find(rest);
-                if (it == snap->groups.end()) return problem(404, "no group named \"" + rest + "\"");
-                status = &it->second;
+                const PublishedGroup* group = snap->find_group(rest);
+                if (!group) return problem(404, "no group named \"" + rest + "\"");
+                status = &group->rendered;
             }
             // The snapshot carries the server settings it was built under: a status request reads
             // nothing else.
             return reply(status->code, "application/health+json",
-                         show_details(snap->details, snap->admin_token_env) ? status->full : status->brief);
+                         show_details(snap->details, snap->admin_token_env) ? status->full() : status->brief);
         }
         if (route_ == Route::metrics) {
             if (!read) return method_not_allowed("GET, HEAD", path);

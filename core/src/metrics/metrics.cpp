@@ -31,6 +31,24 @@ std::string number(double v) {
     return buf;
 }
 
+// The series of one histogram: cumulative buckets, +Inf, sum and count. `labels` is "" or
+// `check="x"` (without braces).
+template <size_t N>
+void put_histogram(std::string& out, const char* name, const std::string& labels, const std::array<double, N>& bounds,
+                   const FixedHistogram<N>& h) {
+    std::string sep = labels.empty() ? "" : labels + ",";
+    std::string own = labels.empty() ? "" : "{" + labels + "}";
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < N; ++i) {
+        cumulative += h.counts[i];
+        out += std::string(name) + "_bucket{" + sep + "le=\"" + number(bounds[i]) + "\"} " + std::to_string(cumulative) +
+               "\n";
+    }
+    out += std::string(name) + "_bucket{" + sep + "le=\"+Inf\"} " + std::to_string(h.count) + "\n";
+    out += std::string(name) + "_sum" + own + " " + number(h.sum) + "\n";
+    out += std::string(name) + "_count" + own + " " + std::to_string(h.count) + "\n";
+}
+
 void header(std::string& out, const char* name, const char* type, const char* help) {
     out += "# HELP ";
     out += name;
@@ -47,40 +65,30 @@ void header(std::string& out, const char* name, const char* type, const char* he
 
 std::string render_metrics(const Snapshot& snap, const RuntimeCounters& rc, const HttpCounters& http) {
     std::string out;
-    out.reserve(4096 + snap.views.size() * 1500);
+    out.reserve(4096 + snap.checks.size() * 1500);
 
     header(out, "vitals_build_info", "gauge", "Build information; always 1.");
     out += "vitals_build_info{version=\"" VITALS_VERSION "\"} 1\n";
 
     header(out, "vitals_check_status", "gauge", "1 for the check's current status (stateset), else 0.");
-    for (const auto& view : snap.views) {
-        const CheckView& v = *view;
-        auto it = snap.checks.find(v.name);
-        Status current = it == snap.checks.end() ? Status::fail : it->second.status;
+    for (const PublishedCheck& c : snap.checks) {
+        const CheckView& v = *c.view;
+        Status current = c.standing.status;
         for (Status s : {Status::pass, Status::warn, Status::fail})
             out += "vitals_check_status{check=\"" + label(v.name) + "\",status=\"" + to_string(s) + "\"} " +
                    (s == current ? "1\n" : "0\n");
     }
 
     header(out, "vitals_check_duration_seconds", "histogram", "Duration of check runs.");
-    for (const auto& view : snap.views) {
-        const CheckView& v = *view;
-        std::string check = label(v.name);
-        uint64_t cumulative = 0;
-        for (size_t i = 0; i < CheckView::kDurationBuckets.size(); ++i) {
-            cumulative += v.duration_counts[i];
-            out += "vitals_check_duration_seconds_bucket{check=\"" + check + "\",le=\"" +
-                   number(CheckView::kDurationBuckets[i]) + "\"} " + std::to_string(cumulative) + "\n";
-        }
-        out += "vitals_check_duration_seconds_bucket{check=\"" + check + "\",le=\"+Inf\"} " +
-               std::to_string(v.duration_count) + "\n";
-        out += "vitals_check_duration_seconds_sum{check=\"" + check + "\"} " + number(v.duration_sum) + "\n";
-        out += "vitals_check_duration_seconds_count{check=\"" + check + "\"} " + std::to_string(v.duration_count) + "\n";
+    for (const PublishedCheck& c : snap.checks) {
+        const CheckView& v = *c.view;
+        put_histogram(out, "vitals_check_duration_seconds", "check=\"" + label(v.name) + "\"",
+                      CheckView::kDurationBuckets, v.durations);
     }
 
     header(out, "vitals_check_runs_total", "counter", "Check results recorded, by raw result.");
-    for (const auto& view : snap.views) {
-        const CheckView& v = *view;
+    for (const PublishedCheck& c : snap.checks) {
+        const CheckView& v = *c.view;
         std::string check = label(v.name);
         out += "vitals_check_runs_total{check=\"" + check + "\",result=\"pass\"} " + std::to_string(v.passes) + "\n";
         out += "vitals_check_runs_total{check=\"" + check + "\",result=\"warn\"} " + std::to_string(v.warns) + "\n";
@@ -88,14 +96,28 @@ std::string render_metrics(const Snapshot& snap, const RuntimeCounters& rc, cons
     }
 
     header(out, "vitals_check_timeouts_total", "counter", "Check runs that overran their timeout.");
-    for (const auto& v : snap.views)
-        out += "vitals_check_timeouts_total{check=\"" + label(v->name) + "\"} " + std::to_string(v->timeouts) + "\n";
+    for (const PublishedCheck& c : snap.checks)
+        out += "vitals_check_timeouts_total{check=\"" + label(c.view->name) + "\"} " + std::to_string(c.view->timeouts) +
+               "\n";
+
+    // The scheduler's own cost and punctuality (issue 14, item 19).
+    const SchedulerStats& st = snap.scheduler;
+    header(out, "vitals_scheduler_start_lag_seconds", "histogram",
+           "Delay from a run's due time until a worker started it.");
+    put_histogram(out, "vitals_scheduler_start_lag_seconds", "", SchedulerStats::kLagBuckets, st.lag);
+    header(out, "vitals_scheduler_missed_runs_total", "counter",
+           "Due runs that never started: the check was stuck, or its run started an interval or more late.");
+    out += "vitals_scheduler_missed_runs_total " + std::to_string(st.missed_runs) + "\n";
+    header(out, "vitals_snapshot_builds_total", "counter", "Status snapshots built.");
+    out += "vitals_snapshot_builds_total " + std::to_string(st.snapshots) + "\n";
+    header(out, "vitals_snapshot_build_seconds_total", "counter", "Time spent building status snapshots.");
+    out += "vitals_snapshot_build_seconds_total " + number(st.snapshot_seconds) + "\n";
 
     header(out, "vitals_group_status", "gauge", "1 for the group's current status (stateset), else 0.");
-    for (const auto& [name, g] : snap.groups)
+    for (const auto& g : snap.groups)
         for (Status s : {Status::pass, Status::warn, Status::fail})
-            out += "vitals_group_status{group=\"" + label(name) + "\",status=\"" + to_string(s) + "\"} " +
-                   (s == g.status ? "1\n" : "0\n");
+            out += "vitals_group_status{group=\"" + label(g->name) + "\",status=\"" + to_string(s) + "\"} " +
+                   (s == g->verdict.status ? "1\n" : "0\n");
 
     header(out, "vitals_draining", "gauge", "1 while draining (admin drain or SIGTERM with shutdown.drain).");
     out += std::string("vitals_draining ") + (rc.draining ? "1\n" : "0\n");

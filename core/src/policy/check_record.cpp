@@ -56,7 +56,7 @@ void CheckRecord::apply(CheckResult r, HistorySink* history) {
             history->record(std::move(ev));
         }
     }
-    v.recent.push_front(r);
+    v.recent.push_front(std::make_shared<const CheckResult>(r));
     if (v.recent.size() > CheckView::kRecent) v.recent.pop_back();
     v.last = std::move(r);
 }

@@ -3,6 +3,7 @@
 // parts reading it do not depend on the scheduler.
 #pragma once
 
+#include "common/histogram.h"
 #include "common/result.h"
 #include "common/status.h"
 #include "common/time_format.h"
@@ -95,24 +96,18 @@ struct CheckView {
     uint64_t warns = 0;
     uint64_t fails = 0;
     uint64_t timeouts = 0;
-    std::deque<CheckResult> recent;  // newest first, at most kRecent
+    // Newest first, at most kRecent. Shared: a view is copied for every snapshot it changes, and
+    // its recent results (which a copy would duplicate string by string) never change.
+    std::deque<std::shared_ptr<const CheckResult>> recent;
     static constexpr size_t kRecent = 10;
 
     // Run durations for the vitals_check_duration_seconds histogram (upper bounds in seconds).
     static constexpr std::array<double, 11> kDurationBuckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                              0.5,   1,    2.5,   5,    10};
-    std::array<uint64_t, kDurationBuckets.size()> duration_counts{};  // non-cumulative
-    uint64_t duration_count = 0;
-    double duration_sum = 0;
+    FixedHistogram<kDurationBuckets.size()> durations;
     void observe_duration(std::chrono::microseconds d) {
-        double secs = double(d.count()) / 1e6;  // microseconds: sub-millisecond runs do not sum to 0
-        for (size_t i = 0; i < kDurationBuckets.size(); ++i)
-            if (secs <= kDurationBuckets[i]) {
-                ++duration_counts[i];
-                break;
-            }
-        ++duration_count;
-        duration_sum += secs;
+        // Microseconds: sub-millisecond runs do not sum to 0.
+        durations.observe(double(d.count()) / 1e6, kDurationBuckets);
     }
 };
 

@@ -27,8 +27,37 @@ Standing check_standing(const CheckView& v, MonoTime now, bool in_start_period) 
     return {v.effective, output, Basis::result};
 }
 
+MonoTime standing_changes_after(const CheckView& v, MonoTime now) {
+    if (!v.setup_error.empty() || v.stuck || !v.established || !v.last) return MonoTime::max();
+    auto age = now - v.last->mono_time;
+    if (age <= v.stale_after) return v.last->mono_time + v.stale_after + std::chrono::nanoseconds(1);
+    // Stale: its output says how many whole seconds ago; the next second changes it.
+    auto whole = std::chrono::duration_cast<std::chrono::seconds>(age);
+    return v.last->mono_time + whole + std::chrono::seconds(1);
+}
+
+bool counts_toward_group(const Member& m) { return m.impact != Impact::ignore && m.standing.counted; }
+
+bool in_quorum(const Member& m) { return m.impact == Impact::critical && m.scope == Scope::local; }
+
 GroupVerdict evaluate_group(const GroupConfig& group, const std::vector<Member>& members, Status shared_fail,
                             bool draining) {
+    QuorumTally tally;
+    std::vector<const Member*> not_passing;
+    for (const auto& m : members) {
+        if (!counts_toward_group(m)) continue;
+        bool passes = m.standing.status == Status::pass;
+        if (in_quorum(m)) {
+            ++tally.members;
+            if (passes) ++tally.passing;
+        }
+        if (!passes) not_passing.push_back(&m);
+    }
+    return judge_group(group, tally, not_passing, shared_fail, draining);
+}
+
+GroupVerdict judge_group(const GroupConfig& group, const QuorumTally& tally,
+                         const std::vector<const Member*>& not_passing, Status shared_fail, bool draining) {
     if (draining && group.drain) return {Status::fail, "draining"};
 
     GroupVerdict verdict;
@@ -56,29 +85,20 @@ GroupVerdict evaluate_group(const GroupConfig& group, const std::vector<Member>&
             add_cause(m, "critical");
         }
     };
-    auto counts = [](const Member& m) { return m.impact != Impact::ignore && m.standing.counted; };
 
     if (group.quorum > 0) {
         // Only critical, local members make up the quorum (SPEC §4); a degraded or shared member
         // that does not pass warns the group (shared: policy.shared_fail), as outside a quorum.
-        auto in_quorum = [](const Member& m) { return m.impact == Impact::critical && m.scope == Scope::local; };
-        int members_in_quorum = 0, passing = 0;
-        for (const auto& m : members) {
-            if (!counts(m) || !in_quorum(m)) continue;
-            ++members_in_quorum;
-            if (m.standing.status == Status::pass) ++passing;
+        if (tally.passing < group.quorum || tally.passing < tally.members) {
+            verdict.status = tally.passing < group.quorum ? Status::fail : Status::warn;
+            causes.push_back("quorum " + std::to_string(tally.passing) + " of " + std::to_string(group.quorum));
+            for (const Member* m : not_passing)
+                if (in_quorum(*m)) add_cause(*m, "quorum member");
         }
-        if (passing < group.quorum || passing < members_in_quorum) {
-            verdict.status = passing < group.quorum ? Status::fail : Status::warn;
-            causes.push_back("quorum " + std::to_string(passing) + " of " + std::to_string(group.quorum));
-            for (const auto& m : members)
-                if (counts(m) && in_quorum(m) && m.standing.status != Status::pass) add_cause(m, "quorum member");
-        }
-        for (const auto& m : members)
-            if (counts(m) && !in_quorum(m) && m.standing.status != Status::pass) contribute(m);
+        for (const Member* m : not_passing)
+            if (!in_quorum(*m)) contribute(*m);
     } else {
-        for (const auto& m : members)
-            if (counts(m) && m.standing.status != Status::pass) contribute(m);
+        for (const Member* m : not_passing) contribute(*m);
     }
     for (size_t i = 0; i < causes.size(); ++i) verdict.cause += (i ? "; " : "") + causes[i];
     return verdict;

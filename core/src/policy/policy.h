@@ -28,6 +28,12 @@ struct Standing {
 };
 Standing check_standing(const CheckView& v, MonoTime now, bool in_start_period);
 
+// The first moment after `now` at which check_standing may answer differently for the same view
+// by the passing of time alone (it goes stale, or its stale age moves to the next second);
+// MonoTime::max() if never. The end of policy.start_period is the caller's to watch. A snapshot
+// re-evaluates a check then, and otherwise only when its view changes.
+MonoTime standing_changes_after(const CheckView& v, MonoTime now);
+
 struct Member {
     std::string name;
     Impact impact = Impact::critical;
@@ -43,5 +49,18 @@ struct GroupVerdict {
 // Combines the members of `group`. `shared_fail` is policy.shared_fail; `draining` is the drain state.
 GroupVerdict evaluate_group(const GroupConfig& group, const std::vector<Member>& members, Status shared_fail,
                             bool draining);
+
+// The same verdict from what it depends on: how many counted members make up the quorum and how
+// many of those pass, and the counted members that do not pass, in the group's order. A group's
+// verdict thus costs its failing members, not all of them (StatusPublisher keeps these up to date
+// as members change).
+struct QuorumTally {
+    int members = 0;  // counted critical local members (those a quorum is made of)
+    int passing = 0;  // of which pass
+};
+bool counts_toward_group(const Member& m);  // not ignored, and counted (see Standing::counted)
+bool in_quorum(const Member& m);            // critical and local
+GroupVerdict judge_group(const GroupConfig& group, const QuorumTally& tally,
+                         const std::vector<const Member*>& not_passing, Status shared_fail, bool draining);
 
 }  // namespace vitals

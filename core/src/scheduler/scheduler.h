@@ -5,6 +5,10 @@
 // (snapshot/publisher.h).
 //
 // One scheduler thread; plugin calls run on a WorkerPool. At most one run per check is in flight.
+// Every check has one pending event at a time (its next due time, the moment its overrunning run is
+// declared timed out, or the moment it counts as stuck), kept in a min-heap: a wake handles what is
+// due and sleeps until the next event, whatever the number of checks (issue 14, item 19). Wakes are
+// rounded up to a 5 ms grid, so checks due within the same 5 ms start together.
 // A run that ends past its deadline is recorded as `fail` "timed out after N ms", whatever it
 // answered; one still running a little after its deadline is recorded so at once and its late
 // answer discarded. A call still running when the next run is due marks the check stuck, and no run
@@ -26,6 +30,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <queue>
 #include <thread>
 #include <vector>
 
@@ -65,28 +70,66 @@ private:
     std::shared_ptr<Entry> make_entry(const CheckConfig& c, const PluginRegistry& registry, bool strict_permissions,
                                       bool by_reload);
     void loop();
-    MonoTime step(MonoTime now);  // requires mu_; one pass: runs due, timeouts, stuck, publish. Next wake.
+    MonoTime step(MonoTime now);  // requires mu_; one pass: the events due. Next wake.
+    void visit(const std::shared_ptr<Entry>& e, MonoTime now);  // requires mu_; handles e's due event
+    void schedule(Entry& e);      // requires mu_; pushes e's next event (and wakes the loop if earlier)
+    void rebuild_timers();        // requires mu_; one event per entry, after a new set of entries
     void dispatch(const std::shared_ptr<Entry>& e, MonoTime now);  // requires mu_
-    void complete(const std::shared_ptr<Entry>& e, uint64_t run_id, RunResult run, MonoTime started);
+    void complete(const std::shared_ptr<Entry>& e, uint64_t run_id, RunResult run, MonoTime started, MonoTime due);
     void record(Entry& e, RunResult run, MonoTime finished, MonoTime::duration took);  // requires mu_
-    void publish_locked(MonoTime now);  // requires mu_
+    void changed(Entry& e);  // requires mu_; e's view changed: hands a copy to the publishing thread
     uint64_t rng_next();
     Millis jitter(Millis interval);  // uniform in [0, interval / 10)
-    MonoTime::duration coalesce_window() const;
+
+    // Publishing runs on a thread of its own ("vitals-publish"): building a snapshot never holds
+    // mu_, so results are recorded and runs started while it builds. The scheduler hands it copies
+    // of changed views (and new configurations) through `pub_`; it alone uses the publisher.
+    void publish_loop();
+    std::vector<CheckViewPtr> views_for_reset();  // requires mu_: every entry's view, published anew
+    void request_publish_and_wait();  // requires neither lock: a snapshot reflecting what was handed on
+    MonoTime::duration coalesce_window() const;  // publishing thread only
 
     const Clock& clock_;
     std::shared_ptr<const Config> config_;
     HistorySink* history_;
-    StatusPublisher publisher_;  // used under mu_
+    StatusPublisher publisher_;  // the publishing thread's (and start()'s, before it runs)
     MonoTime started_at_;
+
+    struct PublishQueue {
+        std::vector<std::pair<uint32_t, CheckViewPtr>> updates;
+        std::shared_ptr<const Config> reset_config;  // set: publisher_.reset() with reset_views first
+        std::vector<CheckViewPtr> reset_views;
+        bool draining = false;
+        SchedulerStats stats;
+        uint64_t requested = 0;  // publishes asked for (and waited on) by request_publish_and_wait
+        uint64_t done = 0;       // the newest request a published snapshot reflects
+        bool stopping = false;
+    };
+    std::mutex pub_mu_;  // after mu_ when both are held; never held while building
+    std::condition_variable pub_cv_;
+    std::condition_variable pub_done_;
+    PublishQueue pub_;
+    // The publishing thread's own:
+    MonoTime last_publish_{};                              // on clock_: snapshots age at least every second
+    std::chrono::steady_clock::time_point last_build_{};  // real time: coalescing bounds CPU
+    MonoTime::duration publish_cost_{};                    // how long the last snapshot build took
+    std::shared_ptr<const Config> publish_config_;         // the configuration publisher_ has
+    uint64_t snapshots_ = 0;
+    double snapshot_seconds_ = 0;
+    std::thread publish_thread_;
 
     mutable std::mutex mu_;
     std::condition_variable cv_;
     std::vector<std::shared_ptr<Entry>> entries_;
-    bool dirty_ = true;
-    MonoTime last_publish_{};                              // on clock_: snapshots age at least every second
-    std::chrono::steady_clock::time_point last_build_{};  // real time: coalescing bounds CPU
-    MonoTime::duration publish_cost_{};                    // how long the last snapshot build took
+    struct Timer {
+        MonoTime at;
+        uint32_t entry;  // position in entries_
+        uint64_t seq;    // valid while it equals the entry's timer_seq
+        bool operator>(const Timer& o) const { return at > o.at; }
+    };
+    std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+    MonoTime planned_wake_ = MonoTime::max();  // when the loop, waiting, wakes next
+    SchedulerStats stats_;                      // lag and missed runs (snapshot counts: the publisher's)
     std::atomic<bool> draining_{false};
     bool stopping_ = false;
     uint64_t rng_state_;

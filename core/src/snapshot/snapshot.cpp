@@ -3,10 +3,10 @@
 #include "common/json_out.h"
 #include "version.h"
 
+#include <algorithm>
 #include <cmath>
-#include <mutex>
+#include <stdexcept>
 #include <string_view>
-#include <unordered_map>
 
 namespace vitals {
 
@@ -48,32 +48,64 @@ void put_head(JsonObject& o, Status status, const std::string& service_id) {
     o.str("status", to_string(status)).str("version", VITALS_VERSION).str("serviceId", service_id);
 }
 
-// ---- per-check rendering, reused across snapshots while its inputs are unchanged
+}  // namespace
 
-struct CheckRender {
-    // The inputs it was rendered from (holding the view keeps its address from being reused).
-    CheckViewPtr view;
-    Standing standing;
-    std::string service_id;
-    // "key":[component] for a "checks" map, and the /health/checks/{name} body.
-    std::string entry;
-    std::string full;
-    uint64_t used = 0;  // generation of the last build that used it
-};
+size_t RenderedStatus::full_size() const {
+    size_t n = full_head.size() + full_tail.size();
+    for (const auto& p : full_parts) n += p->size();
+    return n;
+}
 
-void render_check(CheckRender& r) {
-    const CheckView& v = *r.view;
-    const Standing& st = r.standing;
-    r.entry.clear();
-    append_json_string(r.entry, measurement_key(v));
-    r.entry += ":[";
-    put_component(r.entry, v, st);
-    r.entry += ']';
+std::string RenderedStatus::full() const {
+    std::string out;
+    out.reserve(full_size());
+    out += full_head;
+    for (const auto& p : full_parts) out += *p;
+    out += full_tail;
+    return out;
+}
 
-    r.full.clear();
-    r.full.reserve(600 + r.entry.size() + v.recent.size() * 120);
-    JsonObject o(r.full);
-    put_head(o, st.status, r.service_id);
+PublishedCheckPtr publish_check(CheckViewPtr view, const Standing& st, int code, const std::string& service_id,
+                                const PublishedCheck* previous) {
+    auto pc = std::make_shared<PublishedCheck>();
+    const CheckView& v = *view;
+    pc->view = std::move(view);
+    pc->standing = st;
+    std::string& entry = pc->entry;
+    append_json_string(entry, measurement_key(v));
+    entry += ":[";
+    put_component(entry, v, st);
+    entry += ']';
+
+    RenderedStatus& r = pc->rendered;
+    r.status = st.status;
+    r.code = code;
+    r.brief = brief_body(st.status);
+    std::string& full = r.full_head;
+    pc->recent_json.reserve(v.recent.size());
+    size_t recent_size = 2;
+    for (size_t i = 0; i < v.recent.size(); ++i) {
+        std::shared_ptr<const std::string> json;
+        if (previous) {
+            // The same result object, usually one place further down than before.
+            const auto& before = previous->view->recent;
+            for (size_t j = i ? i - 1 : 0; j < before.size() && j < previous->recent_json.size(); ++j)
+                if (before[j] == v.recent[i]) {
+                    json = previous->recent_json[j];
+                    break;
+                }
+        }
+        if (!json) {
+            auto s = std::make_shared<std::string>();
+            put_result(*s, *v.recent[i]);
+            json = std::move(s);
+        }
+        recent_size += json->size() + 1;
+        pc->recent_json.push_back(std::move(json));
+    }
+    full.reserve(600 + 2 * entry.size() + recent_size);
+    JsonObject o(full);
+    put_head(o, st.status, service_id);
     if (!st.output.empty()) o.str("output", st.output);
     o.str("name", v.name).str("type", v.type).str("impact", to_string(v.impact));
     o.str("scope", v.scope == Scope::shared ? "shared" : "local");
@@ -82,7 +114,7 @@ void render_check(CheckRender& r) {
     o.boolean("stuck", v.stuck);
     std::string& checks = o.key("checks");
     checks += '{';
-    checks += r.entry;
+    checks += entry;
     checks += '}';
     if (v.last) put_result(o.key("lastResult"), *v.last);
     JsonObject(o.key("counters"))
@@ -99,110 +131,72 @@ void render_check(CheckRender& r) {
         .str("staleAfter", format_duration(v.stale_after));
     std::string& recent = o.key("recent");
     recent += '[';
-    for (size_t i = 0; i < v.recent.size(); ++i) {
+    for (size_t i = 0; i < pc->recent_json.size(); ++i) {
         if (i) recent += ',';
-        put_result(recent, v.recent[i]);
+        recent += *pc->recent_json[i];
     }
     recent += ']';
+    return pc;
 }
 
-}  // namespace
-
-struct RenderCache::Entries {
-    std::unordered_map<std::string, CheckRender> by_name;
-    uint64_t generation = 0;
-};
-
-RenderCache::RenderCache() : entries_(std::make_unique<Entries>()) {}
-RenderCache::~RenderCache() = default;
-size_t RenderCache::size() const { return entries_->by_name.size(); }
-
-namespace {
-
-const CheckRender& rendered(RenderCache::Entries& cache, const CheckViewPtr& v, const Standing& st,
-                            const std::string& service_id) {
-    CheckRender& r = cache.by_name[v->name];
-    if (r.view != v || r.standing.status != st.status || r.standing.output != st.output ||
-        r.service_id != service_id) {
-        r.view = v;
-        r.standing = st;
-        r.service_id = service_id;
-        render_check(r);
+void render_group_ends(RenderedStatus& r, const std::string& group, const GroupVerdict& verdict,
+                       const std::string& service_id) {
+    r.status = verdict.status;
+    r.brief = brief_body(verdict.status);
+    r.full_head.clear();
+    {
+        JsonObject o(r.full_head);
+        put_head(o, verdict.status, service_id);
+        o.str("description", "vitals health group \"" + group + "\"");
+        if (verdict.status != Status::pass) o.str("output", verdict.cause);
+        o.raw("checks", "{");
     }
-    r.used = cache.generation;
-    return r;
+    // The object is closed by the tail: "checks" is its last member, the parts its entries.
+    r.full_head.pop_back();  // the '}' JsonObject closed it with
+    r.full_tail = "}}";
 }
 
-}  // namespace
+void CheckList::assign(const std::vector<PublishedCheckPtr>& all) {
+    chunks_.clear();
+    size_ = all.size();
+    for (size_t i = 0; i < all.size(); i += kChunk)
+        chunks_.push_back(std::make_shared<const Chunk>(all.begin() + i, all.begin() + std::min(all.size(), i + kChunk)));
+}
 
-std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInputs& in, RenderCache& render_cache) {
-    auto snap = std::make_shared<Snapshot>();
-    snap->built = in.wall_now;
-    snap->views = *in.views;
-    snap->draining = in.draining;
-    const Config& cfg = *in.config;
-    snap->details = cfg.server.details;
-    snap->admin_token_env = cfg.server.admin_token_env;
-
-    RenderCache::Entries& cache = *render_cache.entries_;
-    ++cache.generation;
-
-    const std::vector<CheckViewPtr>& views = snap->views;
-    std::vector<Standing> standing;
-    std::vector<const CheckRender*> renders;
-    standing.reserve(views.size());
-    renders.reserve(views.size());
-    std::unordered_map<std::string_view, size_t> by_name;
-    by_name.reserve(views.size());
-    for (size_t i = 0; i < views.size(); ++i) {
-        by_name.emplace(views[i]->name, i);
-        standing.push_back(check_standing(*views[i], in.now, in.in_start_period));
-        renders.push_back(&rendered(cache, views[i], standing.back(), in.service_id));
+void CheckList::replace(std::vector<std::pair<size_t, PublishedCheckPtr>> changes) {
+    std::sort(changes.begin(), changes.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (size_t k = 0; k < changes.size();) {
+        size_t c = changes[k].first / kChunk;
+        auto copy = std::make_shared<Chunk>(*chunks_[c]);  // snapshots holding the old chunk keep it
+        for (; k < changes.size() && changes[k].first / kChunk == c; ++k)
+            (*copy)[changes[k].first % kChunk] = std::move(changes[k].second);
+        chunks_[c] = std::move(copy);
     }
+}
 
-    for (const auto& g : cfg.groups) {
-        std::vector<Member> members;
-        members.reserve(g.checks.size());
-        std::string checks;
-        for (const auto& name : g.checks) {
-            auto it = by_name.find(name);
-            if (it == by_name.end()) continue;
-            const CheckView& v = *views[it->second];
-            members.push_back({v.name, v.impact, v.scope, standing[it->second]});
-            checks += checks.empty() ? '{' : ',';
-            checks += renders[it->second]->entry;
-        }
-        checks += checks.empty() ? "{}" : "}";
-        GroupVerdict verdict = evaluate_group(g, members, cfg.policy.shared_fail, in.draining);
+size_t CheckList::chunks_shared_with(const CheckList& other) const {
+    size_t n = 0;
+    for (size_t i = 0; i < chunks_.size() && i < other.chunks_.size(); ++i) n += chunks_[i] == other.chunks_[i];
+    return n;
+}
 
-        RenderedStatus r;
-        r.status = verdict.status;
-        r.code = (g.http_status ? *g.http_status : cfg.policy.http_status).code_for(verdict.status);
-        r.full.reserve(checks.size() + verdict.cause.size() + 200);
-        {
-            JsonObject o(r.full);
-            put_head(o, verdict.status, in.service_id);
-            o.str("description", "vitals health group \"" + g.name + "\"");
-            if (verdict.status != Status::pass) o.str("output", verdict.cause);
-            o.raw("checks", checks);
-        }
-        r.brief = brief_body(verdict.status);
-        snap->groups[g.name] = std::move(r);
-        snap->verdicts[g.name] = verdict;
-    }
+const PublishedCheck* Snapshot::find_check(const std::string& name) const {
+    if (!index) return nullptr;
+    auto it = index->checks.find(name);
+    return it == index->checks.end() ? nullptr : &checks[it->second];
+}
 
-    for (size_t i = 0; i < views.size(); ++i) {
-        RenderedStatus r;
-        r.status = standing[i].status;
-        r.code = cfg.policy.http_status.code_for(standing[i].status);
-        r.full = renders[i]->full;
-        r.brief = brief_body(standing[i].status);
-        snap->checks[views[i]->name] = std::move(r);
-    }
+const PublishedGroup* Snapshot::find_group(const std::string& name) const {
+    if (!index) return nullptr;
+    auto it = index->groups.find(name);
+    return it == index->groups.end() ? nullptr : groups[it->second].get();
+}
 
-    for (auto it = cache.by_name.begin(); it != cache.by_name.end();)
-        it = it->second.used == cache.generation ? std::next(it) : cache.by_name.erase(it);
-    return snap;
+const PublishedGroup& Snapshot::group(const std::string& name) const {
+    const PublishedGroup* g = find_group(name);
+    if (!g) throw std::out_of_range("no group named " + name);
+    return *g;
 }
 
 }  // namespace vitals
