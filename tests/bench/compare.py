@@ -498,7 +498,7 @@ def lag_quantile(lag0, lag1, q):
     return float("inf")
 
 
-def scale_case(label, n, interval_s, type_, options, warmup, window, extra_config=None):
+def scale_case(label, n, interval_s, type_, options, warmup, window, extra_config=None, peer=None):
     """n checks of one type at one interval: the daemon's CPU per run, RSS, snapshot build time,
     start lag and missed runs (its own metrics), and fresh /health with the full body."""
     timeout = "500ms"
@@ -516,6 +516,7 @@ def scale_case(label, n, interval_s, type_, options, warmup, window, extra_confi
     time.sleep(warmup)  # past the first runs (all at once) and the spreading second ones
     m0, lag0 = metrics_of(port)
     t0, c0 = time.monotonic(), cpu_ticks(p.pid)
+    peer0 = cpu_ticks(peer.pid) if peer else 0
     lat, size = [], 0
     while time.monotonic() - t0 < window:
         t = time.perf_counter()
@@ -524,6 +525,7 @@ def scale_case(label, n, interval_s, type_, options, warmup, window, extra_confi
         size = len(body)
         time.sleep(0.1)
     t1, c1 = time.monotonic(), cpu_ticks(p.pid)
+    peer_cpu = (cpu_ticks(peer.pid) - peer0) / HZ / (t1 - t0) * 100 if peer and type_ == "redis" else None
     m1, lag1 = metrics_of(port)
     rss = mem_kb(p.pid, "VmRSS")
     stop(p)
@@ -537,9 +539,12 @@ def scale_case(label, n, interval_s, type_, options, warmup, window, extra_confi
          "builds_per_s": builds / (t1 - t0), "build_ms": build_s / builds * 1000 if builds else float("nan"),
          "lag_p50": lag_quantile(lag0, lag1, 0.5) * 1000, "lag_p99": lag_quantile(lag0, lag1, 0.99) * 1000,
          "missed": int(m1["vitals_scheduler_missed_runs_total"] - m0["vitals_scheduler_missed_runs_total"]),
-         "health_p50": pct(lat, 0.5), "health_p99": pct(lat, 0.99), "health_kb": size / 1024, "window": t1 - t0}
+         "health_p50": pct(lat, 0.5), "health_p99": pct(lat, 0.99), "health_kb": size / 1024, "window": t1 - t0,
+         "peer_cpu": peer_cpu}
     log("  %-34s CPU %5.1f %% of one core, %6.0f runs/s (%d expected), %5.0f µs CPU per run, VmRSS %5.1f MiB"
         % (label, r["cpu"], r["runs_per_s"], r["expected_per_s"], r["us_per_run"], r["rss"]))
+    if peer_cpu is not None:
+        log("  %-34s redis-server meanwhile: %.1f %% of one core" % ("", peer_cpu))
     log("  %-34s snapshots %.0f/s at %.2f ms each; start lag p50 <= %g ms, p99 <= %g ms; missed %d; "
         "GET /health (%.0f KiB) p50 %.1f ms p99 %.1f ms"
         % ("", r["builds_per_s"], r["build_ms"], r["lag_p50"], r["lag_p99"], r["missed"], r["health_kb"],
@@ -547,7 +552,7 @@ def scale_case(label, n, interval_s, type_, options, warmup, window, extra_confi
     return r
 
 
-def scale(redis_port):
+def scale(redis_p, redis_port):
     """Cost as the work grows (issue 14, item 19): 100, 1,000 and 10,000 redis checks against one
     redis-server, and 10,000 fixture_counter checks (the scheduler and publisher alone, no I/O).
     The daemon measures its start lag (due time to the start on a worker) and missed runs itself
@@ -562,7 +567,8 @@ def scale(redis_port):
              ("10,000 redis checks at 1 s", 10000, 1, "redis", redis, SCALE_WARMUP, None),
              ("10,000 counter checks at 1 s", 10000, 1, "fixture_counter", {}, SCALE_WARMUP,
               {"plugins": {"dirs": [os.path.join(BUILD, "plugins"), os.path.join(BUILD, "fixtures")]}})]
-    results["scale"] = [scale_case(label, n, iv, t, o, wu, w, extra) for label, n, iv, t, o, wu, extra in cases]
+    results["scale"] = [scale_case(label, n, iv, t, o, wu, w, extra, redis_p)
+                        for label, n, iv, t, o, wu, extra in cases]
     log()
 
 
@@ -599,7 +605,9 @@ def table():
             "%.2f×" % (v / e), "≤ 30 ms", ok(v <= 30))
     for s in results.get("scale", []):
         quarter = s["n"] * 1.0 / s["interval"] <= 1000 and s["type"] == "redis" and s["n"] >= 1000
-        row("%s: CPU %% of one core / µs per run" % s["label"], "%.1f %% / %.0f µs" % (s["cpu"], s["us_per_run"]),
+        peer = "" if s["peer_cpu"] is None else " (redis-server %.0f %%)" % s["peer_cpu"]
+        row("%s: CPU %% of one core / µs per run" % s["label"],
+            "%.1f %% / %.0f µs%s" % (s["cpu"], s["us_per_run"], peer),
             "", "", "", "", "< 25 %" if quarter else "", ok(s["cpu"] < 25) if quarter else "")
         row("%s: runs/s (expected) / missed / start lag p99 ms" % s["label"],
             "%.0f (%d) / %d / ≤ %g" % (s["runs_per_s"], s["expected_per_s"], s["missed"], s["lag_p99"]),
@@ -672,7 +680,7 @@ def main():
     if "startup" in SECTIONS:
         startup()
     if "scale" in SECTIONS:
-        scale(redis_port)
+        scale(redis_p, redis_port)
     if "history" in SECTIONS:
         history()
     if "floods" in SECTIONS:
