@@ -462,3 +462,94 @@ def quiet_fd_count(pid, samples=25, interval=0.02):
         counts.append(fd_count(pid))
         _time.sleep(interval)
     return min(counts)
+
+
+# --- dnsmasq and a silent UDP socket (test_dns.py) ------------------------------------------------
+
+import struct as _struct
+
+DNSMASQ = _shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+
+
+def free_udp_tcp_port():
+    """A port on 127.0.0.1 free for both TCP and UDP a moment ago (a DNS server listens on both)."""
+    for _ in range(50):
+        port = free_port()
+        with _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM) as u:
+            try:
+                u.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no port free for both TCP and UDP in 50 tries")
+
+
+def dns_query(port, name, qtype=1, timeout=1.0):
+    """Sends one UDP query without EDNS (a test-side client) to 127.0.0.1:<port>; returns the answer's
+    bytes, or None when none came within `timeout` s."""
+    labels = b"".join(bytes([len(l)]) + l.encode() for l in name.rstrip(".").split(".")) + b"\0"
+    query = _struct.pack(">HHHHHH", 0x5654, 0x0100, 1, 0, 0, 0) + labels + _struct.pack(">HH", qtype, 1)
+    with _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.sendto(query, ("127.0.0.1", port))
+        try:
+            data, _ = s.recvfrom(65535)
+        except _socket.timeout:
+            return None
+    return data if len(data) >= 12 and data[:2] == b"\x56\x54" else None
+
+
+def dns_query_rcode(port, name, qtype=1, timeout=1.0):
+    """dns_query()'s answer's rcode, or None without an answer."""
+    data = dns_query(port, name, qtype, timeout)
+    return None if data is None else data[3] & 0x0F
+
+
+class Dnsmasq:
+    """A real dnsmasq on 127.0.0.1:<port> (UDP and TCP), in the foreground as our child: no upstream
+    servers, no /etc/hosts, only the records given as dnsmasq options in `records` (e.g.
+    "--host-record=host.test,192.0.2.1"), authoritative-like for `local_domain` (NXDOMAIN for any
+    other name in it). Its log (queries included) goes to log_path."""
+
+    def __init__(self, directory, records, local_domain="test", port=None):
+        self.port = port or free_udp_tcp_port()
+        self.log_path = _os.path.join(directory, "dnsmasq-%d.log" % self.port)
+        self.cmd = [DNSMASQ, "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+                    "--pid-file=", "--user=%s" % _pwd_name(_os.geteuid()), "--listen-address=127.0.0.1",
+                    "--bind-interfaces", "--port=%d" % self.port, "--local=/%s/" % local_domain,
+                    "--log-queries", "--log-facility=%s" % self.log_path] + list(records)
+        self.proc = None
+
+    def start(self, timeout=10.0):
+        self.proc = _subprocess.Popen(self.cmd, stdin=_subprocess.DEVNULL, stdout=_subprocess.DEVNULL,
+                                      stderr=_subprocess.PIPE)
+        deadline = _time.monotonic() + timeout
+        while dns_query_rcode(self.port, "ready.invalid", timeout=0.2) is None:
+            if self.proc.poll() is not None:
+                raise AssertionError("dnsmasq exited with %s: %s" % (self.proc.returncode, self.proc.stderr.read()))
+            if _time.monotonic() >= deadline:
+                raise AssertionError("dnsmasq on port %d not answering after %.0f s" % (self.port, timeout))
+        return self
+
+    def stop(self, timeout=5.0):
+        """Idempotent."""
+        if stop_process(self.proc, timeout=timeout) and self.proc.stderr:
+            self.proc.stderr.close()
+
+
+def _pwd_name(uid):
+    import pwd
+    return pwd.getpwuid(uid).pw_name
+
+
+class SilentUdp:
+    """A UDP socket bound to 127.0.0.1:<ephemeral> that never reads what it is sent: a DNS server that
+    never answers."""
+
+    def __init__(self):
+        self.sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+
+    def close(self):
+        self.sock.close()
