@@ -131,6 +131,24 @@ class DnsCheckTest(DnsTestCase):
         self.assertTrue(m, entry)
         self.assertAlmostEqual(entry["observedValue"], float(m.group(1)), delta=0.005, msg=entry)
 
+    def test_a_daemon_maps_the_dns_and_postgres_plugins_only_when_its_checks_use_them(self):
+        # Cost (issue 18): serve opens the plugin files named after the types it uses (disk.so), and
+        # so never maps dns.so, postgres.so or their libraries (c-ares, libpq and what libpq brings).
+        disk = {"name": "root", "type": "disk", "interval": "200ms", "timeout": "100ms",
+                "options": {"warn_free_percent": 0, "fail_free_percent": 0, "fail_free_inodes_percent": 0}}
+        dns = dns_check("host.test", self.server.port, "A", check_name="dns", expect=["192.0.2.1"])
+
+        def mapped(checks):
+            d = self.start_daemon({"checks": checks})
+            self.wait_for(lambda: d.get("/health").status == 200, 10.0, "/health to pass")
+            with open("/proc/%d/maps" % d.proc.pid) as f:
+                maps = f.read()
+            d.stop()
+            return {name for name in ("/disk.so", "/dns.so", "/postgres.so", "/libcares.so", "/libpq.so")
+                    if name in maps}
+        self.assertEqual(mapped([disk]), {"/disk.so"})
+        self.assertEqual(mapped([disk, dns]), {"/disk.so", "/dns.so", "/libcares.so"})
+
 
 class DnsFailureTest(VitalsTestCase):
     def test_a_server_that_never_answers_times_out_at_the_deadline(self):
