@@ -296,11 +296,13 @@ public:
             return vitals::Result::fail(query + " " + vp::timed_out_after(vp::whole_ms(start, host_deadline)));
         };
 
+        // Declared before the channel: destroying a channel with the query pending (at the deadline)
+        // calls on_answer(), which writes into `outcome`.
+        Outcome outcome;
         Channel c;
         std::string error = open_channel(c, deadline - start);
         if (!error.empty()) return vitals::Result::fail(query + ": " + error);
 
-        Outcome outcome;
         ares_query(c.channel, name_.c_str(), C_IN, type_, on_answer, &outcome);
         while (!outcome.done) {
             if (Clock::now() >= deadline) return timed_out();
