@@ -98,6 +98,12 @@ class PostgresCheckTest(PostgresTestCase):
         rows, _ = self.check_once([pg_check("named", self.server.port, host="localhost")], expect_code=0)
         self.assertRegex(rows["named"][1], r"^SELECT 1: 1 row in \d+\.\d\d ms$")
 
+    def test_a_query_still_running_at_the_deadline_times_out(self):
+        rows, _ = self.check_once([pg_check("slow", self.server.port, timeout="500ms", query="SELECT pg_sleep(3)")],
+                                     expect_code=2)
+        self.assertRegex(rows["slow"][1], r"^timed out after \d+ ms \(query\)$")
+        self.assertEqual(rows["slow"][0], "fail", rows)
+
     def test_sslmode_require_against_a_server_without_tls(self):
         port = self.server.port
         rows, _ = self.check_once([
