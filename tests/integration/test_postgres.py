@@ -93,10 +93,15 @@ class PostgresCheckTest(PostgresTestCase):
         self.assertRegex(rows["three"][1], r"^SELECT generate_series\(1, 3\): 3 rows in \d+\.\d\d ms$")
         self.assertEqual(rows["last-counts"], ("fail", "query returned no rows: SELECT 1; SELECT id FROM empty_t"))
 
-    def test_a_host_name_is_resolved_and_each_address_tried(self):
+    def test_a_host_name_is_resolved_and_each_address_tried_and_a_socket_directory_used(self):
         # localhost: ::1 and 127.0.0.1 from /etc/hosts; the server listens on 127.0.0.1 only.
-        rows, _ = self.check_once([pg_check("named", self.server.port, host="localhost")], expect_code=0)
-        self.assertRegex(rows["named"][1], r"^SELECT 1: 1 row in \d+\.\d\d ms$")
+        rows, _ = self.check_once([
+            pg_check("named", self.server.port, host="localhost"),
+            # A socket directory: no resolution, the Unix socket (trusted for the superuser here).
+            pg_check("socket", self.server.port, host=self.server.socket_dir, user="postgres", password=""),
+        ], expect_code=0)
+        for name in ("named", "socket"):
+            self.assertRegex(rows[name][1], r"^SELECT 1: 1 row in \d+\.\d\d ms$")
 
     def test_a_query_still_running_at_the_deadline_times_out(self):
         rows, _ = self.check_once([pg_check("slow", self.server.port, timeout="500ms", query="SELECT pg_sleep(3)")],
