@@ -19,6 +19,7 @@
 
 #include <vitals_plugins/connect.hpp>
 #include <vitals_plugins/deadline.hpp>
+#include <vitals_plugins/redact.hpp>
 #include <vitals_plugins/resolve.hpp>
 #include <vitals_plugins/text.hpp>
 #include <vitals_plugins/tls.hpp>
@@ -259,15 +260,8 @@ public:
         // Giving up a little early, so that our own "timed out after N ms (PING)" is recorded rather
         // than the host's generic timeout.
         const auto deadline = vp::give_up_at(host_deadline, start);
-        vitals::Result r = probe(start, deadline, host_deadline);
         // Belt and braces: nothing we report may contain the password, whatever a server echoes.
-        std::string out = redact(r.output());
-        if (out == r.output()) return r;
-        vitals::Result redacted = r.status() == vitals::Status::pass   ? vitals::Result::pass(out)
-                                  : r.status() == vitals::Status::warn ? vitals::Result::warn(out)
-                                                                       : vitals::Result::fail(out);
-        if (r.has_observed_value()) redacted.observed(r.observed_value(), r.observed_unit());
-        return redacted;
+        return vp::redact(probe(start, deadline, host_deadline), password_);
     }
 
 private:
@@ -402,13 +396,6 @@ private:
             throw std::runtime_error(tls_ca_file_.empty() ? "TLS setup failed: " + e.displayText()
                                                           : "tls_ca_file " + tls_ca_file_ + ": " + e.displayText());
         }
-    }
-
-    std::string redact(std::string text) const {
-        if (password_.empty()) return text;
-        for (size_t pos = text.find(password_); pos != std::string::npos; pos = text.find(password_, pos + 3))
-            text.replace(pos, password_.size(), "***");
-        return text;
     }
 
     std::string host_;

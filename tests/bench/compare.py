@@ -4,7 +4,7 @@
 medians and ratios. Prints figures and a Markdown table; asserts nothing (machines are noisy).
 
 Usage: tests/bench/compare.py BUILD_DIR [--quick] [--only SECTION[,SECTION...]]
-Sections: throughput, memory, startup, scale, history, floods (default: all, in that order).
+Sections: throughput, memory, startup, scale, history, floods, types (default: all, in that order).
 
 Needs: wrk, nginx (nginx-light), redis-server, node + npm (express is installed from the npm
 registry into a scratch folder under /tmp, never into the repository), python3-websockets (for
@@ -28,6 +28,10 @@ What each section does:
               missed runs from the daemon's own vitals_scheduler_* metrics, fresh GET /health.
   history     tests/history_bench (issue 4), and its prune-rate mode (issue 12: rows kept at 5,000 rows/s).
   floods      tests/bench/floods.py (issue 6).
+  types       the cost of check types that bring their own library (issue 18): a daemon with a disk
+              check and one check of the type every second, beside a disk-only daemon running at
+              the same time: VmRSS increase and CPU per run (dns against a dnsmasq, postgres against
+              a PostgreSQL made by initdb, both on loopback: dnsmasq-base and postgresql packages).
 """
 
 import argparse
@@ -55,7 +59,7 @@ HZ = os.sysconf("SC_CLK_TCK")
 ap = argparse.ArgumentParser()
 ap.add_argument("build", nargs="?", default="build")
 ap.add_argument("--quick", action="store_true", help="fewer rounds and shorter windows (a smoke run)")
-ap.add_argument("--only", default="throughput,memory,startup,scale,history,floods")
+ap.add_argument("--only", default="throughput,memory,startup,scale,history,floods,types")
 args = ap.parse_args()
 BUILD = os.path.abspath(args.build)
 VITALS = os.path.join(BUILD, "vitals")
@@ -69,6 +73,7 @@ SCALE_WARMUP = 3 if args.quick else 6
 SCALE_WINDOW = 8 if args.quick else 20
 HISTORY_ROWS = 200_000 if args.quick else 1_000_000
 PRUNE_RATE, PRUNE_SECONDS = 5000, (10 if args.quick else 60)  # issue 12
+TYPES_WINDOW = 10 if args.quick else 30  # seconds of one check per type per second
 PRUNE_MAX_ROWS = PRUNE_RATE * PRUNE_SECONDS // 3  # a third of what is written: pruning runs for 2/3 of it
 
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -572,6 +577,48 @@ def scale(redis_p, redis_port):
     log()
 
 
+def types():
+    """VmRSS increase and CPU per run of one check of each type every second (see the docstring)."""
+    from peers import Dnsmasq, PostgresServer  # noqa: E402  (the integration tests' peers)
+    log("== 7. check types with their own library: one check each every second, beside a disk-only daemon")
+    dns = Dnsmasq(TMP, ["--host-record=host.test,192.0.2.1"]).start()
+    pg = PostgresServer("bench-Pa55").start()
+    sides = {}
+    try:
+        typed = {
+            "dns": check("dns", "dns", {"name": "host.test", "server": "127.0.0.1", "port": dns.port,
+                                        "expect": ["192.0.2.1"]}),
+            "postgres": check("postgres", "postgres", {"port": pg.port, "password": "bench-Pa55"}),
+        }
+        sides["disk"] = start_vitals("vitals-disk", [disk_check()])
+        for name, c in typed.items():
+            sides[name] = start_vitals("vitals-" + name, [disk_check(), c])
+
+        def runs(port, name):
+            return json.loads(get(port, "/health/checks/" + name)[1])["counters"]["runs"]
+        time.sleep(3)
+        t0 = time.time()
+        before = {n: (cpu_ticks(p.pid), runs(port, n)) for n, (p, port) in sides.items()}
+        time.sleep(TYPES_WINDOW)
+        after = {n: (cpu_ticks(p.pid), runs(port, n), mem_kb(p.pid, "VmRSS")) for n, (p, port) in sides.items()}
+        window = time.time() - t0
+        base_ms = (after["disk"][0] - before["disk"][0]) * 1000 / HZ
+        log("  disk only: VmRSS %d kB, CPU %.0f ms over %.0f s" % (after["disk"][2], base_ms, window))
+        for name in typed:
+            n = after[name][1] - before[name][1]
+            cpu_ms = (after[name][0] - before[name][0]) * 1000 / HZ
+            r = {"rss": after[name][2] - after["disk"][2], "cpu_per_run": (cpu_ms - base_ms) / max(1, n), "runs": n}
+            results[("type", name)] = r
+            log("  + one %s check: VmRSS %+d kB, CPU %.0f ms over %d runs: %.2f ms per run (CPU ticks: %.0f ms)"
+                % (name, r["rss"], cpu_ms - base_ms, n, r["cpu_per_run"], 1000 / HZ))
+        log()
+    finally:
+        for p, _ in sides.values():
+            stop(p)
+        dns.stop()
+        pg.stop()
+
+
 # ---------------------------------------------------------------- the table
 
 def table():
@@ -632,6 +679,9 @@ def table():
         f = results["floods"]
         row("fresh /health with 2,000 hostile connections open, p50 / p99 / max ms", "%.2f / %.2f / %.2f" % f,
             "", "", "", "", "max ≤ 100 ms", ok(f[2] <= 100))
+    for (kind, name), r in sorted((k, v) for k, v in results.items() if k[0] == "type"):
+        row("one %s check at 1 s: VmRSS increase / CPU per run" % name, "%+d kB / %.2f ms" % (r["rss"], r["cpu_per_run"]),
+            "", "", "", "", "", "")
     head = ("what", "vitals", "nginx", "express", "vitals/nginx", "vitals/express", "target", "met")
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     out += ["| " + " | ".join(r) + " |" for r in rows]
@@ -685,6 +735,8 @@ def main():
         history()
     if "floods" in SECTIONS:
         floods()
+    if "types" in SECTIONS:
+        types()
     log("== summary (medians; ratios are per-round ratios' medians for throughput)")
     log(table())
     log()

@@ -462,3 +462,197 @@ def quiet_fd_count(pid, samples=25, interval=0.02):
         counts.append(fd_count(pid))
         _time.sleep(interval)
     return min(counts)
+
+
+# --- dnsmasq and a silent UDP socket (test_dns.py) ------------------------------------------------
+
+import struct as _struct
+
+DNSMASQ = _shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+
+
+def free_udp_tcp_port():
+    """A port on 127.0.0.1 free for both TCP and UDP a moment ago (a DNS server listens on both)."""
+    for _ in range(50):
+        port = free_port()
+        with _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM) as u:
+            try:
+                u.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no port free for both TCP and UDP in 50 tries")
+
+
+def dns_query(port, name, qtype=1, timeout=1.0):
+    """Sends one UDP query without EDNS (a test-side client) to 127.0.0.1:<port>; returns the answer's
+    bytes, or None when none came within `timeout` s."""
+    labels = b"".join(bytes([len(l)]) + l.encode() for l in name.rstrip(".").split(".")) + b"\0"
+    query = _struct.pack(">HHHHHH", 0x5654, 0x0100, 1, 0, 0, 0) + labels + _struct.pack(">HH", qtype, 1)
+    with _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.sendto(query, ("127.0.0.1", port))
+        try:
+            data, _ = s.recvfrom(65535)
+        except _socket.timeout:
+            return None
+    return data if len(data) >= 12 and data[:2] == b"\x56\x54" else None
+
+
+def dns_query_rcode(port, name, qtype=1, timeout=1.0):
+    """dns_query()'s answer's rcode, or None without an answer."""
+    data = dns_query(port, name, qtype, timeout)
+    return None if data is None else data[3] & 0x0F
+
+
+class Dnsmasq:
+    """A real dnsmasq on 127.0.0.1:<port> (UDP and TCP), in the foreground as our child: no upstream
+    servers, no /etc/hosts, only the records given as dnsmasq options in `records` (e.g.
+    "--host-record=host.test,192.0.2.1"), authoritative-like for `local_domain` (NXDOMAIN for any
+    other name in it). Its log (queries included) goes to log_path."""
+
+    def __init__(self, directory, records, local_domain="test", port=None):
+        self.port = port or free_udp_tcp_port()
+        self.log_path = _os.path.join(directory, "dnsmasq-%d.log" % self.port)
+        self.cmd = [DNSMASQ, "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+                    "--pid-file=", "--user=%s" % _pwd_name(_os.geteuid()), "--listen-address=127.0.0.1",
+                    "--bind-interfaces", "--port=%d" % self.port, "--local=/%s/" % local_domain,
+                    "--log-queries", "--log-facility=%s" % self.log_path] + list(records)
+        self.proc = None
+
+    def start(self, timeout=10.0):
+        self.proc = _subprocess.Popen(self.cmd, stdin=_subprocess.DEVNULL, stdout=_subprocess.DEVNULL,
+                                      stderr=_subprocess.PIPE)
+        deadline = _time.monotonic() + timeout
+        while dns_query_rcode(self.port, "ready.invalid", timeout=0.2) is None:
+            if self.proc.poll() is not None:
+                raise AssertionError("dnsmasq exited with %s: %s" % (self.proc.returncode, self.proc.stderr.read()))
+            if _time.monotonic() >= deadline:
+                raise AssertionError("dnsmasq on port %d not answering after %.0f s" % (self.port, timeout))
+        return self
+
+    def stop(self, timeout=5.0):
+        """Idempotent."""
+        if stop_process(self.proc, timeout=timeout) and self.proc.stderr:
+            self.proc.stderr.close()
+
+
+def _pwd_name(uid):
+    import pwd
+    return pwd.getpwuid(uid).pw_name
+
+
+class SilentUdp:
+    """A UDP socket bound to 127.0.0.1:<ephemeral> that never reads what it is sent: a DNS server that
+    never answers."""
+
+    def __init__(self):
+        self.sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+
+    def close(self):
+        self.sock.close()
+
+
+# --- PostgreSQL (test_postgres.py) ------------------------------------------------------------------
+
+import glob as _glob
+import tempfile as _tempfile
+
+PG_BIN = (sorted(_glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))
+          or ["/usr/lib/postgresql/15/bin"])[-1]
+
+
+def read_text_file(path):
+    """The text of a file (undecodable bytes replaced), "" when it cannot be read."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+class PostgresServer:
+    """A real PostgreSQL server (Debian's binaries, PG_BIN) on 127.0.0.1:<port>, in the foreground as
+    our child, with a fresh cluster made by initdb: TCP connections authenticate with
+    scram-sha-256 (the superuser "postgres" with `superuser_password`), the Unix socket in the
+    cluster's directory trusts (for psql() to set things up).
+
+    The server refuses to run as root, so when we are root initdb and the server run as `nobody`
+    (setpriv), in a directory of /tmp that nobody owns (the test's own temp dir is root's, mode 0700)."""
+
+    def __init__(self, superuser_password, port=None):
+        self.port = port or free_port()
+        self.password = superuser_password
+        self.dir = _tempfile.mkdtemp(prefix="vitals-pg-")
+        self.data = _os.path.join(self.dir, "data")
+        self.socket_dir = _os.path.join(self.dir, "sock")
+        self.log_path = _os.path.join(self.dir, "server.log")
+        self.proc = None
+
+    def _as_server_user(self, cmd):
+        if _os.geteuid() != 0:
+            return cmd
+        return [_shutil.which("setpriv") or "/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup",
+                "--clear-groups", "--"] + cmd
+
+    def _chown(self, path):
+        if _os.geteuid() == 0:
+            import pwd
+            nobody = pwd.getpwnam("nobody")
+            _os.chown(path, nobody.pw_uid, nobody.pw_gid)
+
+    def start(self, timeout=60.0):
+        _os.makedirs(self.socket_dir)
+        pwfile = _os.path.join(self.dir, "pwfile")
+        with open(pwfile, "w") as f:
+            f.write(self.password + "\n")
+        for path in (self.dir, self.socket_dir, pwfile):
+            self._chown(path)
+        env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": self.dir}
+        init = _subprocess.run(self._as_server_user(
+            [_os.path.join(PG_BIN, "initdb"), "-D", self.data, "-U", "postgres", "--pwfile=" + pwfile,
+             "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--locale=C", "--no-sync"]),
+            stdin=_subprocess.DEVNULL, stdout=_subprocess.PIPE, stderr=_subprocess.STDOUT, text=True,
+            env=env, cwd=self.dir, timeout=timeout)
+        if init.returncode != 0:
+            raise AssertionError("initdb failed (%d):\n%s" % (init.returncode, init.stdout))
+        _os.unlink(pwfile)
+        log = open(self.log_path, "wb")
+        self.proc = _subprocess.Popen(self._as_server_user(
+            [_os.path.join(PG_BIN, "postgres"), "-D", self.data, "-c", "listen_addresses=127.0.0.1",
+             "-c", "port=%d" % self.port, "-c", "unix_socket_directories=" + self.socket_dir,
+             "-c", "fsync=off", "-c", "max_connections=40", "-c", "shared_buffers=16MB"]),
+            stdin=_subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd=self.dir)
+        log.close()
+        deadline = _time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError("postgres exited with %s; log:\n%s" % (self.proc.returncode, self.log()))
+            ready = _subprocess.run([_os.path.join(PG_BIN, "pg_isready"), "-q", "-h", self.socket_dir,
+                                     "-p", str(self.port)], stdin=_subprocess.DEVNULL, timeout=10)
+            if ready.returncode == 0:
+                return self
+            if _time.monotonic() >= deadline:
+                raise AssertionError("postgres on port %d not ready after %.0f s; log:\n%s"
+                                     % (self.port, timeout, self.log()))
+            _time.sleep(0.05)
+
+    def psql(self, sql, dbname="postgres"):
+        """Runs `sql` as the superuser over the Unix socket (trusted); returns psql's output."""
+        p = _subprocess.run([_os.path.join(PG_BIN, "psql"), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1",
+                             "-h", self.socket_dir, "-p", str(self.port), "-U", "postgres", "-d", dbname,
+                             "-c", sql], stdin=_subprocess.DEVNULL, stdout=_subprocess.PIPE,
+                            stderr=_subprocess.PIPE, text=True, timeout=30)
+        if p.returncode != 0:
+            raise AssertionError("psql %r failed: %s" % (sql, p.stderr))
+        return p.stdout
+
+    def log(self):
+        return read_text_file(self.log_path)
+
+    def stop(self, timeout=10.0):
+        """Fast shutdown (SIGINT), then SIGKILL; removes the cluster. Idempotent."""
+        stop_process(self.proc, _signal.SIGINT, timeout)
+        _shutil.rmtree(self.dir, ignore_errors=True)

@@ -205,6 +205,8 @@ class DebianPackageTest(unittest.TestCase):
         # adduser for the postinst; the rest computed by dpkg-shlibdeps from the ELF files.
         for name in ("adduser", "libc6", "libstdc++6", "libpocofoundation80", "libpoconet80", "libsqlite3-0"):
             self.assertIn(name, names, depends)
+        self.assertIn("libc-ares2", names, depends)  # dns.so
+        self.assertIn("libpq5", names, depends)      # postgres.so
         self.assertFalse([n for n in names if n.endswith("-dev")], "a -dev package in Depends: %s" % depends)
         # Same version as the binary reports.
         version = self.field(self.deb, "Version")

@@ -658,6 +658,57 @@ class VitalsTestCase(unittest.TestCase):
         self.assertEqual(body["status"], status, response)
         return body
 
+    def assertOptionErrors(self, type_, checks, expected):
+        """Runs `vitals validate` on `checks` and asserts that it refuses them (exit 2), reporting each
+        (index, message) of `expected` as "checks[<index>].options: <type_>: ...<message>", and
+        nothing for the checks whose index `expected` does not name. Returns the error output."""
+        proc = self.run_vitals(["validate", "-c", self.write_config({"checks": checks})])
+        self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
+        err = proc.stderr
+        for index, message in expected:
+            self.assertRegex(err, r"checks\[%d\]\.options: %s: .*%s" % (index, re.escape(type_), re.escape(message)), err)
+        for index in sorted(set(range(len(checks))) - {index for index, _ in expected}):
+            self.assertNotIn("checks[%d]" % index, err)
+        return err
+
+    def assertPasswordNeverShows(self, make_check, wrong, secrets, bad_output):
+        """The end-to-end leak test of a plugin's secret password option. make_check(name, interval,
+        timeout, **options) builds a check that passes with the right password; `wrong` is a wrong
+        one (also a secret). Runs a "good" and a "bad" (wrong password) check at debug level until
+        both have results; asserts no string of `secrets` shows in the responses, the history, the
+        metrics or the log, that the bad check's detail contains `bad_output` (what the server said),
+        and that none shows in the output of validate (also beside an invalid option: port 0), check
+        and plugins."""
+        d = self.start_daemon({"checks": [make_check("good", "200ms", "150ms"),
+                                          make_check("bad", "200ms", "150ms", password=wrong)],
+                               "log": {"level": "debug"}})
+
+        def both_ran():
+            body = d.get("/health").json()
+            return (health_check_entry(body, "good")["status"] == "pass" and
+                    health_check_entry(body, "bad")["status"] == "fail")
+        self.wait_for(both_ran, 10.0, "both checks to have a result")
+        time.sleep(0.5)  # a few more runs, and whatever they log
+
+        paths = ["/health", "/health/checks/good", "/health/checks/bad", "/metrics",
+                 "/health/history", "/health/history?check=bad"]
+        for path in paths:
+            r = d.get(path)
+            for secret in secrets:
+                self.assertNotIn(secret.encode(), r.body, path)
+        self.assertIn(bad_output, str(d.get("/health/checks/bad").json()))
+        d.stop()
+        for secret in secrets:
+            self.assertNotIn(secret, d.log())
+
+        cfg = self.write_config({"checks": [make_check("bad", "5s", "2s", password=wrong)]}, "cli.json")
+        bad_cfg = self.write_config({"checks": [make_check("bad", "5s", "2s", password=wrong, port=0)]}, "cli-bad.json")
+        for args in (["validate", "-c", cfg], ["check", "-c", cfg], ["validate", "-c", bad_cfg],
+                     ["check", "-c", bad_cfg], ["plugins"]):
+            proc = self.run_vitals(args)
+            for secret in secrets:
+                self.assertNotIn(secret, proc.stdout + proc.stderr, args)
+
     def assertRunsAfterBreakFail(self, d, name, break_peer, timeout=10.0):
         """Calls break_peer(), then asserts, in runs rather than seconds, that every run of check
         `name` that began after the break failed and that /health of daemon `d` failed with them.
