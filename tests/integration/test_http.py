@@ -52,13 +52,6 @@ class HttpTestCase(VitalsTestCase):
         """VitalsTestCase.check_once, also asserting PASSWORD never shows on stdout or stderr."""
         return super().check_once(checks, expect_code, secrets=(PASSWORD,))
 
-    def assertRows(self, rows, expected, proc):
-        """expected: {name: (status, regex on the output)}."""
-        for name, (status, pattern) in expected.items():
-            with self.subTest(check=name):
-                self.assertEqual(rows[name][0], status, (name, proc.stdout))
-                self.assertRegex(rows[name][1], pattern, (name, proc.stdout))
-
 
 class HttpCheckTest(HttpTestCase):
     """One nginx (plain and TLS server blocks) and one test PKI for the whole class."""

@@ -647,6 +647,13 @@ class VitalsTestCase(unittest.TestCase):
 
     # --- assertions ------------------------------------------------------------------------------
 
+    def assertRows(self, rows, expected, proc):
+        """Rows of check_once(): expected is {name: (status, regex on the output)}."""
+        for name, (status, pattern) in expected.items():
+            with self.subTest(check=name):
+                self.assertEqual(rows[name][0], status, (name, proc.stdout))
+                self.assertRegex(rows[name][1], pattern, (name, proc.stdout))
+
     def assertProblem(self, response, status):
         """An RFC 9457 problem+json answer with this status."""
         self.assertEqual(response.status, status, response)
