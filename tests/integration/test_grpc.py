@@ -137,26 +137,11 @@ class GrpcCheckTest(GrpcTestCase):
     ]
 
     def test_bad_options_are_config_errors(self):
-        checks = []
-        for i, (options, _) in enumerate(self.MISTAKES):
-            c = grpc_check("bad%d" % i, "x")
-            c["options"] = options
-            checks.append(c)
-        p = self.run_vitals(["validate", "-c", self.write_config({"checks": checks})])
-        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
-        for i, (_, message) in enumerate(self.MISTAKES):
-            self.assertRegex(p.stderr, r"checks\[%d\]\.options: grpc: .*%s" % (i, re.escape(message)))
-        self.assertNotIn(TOKEN, p.stdout + p.stderr)
+        self.assertOptionErrors("grpc", self.MISTAKES, secrets=(TOKEN,))
 
     def test_schema_in_vitals_plugins(self):
-        p = self.run_vitals(["plugins"])
-        self.assertEqual(p.returncode, 0, p.stderr)
-        section = p.stdout[p.stdout.index("\ngrpc "):]
-        section = section[:section.index("\n\n")]
-        for option in ("target", "service", "tls", "tls_verify", "ca_file", "authority", "metadata"):
-            self.assertRegex(section, r"\n    %s\s" % option)
-        self.assertRegex(section, r"\n    metadata\s+string map\s+optional, secret\s")
-        self.assertRegex(section, r"\n    target\s+string\s+required\s")
+        self.assertSchemaShown("grpc", ("target", "service", "tls", "tls_verify", "ca_file", "authority", "metadata"),
+                               [r"\n    metadata\s+string map\s+optional, secret\s", r"\n    target\s+string\s+required\s"])
 
 
 class GrpcDaemonTest(GrpcTestCase):
@@ -167,8 +152,8 @@ class GrpcDaemonTest(GrpcTestCase):
         d = self.start_daemon({
             "log": {"level": "debug"},
             "checks": [
-                grpc_check("api", target, interval="300ms", timeout="250ms", service="api"),
-                grpc_check("auth", target, interval="300ms", timeout="250ms", service="auth",
+                grpc_check("api", target, interval="500ms", timeout="400ms", service="api"),
+                grpc_check("auth", target, interval="500ms", timeout="400ms", service="auth",
                            metadata={"authorization": "Bearer ${GRPC_TOKEN}"}),
             ]}, env=dict(os.environ, GRPC_TOKEN=TOKEN))
         self.wait_for(lambda: d.get("/health").status == 200, 10.0, "/health to pass")

@@ -243,15 +243,7 @@ class HttpOptionsTest(HttpTestCase):
     ]
 
     def test_bad_options_are_config_errors(self):
-        checks = []
-        for i, (options, _) in enumerate(self.MISTAKES):
-            c = http_check("bad%d" % i, "x")
-            c["options"] = options
-            checks.append(c)
-        p = self.run_vitals(["validate", "-c", self.write_config({"checks": checks})])
-        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
-        for i, (_, message) in enumerate(self.MISTAKES):
-            self.assertRegex(p.stderr, r"checks\[%d\]\.options: http: .*%s" % (i, re.escape(message)))
+        self.assertOptionErrors("http", self.MISTAKES)
 
     def test_password_in_a_bad_url_is_not_echoed(self):
         for url in ("http://user:%s@127.0.0.1:99999/" % PASSWORD, "gopher://user:%s@127.0.0.1/" % PASSWORD,
