@@ -13,18 +13,13 @@ import tempfile
 import unittest
 
 from peers import GrpcHealthServer, SilentListener, TestPki, free_port
-from vitals_harness import FIXTURE_DIR, PLUGIN_DIR, VitalsTestCase, health_check_entry
+from vitals_harness import FIXTURE_DIR, PLUGIN_DIR, VitalsTestCase, check_config, health_check_entry
 
 TOKEN = "grpc-t0ken-xyzzy-31337"
 
 
-def grpc_check(name, target, interval="5s", timeout="1s", isolation=None, **options):
-    opts = {"target": target}
-    opts.update(options)
-    check = {"name": name, "type": "grpc", "interval": interval, "timeout": timeout, "options": opts}
-    if isolation:
-        check["isolation"] = isolation
-    return check
+def grpc_check(name, target, interval="5s", timeout="1s", isolation="in_process", **options):
+    return check_config(name, "grpc", interval, timeout, isolation=isolation, options=dict({"target": target}, **options))
 
 
 class GrpcTestCase(VitalsTestCase):

@@ -10,16 +10,11 @@ import tempfile
 import unittest
 
 from peers import OPENSSL, Nginx, SilentListener, TestPki, free_port
-from vitals_harness import VitalsTestCase, health_check_entry
+from vitals_harness import VitalsTestCase, check_config, health_check_entry
 
 
-def tls_check(name, port, host="127.0.0.1", interval="5s", timeout="1s", isolation=None, **options):
-    opts = {"host": host, "port": port}
-    opts.update(options)
-    check = {"name": name, "type": "tls", "interval": interval, "timeout": timeout, "options": opts}
-    if isolation:
-        check["isolation"] = isolation
-    return check
+def tls_check(name, port, host="127.0.0.1", interval="5s", timeout="1s", isolation="in_process", **options):
+    return check_config(name, "tls", interval, timeout, isolation=isolation, options=dict({"host": host, "port": port}, **options))
 
 
 class TlsCheckTest(VitalsTestCase):
