@@ -206,6 +206,9 @@ class DebianPackageTest(unittest.TestCase):
         for name in ("adduser", "libc6", "libstdc++6", "libpocofoundation80", "libpoconet80", "libsqlite3-0"):
             self.assertIn(name, names, depends)
         self.assertFalse([n for n in names if n.endswith("-dev")], "a -dev package in Depends: %s" % depends)
+        # The grpc plugin's own libraries (when it is built: VITALS_GRPC_PLUGIN).
+        if os.path.exists(os.path.join(BUILD_DIR, "plugins", "grpc.so")):
+            self.assertTrue({"libgrpc++1.51", "libprotobuf-lite32"} <= names, depends)
         # Same version as the binary reports.
         version = self.field(self.deb, "Version")
         out = self.vitals_run(["--version"]).stdout
