@@ -4,7 +4,7 @@
 medians and ratios. Prints figures and a Markdown table; asserts nothing (machines are noisy).
 
 Usage: tests/bench/compare.py BUILD_DIR [--quick] [--only SECTION[,SECTION...]]
-Sections: throughput, memory, startup, scale, history, floods (default: all, in that order).
+Sections: throughput, memory, startup, scale, history, floods, newtypes (default: all, in that order).
 
 Needs: wrk, nginx (nginx-light), redis-server, node + npm (express is installed from the npm
 registry into a scratch folder under /tmp, never into the repository), python3-websockets (for
@@ -27,6 +27,10 @@ What each section does:
               (see scale() below: the daemon does not expose it).
   history     tests/history_bench (issue 4), and its prune-rate mode (issue 12: rows kept at 5,000 rows/s).
   floods      tests/bench/floods.py (issue 6).
+  newtypes    issue 18's cost: a daemon with one disk check against the same plus one check of a new
+              type (grpc against build/fixtures/grpc_health_server, tls against a TLS nginx with a
+              test CA) every second: VmRSS after a warm-up and CPU from /proc/PID/stat over a window,
+              the difference to the disk-only daemon, per run of the new check.
 """
 
 import argparse
@@ -47,7 +51,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SOURCE, "tests", "integration"))
-from peers import free_port  # noqa: E402  (the integration tests' helper)
+from peers import GrpcHealthServer, Nginx, TestPki, free_port  # noqa: E402  (the integration tests' helpers)
 EXPRESS_DIR = "/tmp/vitals-bench-express"  # scratch npm folder, reused between runs
 EXPRESS_SPEC = "express@4"
 HZ = os.sysconf("SC_CLK_TCK")
@@ -55,7 +59,7 @@ HZ = os.sysconf("SC_CLK_TCK")
 ap = argparse.ArgumentParser()
 ap.add_argument("build", nargs="?", default="build")
 ap.add_argument("--quick", action="store_true", help="fewer rounds and shorter windows (a smoke run)")
-ap.add_argument("--only", default="throughput,memory,startup,scale,history,floods")
+ap.add_argument("--only", default="throughput,memory,startup,scale,history,floods,newtypes")
 args = ap.parse_args()
 BUILD = os.path.abspath(args.build)
 VITALS = os.path.join(BUILD, "vitals")
@@ -71,6 +75,8 @@ SCALE_WINDOW = 8 if args.quick else 25
 HISTORY_ROWS = 200_000 if args.quick else 1_000_000
 PRUNE_RATE, PRUNE_SECONDS = 5000, (10 if args.quick else 60)  # issue 12
 PRUNE_MAX_ROWS = PRUNE_RATE * PRUNE_SECONDS // 3  # a third of what is written: pruning runs for 2/3 of it
+NEW_WARMUP = 3 if args.quick else 8     # newtypes: seconds before the first sample
+NEW_WINDOW = 8 if args.quick else 30    # newtypes: seconds of CPU counted
 
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
@@ -597,6 +603,48 @@ def floods():
     log()
 
 
+# ---------------------------------------------------------------- issue 18: the new check types
+
+def new_types():
+    log("== 7. new check types (issue 18): one check every 1 s on top of one disk check; "
+        "%d s warm-up, %d s of CPU" % (NEW_WARMUP, NEW_WINDOW))
+    grpc = GrpcHealthServer(os.path.join(BUILD, "fixtures"))
+    grpc.start()
+    pki = TestPki(os.path.join(TMP, "pki"))
+    cert, key = pki.issue("tls", days=30)
+    ngx = Nginx(os.path.join(TMP, "nginx-tls"), {"tls": "listen 127.0.0.1:@PORT@ ssl; ssl_certificate %s; "
+                                                        "ssl_certificate_key %s; ssl_protocols TLSv1.2 TLSv1.3;"
+                                                        % (cert, key)})
+    ngx.start()
+    sides = {
+        "disk only": [],
+        "+ grpc": [check("grpc", "grpc", {"target": "127.0.0.1:%d" % grpc.port})],
+        "+ tls": [check("tls", "tls", {"host": "127.0.0.1", "port": ngx.ports["tls"], "ca_file": pki.ca_cert})],
+    }
+    measured = {}
+    try:
+        for name, extra in sides.items():
+            p, port = start_vitals("vitals-new", [disk_check()] + extra)
+            time.sleep(NEW_WARMUP)
+            t0, c0 = time.monotonic(), cpu_ticks(p.pid)
+            time.sleep(NEW_WINDOW)
+            cpu_ms = (cpu_ticks(p.pid) - c0) * 1000.0 / HZ
+            seconds = time.monotonic() - t0
+            measured[name] = {"rss": mem_kb(p.pid, "VmRSS"), "cpu_ms_per_s": cpu_ms / seconds}
+            stop(p)
+    finally:
+        grpc.stop()
+        ngx.stop()
+    base = measured["disk only"]
+    for name, m in measured.items():
+        extra = "" if name == "disk only" else "   RSS +%d kB, CPU per run %.2f ms" % (
+            m["rss"] - base["rss"], m["cpu_ms_per_s"] - base["cpu_ms_per_s"])
+        log("  %-10s VmRSS %6d kB   CPU %.2f ms/s%s" % (name, m["rss"], m["cpu_ms_per_s"], extra))
+        if name != "disk only":
+            results[("new", name)] = (m["rss"] - base["rss"], m["cpu_ms_per_s"] - base["cpu_ms_per_s"])
+    log()
+
+
 # ---------------------------------------------------------------- the table
 
 def table():
@@ -653,6 +701,11 @@ def table():
         f = results["floods"]
         row("fresh /health with 2,000 hostile connections open, p50 / p99 / max ms", "%.2f / %.2f / %.2f" % f,
             "", "", "", "", "max ≤ 100 ms", ok(f[2] <= 100))
+    for name in ("+ grpc", "+ tls"):
+        if ("new", name) in results:
+            rss, cpu = results[("new", name)]
+            row("one %s check every 1 s: RSS increase kB / CPU per run ms" % name[2:], "%d / %.2f" % (rss, cpu),
+                "", "", "", "", "", "")
     head = ("what", "vitals", "nginx", "express", "vitals/nginx", "vitals/express", "target", "met")
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     out += ["| " + " | ".join(r) + " |" for r in rows]
@@ -706,6 +759,8 @@ def main():
         history()
     if "floods" in SECTIONS:
         floods()
+    if "newtypes" in SECTIONS:
+        new_types()
     log("== summary (medians; ratios are per-round ratios' medians for throughput)")
     log(table())
     log()
