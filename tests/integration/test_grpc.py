@@ -6,8 +6,8 @@ status, a service switched between SERVING and NOT_SERVING under a running daemo
 metadata, process isolation, option validation, the token in metadata never showing anywhere, and a
 daemon without grpc or tls checks never mapping those plugins."""
 
+import json
 import os
-import re
 import sqlite3
 import tempfile
 import unittest
@@ -172,6 +172,35 @@ class GrpcDaemonTest(GrpcTestCase):
                 rows += 1
                 self.assertNotIn(TOKEN, repr(row))
         self.assertGreater(rows, 0)
+
+    def test_reloads_destroy_and_create_grpc_instances(self):
+        # gRPC keeps threads of its own: destroying an instance (a reload that drops the check) and
+        # creating another must leave the daemon serving, three times over.
+        s = self.server()
+        disk = {"name": "root", "type": "disk", "interval": "1s", "timeout": "500ms", "options": {"path": "/"}}
+        g = grpc_check("g", "127.0.0.1:%d" % s.port, interval="500ms", timeout="400ms")
+        d = self.start_daemon({"checks": [disk, g]})
+        with open(d.config_path) as f:
+            config = json.load(f)
+
+        def reload(checks):
+            config["checks"] = checks
+            with open(d.config_path, "w") as f:
+                json.dump(config, f)
+            r = d.get("/admin/reload", method="POST", body=b"")
+            self.assertEqual(r.status, 200, r)
+
+        def names():
+            return {key.split(":", 1)[0] for key in d.get("/health").json().get("checks", {})}
+        for _ in range(3):
+            self.wait_check(d, "g", lambda b: b.get("lastResult", {}).get("output", "").startswith("server SERVING"),
+                            message="g to pass")
+            reload([disk])
+            self.wait_for(lambda: names() == {"root"}, 10.0, "g to be gone")
+            reload([disk, g])
+            self.wait_for(lambda: names() == {"root", "g"}, 10.0, "g to be back")
+        self.wait_for(lambda: d.get("/health").status == 200, 10.0, "/health to pass")
+        self.assertTrue(d.alive())
 
     def test_a_daemon_without_grpc_or_tls_checks_never_maps_their_files(self):
         # SPEC/issue 18 "Cost": the loader opens a plugin file named after a type the configuration
