@@ -56,11 +56,18 @@ using grpc::health::v1::HealthCheckResponse;
 
 constexpr const char* kUserAgent = "vitals-grpc/0.1.0";
 
-// gRPC's own log lines (connection errors, mostly, which the RPC status repeats) go to the host's
-// log at debug level instead of the daemon's stderr. gpr_log may be called on gRPC's threads at any
-// time; vitals::log is safe from any thread.
+// True on a thread while it is inside run(): the host (and its log) is certainly alive then.
+bool& in_run() {
+    static thread_local bool flag = false;  // trivially destructible: pins nothing at thread exit
+    return flag;
+}
+
+// gRPC's own log lines (errors only; the RPC status repeats what matters) go to the host's log at
+// debug level instead of the daemon's stderr — those logged by a run's own thread. The others come
+// from gRPC's background threads at any time, also while the host is being torn down (`vitals check`
+// exiting), and are dropped.
 void forward_grpc_log(gpr_log_func_args* args) {
-    if (!args || !args->message) return;
+    if (!args || !args->message || !in_run()) return;
     vitals::log(vitals::LogLevel::debug, std::string("libgrpc: ") + printable(args->message, 300));
 }
 
@@ -194,6 +201,10 @@ public:
     }
 
     vitals::Result run(vitals::Deadline deadline) override {
+        struct InRun {
+            InRun() { in_run() = true; }
+            ~InRun() { in_run() = false; }
+        } scope;
         const auto start = Clock::now();
         const auto give_up = give_up_at(deadline, start);
 
