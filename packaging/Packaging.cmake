@@ -108,9 +108,10 @@ set(CPACK_DEBIAN_RUNTIME_PACKAGE_SUGGESTS "monitoring-plugins-basic")   # for ch
 set(CPACK_DEBIAN_RUNTIME_DESCRIPTION "health-check sidecar for load balancers
 vitals sits beside a service (a WebSocket server, say) and answers load
 balancer health checks on its own port. It loads check plugins (websocket,
-redis, http, tcp, disk, exec), runs every check in the background, combines
-the results under a policy (impact, groups, quorum, drain) and answers
-GET /health from memory with 200/503 and an application/health+json body.
+redis, http, tcp, disk, exec, grpc, tls), runs every check in the background,
+combines the results under a policy (impact, groups, quorum, drain) and
+answers GET /health from memory with 200/503 and an application/health+json
+body.
 Recent results are kept in SQLite; metrics are served for Prometheus.")
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_CONTROL_EXTRA
   ${VITALS_PACKAGING_DIR}/debian/conffiles

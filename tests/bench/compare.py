@@ -31,7 +31,8 @@ What each section does:
   types       the cost of check types that bring their own library (issue 18): a daemon with a disk
               check and one check of the type every second, beside a disk-only daemon running at
               the same time: VmRSS increase and CPU per run (dns against a dnsmasq, postgres against
-              a PostgreSQL made by initdb, both on loopback: dnsmasq-base and postgresql packages).
+              a PostgreSQL made by initdb, grpc against build/fixtures/grpc_health_server, tls
+              against a TLS nginx with a test CA, all on loopback).
 """
 
 import argparse
@@ -51,7 +52,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SOURCE, "tests", "integration"))
-from peers import free_port  # noqa: E402  (the integration tests' helper)
+from peers import GrpcHealthServer, Nginx, TestPki, free_port  # noqa: E402  (the integration tests' helpers)
 EXPRESS_DIR = "/tmp/vitals-bench-express"  # scratch npm folder, reused between runs
 EXPRESS_SPEC = "express@4"
 HZ = os.sysconf("SC_CLK_TCK")
@@ -583,12 +584,22 @@ def types():
     log("== 7. check types with their own library: one check each every second, beside a disk-only daemon")
     dns = Dnsmasq(TMP, ["--host-record=host.test,192.0.2.1"]).start()
     pg = PostgresServer("bench-Pa55").start()
+    grpc = GrpcHealthServer(os.path.join(BUILD, "fixtures"))
+    grpc.start()
+    pki = TestPki(os.path.join(TMP, "pki"))
+    cert, key = pki.issue("tls", days=30)
+    ngx = Nginx(os.path.join(TMP, "nginx-tls"), {"tls": "listen 127.0.0.1:@PORT@ ssl; ssl_certificate %s; "
+                                                        "ssl_certificate_key %s; ssl_protocols TLSv1.2 TLSv1.3;"
+                                                        % (cert, key)})
+    ngx.start()
     sides = {}
     try:
         typed = {
             "dns": check("dns", "dns", {"name": "host.test", "server": "127.0.0.1", "port": dns.port,
                                         "expect": ["192.0.2.1"]}),
             "postgres": check("postgres", "postgres", {"port": pg.port, "password": "bench-Pa55"}),
+            "grpc": check("grpc", "grpc", {"target": "127.0.0.1:%d" % grpc.port}),
+            "tls": check("tls", "tls", {"host": "127.0.0.1", "port": ngx.ports["tls"], "ca_file": pki.ca_cert}),
         }
         sides["disk"] = start_vitals("vitals-disk", [disk_check()])
         for name, c in typed.items():
@@ -617,6 +628,8 @@ def types():
             stop(p)
         dns.stop()
         pg.stop()
+        grpc.stop()
+        ngx.stop()
 
 
 # ---------------------------------------------------------------- the table

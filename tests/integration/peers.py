@@ -656,3 +656,82 @@ class PostgresServer:
         """Fast shutdown (SIGINT), then SIGKILL; removes the cluster. Idempotent."""
         stop_process(self.proc, _signal.SIGINT, timeout)
         _shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# --- A gRPC health server (test_grpc.py) --------------------------------------------------------
+
+class GrpcHealthServer:
+    """build/fixtures/grpc_health_server (tests/fixtures/grpc_health_server.cpp): a real libgrpc++
+    server on 127.0.0.1:<ephemeral> whose health statuses the test sets with set(). Every line it
+    prints is kept in .lines (snapshot via lines_now()). Stop with stop() (closes its stdin, then
+    SIGTERM, SIGKILL); idempotent."""
+
+    def __init__(self, fixture_dir, tls=None, token=None):
+        self.cmd = [_os.path.join(fixture_dir, "grpc_health_server")]
+        if tls:
+            self.cmd += ["--tls", tls[0], tls[1]]
+        if token:
+            self.cmd += ["--token", token]
+        self.proc = None
+        self.port = None
+        self.lines = []
+        self._cond = _threading.Condition()
+        self._reader = None
+
+    def start(self, timeout=10.0):
+        self.proc = _subprocess.Popen(self.cmd, stdin=_subprocess.PIPE, stdout=_subprocess.PIPE,
+                                      stderr=_subprocess.STDOUT, text=True, bufsize=1)
+        self._reader = _threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        with self._cond:
+            self._cond.wait_for(lambda: self.port is not None or self.proc.poll() is not None, timeout)
+        if self.port is None:
+            self.stop()
+            raise AssertionError("grpc_health_server not listening after %.0f s; output:\n%s"
+                                 % (timeout, "\n".join(self.lines_now())))
+        return self
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                if line.startswith("LISTENING ") and self.port is None:
+                    self.port = int(line.split()[1])
+                self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    def lines_now(self):
+        with self._cond:
+            return list(self.lines)
+
+    def set(self, service, status, timeout=10.0):
+        """Sets `service` ("" for the whole server) to SERVING, NOT_SERVING, UNKNOWN, SERVICE_UNKNOWN,
+        HANG or ABSENT; returns once the server has applied it."""
+        with self._cond:
+            before = self.lines.count("OK")
+        self.proc.stdin.write("set %s %s\n" % (service or "-", status))
+        self.proc.stdin.flush()
+        with self._cond:
+            if not self._cond.wait_for(lambda: self.lines.count("OK") > before, timeout):
+                raise AssertionError("grpc_health_server did not apply 'set %s %s'" % (service, status))
+
+    def calls(self, service):
+        """The user agents of the calls made for `service` so far."""
+        prefix = "CALL %s " % (service or "-")
+        return [line[len(prefix):] for line in self.lines_now() if line.startswith(prefix)]
+
+    def stop(self, timeout=5.0):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout)
+        except _subprocess.TimeoutExpired:
+            stop_process(self.proc, timeout=timeout)
+        if self._reader:
+            self._reader.join(2)
+        self.proc.stdout.close()

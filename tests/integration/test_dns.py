@@ -182,7 +182,7 @@ class DnsFailureTest(VitalsTestCase):
         ]
         checks = [dns_check(o.pop("name", "host.test"), o.pop("port", 53), o.pop("qtype", "A"), check_name="c%d" % i, **o)
                   for i, o in enumerate(options)]
-        self.assertOptionErrors("dns", checks, [
+        self.assertValidateErrors("dns", checks, [
             (0, 'type must be one of A, AAAA, CNAME, TXT, SRV, MX, NS (got "PTR")'),
             (1, "name must not be empty"),
             (2, "is not a valid DNS name: Misformatted domain name"),  # a label of 64 bytes

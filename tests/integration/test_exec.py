@@ -294,7 +294,7 @@ class ExecValidationTest(ExecTestCase):
             exec_check("bad-env", [os.path.join(NAGIOS, "check_dummy"), "0"], env={"A=B": "x"}),
             exec_check("fine", [os.path.join(NAGIOS, "check_dummy"), "0"], env={"LANG": "C"}),
         ]
-        self.assertOptionErrors("exec", checks, [
+        self.assertValidateErrors("exec", checks, [
             (0, "command[0] must be an absolute path (got 'check_dummy')"),
             (1, "command[0] %s: No such file or directory" % self.path("no-such-program")),
             (2, "command[0] %s: not executable" % not_executable),

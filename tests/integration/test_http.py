@@ -52,13 +52,6 @@ class HttpTestCase(VitalsTestCase):
         """VitalsTestCase.check_once, also asserting PASSWORD never shows on stdout or stderr."""
         return super().check_once(checks, expect_code, secrets=(PASSWORD,))
 
-    def assertRows(self, rows, expected, proc):
-        """expected: {name: (status, regex on the output)}."""
-        for name, (status, pattern) in expected.items():
-            with self.subTest(check=name):
-                self.assertEqual(rows[name][0], status, (name, proc.stdout))
-                self.assertRegex(rows[name][1], pattern, (name, proc.stdout))
-
 
 class HttpCheckTest(HttpTestCase):
     """One nginx (plain and TLS server blocks) and one test PKI for the whole class."""
@@ -250,15 +243,7 @@ class HttpOptionsTest(HttpTestCase):
     ]
 
     def test_bad_options_are_config_errors(self):
-        checks = []
-        for i, (options, _) in enumerate(self.MISTAKES):
-            c = http_check("bad%d" % i, "x")
-            c["options"] = options
-            checks.append(c)
-        p = self.run_vitals(["validate", "-c", self.write_config({"checks": checks})])
-        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
-        for i, (_, message) in enumerate(self.MISTAKES):
-            self.assertRegex(p.stderr, r"checks\[%d\]\.options: http: .*%s" % (i, re.escape(message)))
+        self.assertOptionErrors("http", self.MISTAKES)
 
     def test_password_in_a_bad_url_is_not_echoed(self):
         for url in ("http://user:%s@127.0.0.1:99999/" % PASSWORD, "gopher://user:%s@127.0.0.1/" % PASSWORD,

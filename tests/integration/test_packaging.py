@@ -208,6 +208,9 @@ class DebianPackageTest(unittest.TestCase):
         self.assertIn("libc-ares2", names, depends)  # dns.so
         self.assertIn("libpq5", names, depends)      # postgres.so
         self.assertFalse([n for n in names if n.endswith("-dev")], "a -dev package in Depends: %s" % depends)
+        # The grpc plugin's own libraries (when it is built: VITALS_GRPC_PLUGIN).
+        if os.path.exists(os.path.join(BUILD_DIR, "plugins", "grpc.so")):
+            self.assertTrue({"libgrpc++1.51", "libprotobuf-lite32"} <= names, depends)
         # Same version as the binary reports.
         version = self.field(self.deb, "Version")
         out = self.vitals_run(["--version"]).stdout

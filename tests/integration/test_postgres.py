@@ -154,7 +154,7 @@ class PostgresFailureTest(VitalsTestCase):
             pg_check("c7", 5432, user=""),
             pg_check("c8", 5432, sslmode="verify-full", role="replica"),
         ]
-        err = self.assertOptionErrors("postgres", checks, [
+        err = self.assertValidateErrors("postgres", checks, [
             (0, "port must be between 1 and 65535 (got 0)"),
             (1, 'sslmode must be disable, allow, prefer, require, verify-ca or verify-full (got "sometimes")'),
             (2, 'role must be "primary" or "replica" (got "leader")'),

@@ -192,7 +192,7 @@ class RedisCheckTest(RedisTestCase):
             redis_check("ca-missing", 6379, tls=True, tls_ca_file=missing),
             redis_check("fine", 6379, tls=True),
         ]
-        self.assertOptionErrors("redis", checks, [
+        self.assertValidateErrors("redis", checks, [
             (0, "port must be between 1 and 65535 (got 0)"),
             (1, "port must be between 1 and 65535 (got 70000)"),
             (2, 'role must be "master", "slave" or "replica" (got "leader")'),

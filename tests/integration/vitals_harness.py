@@ -647,6 +647,37 @@ class VitalsTestCase(unittest.TestCase):
 
     # --- assertions ------------------------------------------------------------------------------
 
+    def assertRows(self, rows, expected, proc):
+        """Rows of check_once(): expected is {name: (status, regex on the output)}."""
+        for name, (status, pattern) in expected.items():
+            with self.subTest(check=name):
+                self.assertEqual(rows[name][0], status, (name, proc.stdout))
+                self.assertRegex(rows[name][1], pattern, (name, proc.stdout))
+
+    def assertOptionErrors(self, type_, mistakes, secrets=()):
+        """`vitals validate` on one check of type `type_` per (options, message) of `mistakes`: exit 2
+        and, for each, an error naming its path, the type and the message; no string in `secrets`
+        in the output."""
+        checks = [{"name": "bad%d" % i, "type": type_, "options": options} for i, (options, _) in enumerate(mistakes)]
+        p = self.run_vitals(["validate", "-c", self.write_config({"checks": checks})])
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        for i, (_, message) in enumerate(mistakes):
+            self.assertRegex(p.stderr, r"checks\[%d\]\.options: %s: .*%s" % (i, type_, re.escape(message)))
+        for secret in secrets:
+            self.assertNotIn(secret, p.stdout + p.stderr)
+
+    def assertSchemaShown(self, type_, options, patterns=()):
+        """`vitals plugins` lists check type `type_` with a row for each of `options`, and its
+        section matches each regex of `patterns`."""
+        p = self.run_vitals(["plugins"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        section = p.stdout[p.stdout.index("\n%s " % type_):]
+        section = section[:section.index("\n\n")]
+        for option in options:
+            self.assertRegex(section, r"\n    %s\s" % option)
+        for pattern in patterns:
+            self.assertRegex(section, pattern)
+
     def assertProblem(self, response, status):
         """An RFC 9457 problem+json answer with this status."""
         self.assertEqual(response.status, status, response)
@@ -658,7 +689,7 @@ class VitalsTestCase(unittest.TestCase):
         self.assertEqual(body["status"], status, response)
         return body
 
-    def assertOptionErrors(self, type_, checks, expected):
+    def assertValidateErrors(self, type_, checks, expected):
         """Runs `vitals validate` on `checks` and asserts that it refuses them (exit 2), reporting each
         (index, message) of `expected` as "checks[<index>].options: <type_>: ...<message>", and
         nothing for the checks whose index `expected` does not name. Returns the error output."""

@@ -292,10 +292,11 @@ struct PeerCertificate {
 
 // One Poco NetSSL Context per check instance (client use, TLS 1.2+, never Poco's SSLManager: see
 // tls.hpp). OpenSSL verifies the chain and the host name (X509_VERIFY_PARAM) through our verify
-// callback, which records what failed for the message.
+// callback, which records what failed for the message. `min_version` (an OpenSSL TLS1_x_VERSION,
+// TLS 1.2 or later) raises the lowest protocol version offered.
 class TlsClient {
 public:
-    TlsClient(bool verify, const std::string& ca_file) : verify_(verify) {
+    TlsClient(bool verify, const std::string& ca_file, int min_version = TLS1_2_VERSION) : verify_(verify) {
         if (!ca_file.empty()) {
             struct stat st{};
             if (::stat(ca_file.c_str(), &st) != 0)
@@ -314,6 +315,7 @@ public:
                                      openssl_reason(e.message().empty() ? e.displayText() : e.message()));
         }
         SSL_CTX_set_verify(context_->sslContext(), verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, &verify_callback);
+        if (min_version > TLS1_2_VERSION) SSL_CTX_set_min_proto_version(context_->sslContext(), min_version);
     }
     TlsClient(const TlsClient&) = delete;
     TlsClient& operator=(const TlsClient&) = delete;

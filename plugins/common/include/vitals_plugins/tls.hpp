@@ -160,18 +160,22 @@ public:
     VerifyScope& operator=(const VerifyScope&) = delete;
 };
 
-inline std::string subject_of(X509* cert) {
-    if (!cert) return "?";
+// A certificate's subject or issuer name as RFC 2253 text ("CN=localhost,O=Example"), for messages.
+inline std::string name_text(const X509_NAME* name) {
+    if (!name) return "?";
     std::string out;
     if (BIO* bio = BIO_new(BIO_s_mem())) {
-        X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
+        X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253);
         char* data = nullptr;
         long n = BIO_get_mem_data(bio, &data);
         if (n > 0 && data) out.assign(data, static_cast<size_t>(n));
         BIO_free(bio);
     }
-    return out.empty() ? "(empty subject)" : printable(out, 120);
+    return out.empty() ? "(empty name)" : printable(out, 120);
 }
+
+inline std::string subject_of(X509* cert) { return cert ? name_text(X509_get_subject_name(cert)) : "?"; }
+inline std::string issuer_of(X509* cert) { return cert ? name_text(X509_get_issuer_name(cert)) : "?"; }
 
 inline bool not_after_of(const X509* cert, time_t& out) {
     const ASN1_TIME* t = cert ? X509_get0_notAfter(cert) : nullptr;
