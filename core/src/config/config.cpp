@@ -1,4 +1,5 @@
 #include "config/config.h"
+#include "common/executable.h"
 
 #include "config/value_reader.h"
 
@@ -644,10 +645,9 @@ Config load_config_file(const std::string& path, const EnvLookup& env) {
 }
 
 static std::string executable_dir() {
-    char buf[4096];
-    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-    if (n <= 0) return ".";
-    std::string p(buf, size_t(n));
+    std::optional<std::string> exe = executable_path();
+    if (!exe) return ".";
+    const std::string& p = *exe;
     size_t slash = p.rfind('/');
     return slash == std::string::npos ? "." : p.substr(0, slash);
 }

@@ -1,4 +1,5 @@
 #include "plugins/worker_process.h"
+#include "common/executable.h"
 
 #include <vitals_plugins/subprocess.hpp>
 #include <vitals_plugins/text.hpp>
@@ -22,11 +23,7 @@ constexpr std::chrono::milliseconds kReapGrace{1000};
 
 }  // namespace
 
-std::string self_executable() {
-    char buf[4096];
-    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-    return n > 0 ? std::string(buf, size_t(n)) : std::string("/proc/self/exe");
-}
+std::string self_executable() { return executable_path().value_or("/proc/self/exe"); }
 
 std::string termination_signal(int wait_status) {
     return WIFSIGNALED(wait_status) ? vp::signal_name(WTERMSIG(wait_status)) : "";
