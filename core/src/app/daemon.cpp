@@ -131,6 +131,7 @@ int Daemon::run() {
     }
 
     const Config& cfg = *config_;
+    for (const auto& w : config_warnings(cfg)) spdlog::warn("{}", w);
     HistoryWriterOptions hopts;
     hopts.path = cfg.history.path;
     hopts.retention = cfg.history.retention;
