@@ -48,11 +48,18 @@ int cmd_history(const Args& args) {
             detail = "raw " + std::string(e.run ? to_string(e.run->status) : "?");
             if (e.duration_ms) detail += ", " + std::to_string(*e.duration_ms) + " ms";
             if (e.run && !e.run->output.empty()) detail += ": " + e.run->output;
+        } else if (e.kind == EventKind::probe && e.probe && !e.probe->samples.empty()) {
+            const ProbeRow& p = *e.probe;
+            char latency[32];
+            std::snprintf(latency, sizeof latency, "%.1f", double(p.samples[0].latency_us) / 1000.0);
+            detail = p.address + " \"" + p.user_agent + "\" " + p.path + ": " + std::to_string(p.samples[0].code) + " in " +
+                     latency + " ms";
+            if (p.count > 1) detail += " (" + std::to_string(p.count) + " answers in this second)";
         } else {
             detail = std::string("from ") + (e.previous ? to_string(*e.previous) : "pending") + ": " + e.cause;
         }
         std::printf("%-24s %-20s %-10s %-6s %s\n", rfc3339(WallTime(std::chrono::milliseconds(e.time_ms))).c_str(),
-                    e.check.c_str(), e.kind == EventKind::result ? "result" : "transition", to_string(e.status),
+                    e.check.c_str(), to_string(e.kind), to_string(e.status),
                     detail.c_str());
     }
     if (page.next_before_id)

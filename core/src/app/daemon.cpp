@@ -79,6 +79,7 @@ std::string Daemon::reload() {
     setup_logging(cfg.log.level, cfg.log.format);
     for (const auto& r : next.registry->refusals()) spdlog::error("plugin refused: {}: {}", r.file, r.reason);
     scheduler_->reconfigure(next.config, *next.registry);
+    probers_->set_config(next.config);
     std::atomic_store(&config_, next.config);
     registry_ = next.registry;  // keeps the new registry's refusal list; libraries stay loaded anyway
     ++reloads_ok_;
@@ -110,6 +111,7 @@ RuntimeCounters Daemon::counters() const {
     c.reloads_failed = reloads_failed_;
     c.last_reload_ok = last_reload_ok_;
     c.draining = scheduler_ && scheduler_->draining();
+    if (probers_) c.probers = probers_->counts(ProberRecord::now_us());
     return c;
 }
 
@@ -138,8 +140,9 @@ int Daemon::run() {
     hopts.max_rows = cfg.history.max_rows;
     history_ = std::make_unique<HistoryWriter>(hopts);
     history_reader_ = std::make_unique<HistoryReader>(cfg.history.path);
+    probers_ = std::make_unique<ProberRecord>(event_loops(), config_, history_.get());
     try {
-        server_ = std::make_unique<HealthServer>(cfg.server, slot_, history_reader_.get(), *this);
+        server_ = std::make_unique<HealthServer>(cfg.server, slot_, history_reader_.get(), *this, probers_.get());
     } catch (const Poco::Exception& e) {
         spdlog::error("cannot listen on {}:{}: {}", cfg.server.address, cfg.server.port, e.displayText());
         return 1;
@@ -147,6 +150,7 @@ int Daemon::run() {
     history_->start();
     scheduler_ = std::make_unique<Scheduler>(config_, *registry_, slot_, host_name(), history_.get());
     scheduler_->start();
+    probers_->start();
     server_->start();
     reloader_ = std::thread([this] { reload_thread(); });
     spdlog::info("vitals {} listening on {}:{} with {} checks ({} plugin types loaded)", VITALS_VERSION,
@@ -211,6 +215,7 @@ int Daemon::run() {
     }
     server_->stop();
     scheduler_->stop();
+    probers_->stop();  // writes the rows still being filled
     history_->flush(Millis(1000));  // bounded: an unusable database must not hold up the exit
     history_->stop();
     spdlog::info("stopped");

@@ -6,6 +6,7 @@
 #include "history/history_reader.h"
 #include "history/history_writer.h"
 #include "http/server.h"
+#include "probers/prober_record.h"
 #include "scheduler/scheduler.h"
 #include "snapshot/snapshot.h"
 
@@ -69,6 +70,7 @@ private:
     std::unique_ptr<HistoryWriter> history_;
     std::unique_ptr<HistoryReader> history_reader_;
     std::unique_ptr<Scheduler> scheduler_;
+    std::unique_ptr<ProberRecord> probers_;  // before server_: outlives the loops that record into it
     std::unique_ptr<HealthServer> server_;
 };
 

@@ -24,7 +24,8 @@ Usage:
   vitals plugins [--config FILE] [--markdown] list check types and their options (--markdown: as the
                                               configuration reference, docs/config-reference.md)
   vitals history [--config FILE] [--check NAME]... [--status S] [--since T] [--until T]
-                 [--transitions] [--limit N] [--cursor C] [--json]
+                 [--kind result,transition,probe] [--prober ADDRESS] [--transitions] [--limit N]
+                 [--cursor C] [--json]
                                               query the history database directly (daemon up or down)
   vitals --version | --help
 
@@ -34,6 +35,7 @@ Options:
 
 History: --since/--until take RFC 3339, unix seconds or a relative time (-15m); --limit 1..1000
 (default 100); --cursor C continues where the previous page left off (its last line names C).
+--kind probe lists what each load-balancer prober was answered (one row per prober per second).
 
 Exit codes: 0 ok, 1 runtime error, 2 usage or configuration error (3 for check).
 )";
@@ -43,7 +45,7 @@ Args parse_args(int argc, char** argv) {
     // The command decides the exit code of a usage error, also of one found before the command.
     auto takes_value = [](const std::string& opt) {
         for (const char* o : {"-c", "--config", "-p", "--port", "--check", "--status", "--since", "--until", "--limit",
-                              "--cursor"})
+                              "--cursor", "--kind", "--prober"})
             if (opt == o) return true;
         return false;
     };
@@ -75,7 +77,8 @@ Args parse_args(int argc, char** argv) {
             if (v.empty() || *end || p < 0 || p > 65535) usage_error("--port: not a port number: " + v);
             a.port = int(p);
         } else if (a.command == "history" && (arg == "--check" || arg == "--status" || arg == "--since" ||
-                                               arg == "--until" || arg == "--limit" || arg == "--cursor")) {
+                                               arg == "--until" || arg == "--limit" || arg == "--cursor" ||
+                                               arg == "--kind" || arg == "--prober")) {
             a.history_params.emplace_back(arg.substr(2), value(arg));
         } else if (a.command == "history" && arg == "--transitions") {
             a.history_params.emplace_back("transitions", "true");

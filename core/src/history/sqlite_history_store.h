@@ -42,6 +42,10 @@ std::optional<FileId> file_id(const std::string& path);
 // Whether the file at `path` starts with SQLite's 16-byte header ("SQLite format 3\0").
 bool has_sqlite_header(const std::string& path);
 
+// The samples column of a probe row ("offset_us:code:latency_us;..."), appended to `out`. False
+// when it is malformed (what was read before the fault stays appended).
+bool decode_samples(const char* text, int64_t ts_ms, std::vector<ProbeSample>& out);
+
 // SQLite's multi-row, multi-line check output (quick_check, integrity_check) as one line.
 std::string one_line(const std::vector<std::string>& rows);
 
@@ -77,7 +81,7 @@ public:
     bool checkpoint();
     SQLite::Database& db() { return *db_; }
 
-    static constexpr int kSchemaVersion = 1;
+    static constexpr int kSchemaVersion = 2;
 
 private:
     explicit SqliteHistoryStore(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
@@ -88,6 +92,7 @@ private:
     // Prepared statements kept per connection (preparing costs as much as a small query).
     SQLite::Statement& statement(const std::string& sql);
     std::unique_ptr<SQLite::Database> db_;
+    bool has_probes_ = false;  // schema version 2 or later
     // Declared after db_ so statements are finalised before the connection closes.
     std::map<std::string, std::unique_ptr<SQLite::Statement>> statements_;
 };

@@ -1,0 +1,159 @@
+"""Emulated ALB nodes for the load balancer's view tests (SPEC section 9): each node is a thread that
+probes one health path on 127.0.0.1 from its own source address in 127.0.0.0/8 (bind before
+connect), with `User-Agent: ELB-HealthChecker/2.0` and a new connection per probe, on a fixed
+schedule, and decides as an ALB node does: `initial` until the first healthy answer, `unhealthy`
+after `unhealthy` consecutive failures (a code outside `match`, no answer within `timeout`, or no
+connection), `healthy` again after `healthy` consecutive successes. Every probe and decision is
+logged with the time the probe was sent. Traffic goes to 127.0.0.1 only."""
+
+import socket
+import threading
+import time
+
+USER_AGENT = "ELB-HealthChecker/2.0"
+
+
+class Probe:
+    def __init__(self, time_sent, outcome, code, latency):
+        self.time = time_sent  # unix seconds, when the request was sent
+        self.outcome = outcome  # healthy | mismatch | timeout | refused | error
+        self.code = code  # None without an answer
+        self.latency = latency
+
+    def __repr__(self):
+        return "<%.3f %s %s>" % (self.time, self.outcome, self.code)
+
+
+class Decision:
+    def __init__(self, time_, state, reason, codes):
+        self.time, self.state, self.reason, self.codes = time_, state, reason, codes
+
+    def __repr__(self):
+        return "<%.3f %s %s %s>" % (self.time, self.state, self.reason, self.codes)
+
+
+class AlbNode:
+    def __init__(self, name, source, port, path, interval=0.25, timeout=0.2, healthy=2, unhealthy=2,
+                 match=(200,), host="127.0.0.1", max_probes=2000):
+        self.name, self.source, self.port, self.path, self.host = name, source, port, path, host
+        self.interval, self.timeout, self.healthy, self.unhealthy, self.match = interval, timeout, healthy, unhealthy, match
+        self.max_probes = max_probes  # a bound on the loop, whatever happens
+        self.probes = []
+        self.decisions = []
+        self.state = "initial"
+        self._streak_ok = None
+        self._streak = 0
+        self._failing = []  # the outcomes of the current failing run
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(10)
+
+    def snapshot(self):
+        with self._lock:
+            return list(self.probes), list(self.decisions), self.state
+
+    def _probe_once(self):
+        request = ("GET %s HTTP/1.1\r\nHost: 10.0.0.1:%d\r\nUser-Agent: %s\r\nConnection: close\r\n\r\n"
+                   % (self.path, self.port, USER_AGENT)).encode()
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind((self.source, 0))
+        sent = time.time()
+        start = time.monotonic()
+        deadline = start + self.timeout
+        try:
+            s.settimeout(self.timeout)
+            try:
+                s.connect((self.host, self.port))
+            except ConnectionRefusedError:
+                return Probe(sent, "refused", None, time.monotonic() - start)
+            except socket.timeout:
+                return Probe(sent, "timeout", None, time.monotonic() - start)
+            s.sendall(request)
+            data = b""
+            while b"\r\n" not in data:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return Probe(sent, "timeout", None, time.monotonic() - start)
+                s.settimeout(left)
+                try:
+                    chunk = s.recv(4096)
+                except socket.timeout:
+                    return Probe(sent, "timeout", None, time.monotonic() - start)
+                if not chunk:
+                    return Probe(sent, "error", None, time.monotonic() - start)
+                data += chunk
+            latency = time.monotonic() - start
+            code = int(data.split(b" ", 2)[1])
+            return Probe(sent, "healthy" if code in self.match else "mismatch", code, latency)
+        except (ConnectionResetError, BrokenPipeError, OSError):
+            return Probe(sent, "error", None, time.monotonic() - start)
+        finally:
+            s.close()
+
+    def _decide(self, p):
+        ok = p.outcome == "healthy"
+        if ok != self._streak_ok:
+            self._streak_ok, self._streak, self._failing = ok, 0, []
+        self._streak += 1
+        if not ok:
+            self._failing.append(p)
+        new = self.state
+        if ok and (self.state == "initial" or (self.state == "unhealthy" and self._streak >= self.healthy)):
+            new = "healthy"
+        elif not ok and self.state != "unhealthy" and self._streak >= self.unhealthy:
+            new = "unhealthy"
+        if new == self.state:
+            return
+        self.state = new
+        reason, codes = None, []
+        if new == "unhealthy":
+            kinds = {f.outcome for f in self._failing}
+            codes = sorted({f.code for f in self._failing if f.outcome == "mismatch"})
+            if kinds == {"timeout"}:
+                reason = "Target.Timeout"
+            elif kinds == {"mismatch"}:
+                reason = "Target.ResponseCodeMismatch"
+            else:
+                reason = "Target.FailedHealthChecks"
+        self.decisions.append(Decision(p.time, new, reason, codes))
+
+    def _run(self):
+        first = time.monotonic()
+        with self._lock:
+            self.decisions.append(Decision(time.time(), "initial", "Elb.InitialHealthChecking", []))
+        for k in range(self.max_probes):
+            if self._stop.is_set():
+                return
+            p = self._probe_once()
+            with self._lock:
+                self.probes.append(p)
+                self._decide(p)
+            # The next probe on the node's own schedule, whatever this one took.
+            wait = first + (k + 1) * self.interval - time.monotonic()
+            if wait > 0 and self._stop.wait(wait):
+                return
+
+
+def start_nodes(testcase, port, path, sources=("127.0.0.2", "127.0.0.3", "127.0.0.4"), **settings):
+    """Starts one AlbNode per source address; each is stopped on cleanup."""
+    nodes = []
+    for i, source in enumerate(sources):
+        node = AlbNode("node%d" % (i + 1), source, port, path, **settings).start()
+        testcase.addCleanup(node.stop)
+        nodes.append(node)
+    return nodes
+
+
+def wait_states(testcase, nodes, state, count=1, timeout=20.0, message=None):
+    """Waits until every node has made `count` decisions for `state` (a hang guard, not a bound)."""
+    def reached():
+        return all(sum(1 for d in n.snapshot()[1] if d.state == state) >= count for n in nodes)
+    testcase.wait_for(reached, timeout, message or "every node to decide %s (%d times)" % (state, count))
