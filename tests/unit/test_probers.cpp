@@ -1,6 +1,7 @@
 #include "config/config.h"
 #include "history/history_query.h"
 #include "history/sqlite_history_store.h"
+#include "probers/replay.h"
 #include "probers/lb_model.h"
 #include "probers/prober_record.h"
 
@@ -284,4 +285,122 @@ TEST_CASE("history: a version 1 database is migrated, its rows kept; read-only i
     HistoryQuery q;
     q.kinds = {EventKind::transition, EventKind::probe};
     CHECK(store->query(q).items.size() == 2);
+}
+
+namespace {
+HistoryEvent transition(const std::string& group, int64_t ts_ms, Status status, const std::string& cause) {
+    HistoryEvent e;
+    e.time_ms = ts_ms;
+    e.check = group;
+    e.kind = EventKind::transition;
+    e.status = status;
+    e.cause = cause;
+    return e;
+}
+
+ReplayQuery replay_query(const Config& config, QueryParams params, int64_t now_ms) {
+    auto parsed = parse_replay_query(params, now_ms, config);
+    if (auto* err = std::get_if<QueryError>(&parsed)) FAIL(err->parameter + ": " + err->message);
+    return std::get<ReplayQuery>(parsed);
+}
+}  // namespace
+
+TEST_CASE("replay of probes: each prober's changes with ALB's reasons and the cause in force", "[probers][replay]") {
+    ProbeTempDir dir;
+    auto store = SqliteHistoryStore::open_for_writing(dir.file("h.db"));
+    auto config = config_with(alb(2, 2, 100));
+    int64_t t0 = 1'764'000'000'000;  // ms
+    std::vector<HistoryEvent> events = {transition("alb", t0 - 10, Status::pass, "all counted checks pass"),
+                                        transition("alb", t0 + 2950, Status::fail, "redis: fail (critical)"),
+                                        transition("alb", t0 + 4950, Status::pass, "all counted checks pass")};
+    // One answer a second: 200 x3 (one of them late), 503 x2, 200 x3.
+    int codes[] = {200, 200, 200, 503, 503, 200, 200, 200};
+    for (int i = 0; i < 8; ++i) {
+        int64_t ts = t0 + i * 1000;
+        int64_t latency = i == 1 ? 150'000 : 80;
+        events.push_back(probe_event("127.0.0.2", ts, {{ts * 1000, latency, codes[i]}}, 1));
+    }
+    store->insert(events);
+    ReplayResult r = run_replay(*store, replay_query(*config, {{"since", "1764000000"}}, t0 + 60'000), *config);
+    CHECK(r.source == ReplayQuery::Source::probes);
+    REQUIRE(r.probers.size() == 1);
+    const auto& changes = r.probers[0].changes;
+    REQUIRE(changes.size() == 4);
+    CHECK(changes[0].state == ProberState::initial);
+    CHECK(changes[0].reason == "Elb.InitialHealthChecking");
+    CHECK(changes[1].state == ProberState::healthy);
+    CHECK(changes[1].time_us == t0 * 1000);
+    CHECK(changes[2].state == ProberState::unhealthy);
+    CHECK(changes[2].time_us == (t0 + 4000) * 1000);  // the second 503
+    CHECK(changes[2].reason == "Target.ResponseCodeMismatch");
+    CHECK(changes[2].codes == std::vector<int>{503});
+    CHECK(changes[2].cause == "redis: fail (critical)");
+    CHECK(changes[3].state == ProberState::healthy);
+    CHECK(changes[3].time_us == (t0 + 6000) * 1000);
+    CHECK(changes[3].cause == "all counted checks pass");
+    REQUIRE(r.summary.episodes.size() == 1);
+    CHECK(r.summary.unhealthy_ms == 2000);
+    CHECK(r.summary.episodes[0].detection_ms == 1000);
+    // A 50 ms timeout fails the late answer too, but 3 in a row are needed now: never pulled.
+    auto strict = replay_query(*config, {{"since", "1764000000"}, {"timeout", "50ms"}, {"unhealthy_threshold", "3"}},
+                               t0 + 60'000);
+    CHECK(run_replay(*store, strict, *config).summary.episodes.empty());
+    // Nothing in the range says so.
+    auto empty = run_replay(*store, replay_query(*config, {{"source", "probes"}, {"until", "1700000000"}}, t0), *config);
+    CHECK(empty.probers.empty());
+    CHECK(empty.note.find("no probes recorded") == 0);
+}
+
+TEST_CASE("replay what-if: a simulated prober over a group's recorded status with other settings", "[probers][replay]") {
+    ProbeTempDir dir;
+    auto store = SqliteHistoryStore::open_for_writing(dir.file("h.db"));
+    auto config = config_with(alb(2, 2, 100));
+    int64_t t0 = 1'764'000'000'000;
+    // 30 days of status: the group fails for 12 s every hour.
+    std::vector<HistoryEvent> events;
+    for (int h = 0; h < 30 * 24; ++h) {
+        events.push_back(transition("alb", t0 + h * 3'600'000LL, Status::pass, "all counted checks pass"));
+        events.push_back(transition("alb", t0 + h * 3'600'000LL + 1'800'000, Status::fail, "redis: fail (critical)"));
+        events.push_back(transition("alb", t0 + h * 3'600'000LL + 1'812'000, Status::pass, "all counted checks pass"));
+    }
+    store->insert(events);
+    int64_t until = t0 + 30LL * 86'400'000;
+    auto fast = replay_query(*config, {{"source", "status"}, {"group", "alb"}, {"since", "1764000000"},
+                                       {"interval", "5s"}, {"timeout", "2s"}}, until);
+    fast.until_ms = until;
+    ReplayResult a = run_replay(*store, fast, *config);
+    REQUIRE(a.probers.size() == 1);
+    CHECK(a.probers[0].simulated);
+    CHECK(a.probers[0].probes == uint64_t(30LL * 86'400 / 5 + 1));
+    CHECK(a.summary.episodes.size() == 720);  // 5 s x 2: every 12 s failure is seen
+    CHECK(a.summary.episodes[0].cause == "redis: fail (critical)");
+    // Failing from :30:00 to :30:12; probes at :00 and :05 fail (pulled at :05), :15 and :20 pass (back at :20).
+    CHECK(a.summary.unhealthy_ms == 720 * 15'000);
+    auto slow = fast;
+    slow.settings.interval = Millis(10'000);
+    slow.settings.unhealthy_threshold = 3;
+    ReplayResult b = run_replay(*store, slow, *config);
+    CHECK(b.summary.episodes.empty());  // 10 s x 3: a 12 s failure never pulls the target
+    CHECK(b.probers[0].changes.size() == 2);  // initial, healthy
+}
+
+TEST_CASE("replay parameters are validated, naming the parameter", "[probers][replay]") {
+    auto config = config_with(alb());
+    auto error_of = [&](QueryParams p) {
+        auto parsed = parse_replay_query(p, 1'764'000'000'000, *config);
+        return std::holds_alternative<QueryError>(parsed) ? std::get<QueryError>(parsed).parameter : std::string();
+    };
+    CHECK(error_of({{"group", "nosuch"}}) == "group");
+    CHECK(error_of({{"source", "logs"}}) == "source");
+    CHECK(error_of({{"interval", "5"}}) == "interval");
+    CHECK(error_of({{"interval", "1s"}, {"timeout", "1s"}}) == "timeout");
+    CHECK(error_of({{"healthy_threshold", "1"}}) == "healthy_threshold");
+    CHECK(error_of({{"unhealthy_threshold", "x"}}) == "unhealthy_threshold");
+    CHECK(error_of({{"match", "abc"}}) == "match");
+    CHECK(error_of({{"since", "yesterday"}}) == "since");
+    CHECK(error_of({{"since", "-1h"}, {"until", "-2h"}}) == "since");
+    CHECK(error_of({{"prober", "x"}}) == "prober");
+    CHECK(error_of({{"colour", "red"}}) == "colour");
+    CHECK(error_of({{"group", "alb"}, {"group", "alb"}}) == "group");
+    CHECK(error_of({{"group", "alb"}, {"interval", "10s"}, {"healthy_threshold", "3"}}).empty());
 }

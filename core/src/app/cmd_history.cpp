@@ -13,18 +13,8 @@
 namespace vitals {
 
 int cmd_history(const Args& args) {
-    Config cfg;
-    try {
-        cfg = load_config_file(args.config, process_env);  // plugins are not needed to read history
-    } catch (const ConfigError& e) {
-        std::fprintf(stderr, "vitals: %s: invalid configuration:\n", args.config.c_str());
-        for (const auto& err : e.errors()) std::fprintf(stderr, "  %s\n", err.c_str());
-        return kExitUsage;
-    }
-    int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
-    auto parsed = parse_history_query(args.history_params, now_ms, &cfg);
+    Config cfg = load_config_or_exit(args);
+    auto parsed = parse_history_query(args.history_params, unix_now_ms(), &cfg);
     if (auto* err = std::get_if<QueryError>(&parsed)) usage_error("--" + err->parameter + ": " + err->message);
     HistoryPage page;
     try {

@@ -374,6 +374,63 @@ HistoryPage SqliteHistoryStore::query(const HistoryQuery& q) {
     return page;
 }
 
+void SqliteHistoryStore::scan_probes(int64_t since_ms, int64_t until_ms, const std::optional<std::string>& address,
+                                     const std::function<void(const ProbeRowView&)>& fn) {
+    if (!has_probes_) return;
+    std::string sql = "SELECT ts, prober_address, user_agent, probe_path, code, latency_us, probes, samples FROM events "
+                      "WHERE kind = 2 AND ts >= ? AND ts <= ?";
+    if (address) sql += " AND prober_address = ?";
+    sql += " ORDER BY ts, id";
+    SQLite::Statement& st = statement(sql);
+    st.bind(1, int64_t(since_ms));
+    st.bind(2, int64_t(until_ms));
+    if (address) st.bind(3, *address);
+    ResetAfterUse reset{st};
+    auto text = [&st](int col) {
+        SQLite::Column c = st.getColumn(col);
+        return std::string_view(c.getText(""), size_t(c.getBytes()));
+    };
+    ProbeRowView v;
+    while (st.executeStep()) {
+        v.ts_ms = st.getColumn(0).getInt64();
+        v.address = text(1);
+        v.user_agent = text(2);
+        v.path = text(3);
+        v.code = st.getColumn(4).getInt();
+        v.latency_us = st.getColumn(5).getInt64();
+        v.count = st.getColumn(6).getInt64();
+        SQLite::Column samples = st.getColumn(7);
+        v.samples = samples.isNull() ? nullptr : samples.getText();
+        fn(v);
+    }
+}
+
+bool SqliteHistoryStore::has_probes(int64_t since_ms, int64_t until_ms) {
+    if (!has_probes_) return false;
+    SQLite::Statement& st = statement("SELECT 1 FROM events WHERE kind = 2 AND ts >= ? AND ts <= ? LIMIT 1");
+    st.bind(1, int64_t(since_ms));
+    st.bind(2, int64_t(until_ms));
+    ResetAfterUse reset{st};
+    return st.executeStep();
+}
+
+std::vector<TransitionRow> SqliteHistoryStore::transitions_of(const std::string& name, int64_t until_ms) {
+    SQLite::Statement& st =
+        statement(R"(SELECT ts, status, cause FROM events WHERE kind = 1 AND "check" = ? AND ts <= ? ORDER BY id)");
+    st.bind(1, name);
+    st.bind(2, int64_t(until_ms));
+    ResetAfterUse reset{st};
+    std::vector<TransitionRow> out;
+    while (st.executeStep()) {
+        TransitionRow t;
+        t.ts_ms = st.getColumn(0).getInt64();
+        t.status = status_or_fail(st.getColumn(1).getString());
+        if (!st.getColumn(2).isNull()) t.cause = st.getColumn(2).getString();
+        out.push_back(std::move(t));
+    }
+    return out;
+}
+
 std::optional<std::pair<int64_t, int64_t>> SqliteHistoryStore::id_range() {
     // Each subquery reads one end of the rowid b-tree (SQLite's min/max shortcut holds for one
     // aggregate per SELECT; "SELECT min(id), max(id)" would scan the table).

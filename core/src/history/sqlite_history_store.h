@@ -11,11 +11,13 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <sys/types.h>
 #include <utility>
 #include <vector>
@@ -49,6 +51,23 @@ bool decode_samples(const char* text, int64_t ts_ms, std::vector<ProbeSample>& o
 // SQLite's multi-row, multi-line check output (quick_check, integrity_check) as one line.
 std::string one_line(const std::vector<std::string>& rows);
 
+// One probe row as a scan hands it over: views into SQLite's row, valid during the callback only.
+struct ProbeRowView {
+    int64_t ts_ms = 0;
+    std::string_view address, user_agent, path;
+    int code = 0;
+    int64_t latency_us = 0;
+    int64_t count = 0;
+    const char* samples = nullptr;  // the samples column, or null (one answer)
+};
+
+// A status transition of a check or group: time, status, cause.
+struct TransitionRow {
+    int64_t ts_ms = 0;
+    Status status = Status::fail;
+    std::string cause;
+};
+
 class SqliteHistoryStore {
 public:
     // Opens (creating if needed) for writing: WAL mode, schema migrated to the current version.
@@ -64,6 +83,14 @@ public:
     void insert(const std::vector<HistoryEvent>& events);
 
     HistoryPage query(const HistoryQuery& q);
+
+    // Probe rows with since_ms <= ts <= until_ms (of one address, if given), in time order.
+    void scan_probes(int64_t since_ms, int64_t until_ms, const std::optional<std::string>& address,
+                     const std::function<void(const ProbeRowView&)>& fn);
+    // Whether any probe row lies in the range.
+    bool has_probes(int64_t since_ms, int64_t until_ms);
+    // Every transition of `name` (a check or group) up to until_ms, oldest first.
+    std::vector<TransitionRow> transitions_of(const std::string& name, int64_t until_ms);
 
     // Deletes up to `max_batch` rows older than `older_than_ms` or beyond the newest `max_rows`.
     // Returns how many were deleted (call again while it returns max_batch).

@@ -6,6 +6,7 @@
 #include "common/text.h"
 #include "history/history_query.h"
 #include "probers/probers_api.h"
+#include "probers/replay.h"
 
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/String.h>
@@ -133,7 +134,33 @@ private:
         reply(200, "application/json", probers_json(views, std::get<ProbersQuery>(parsed), config().load_balancer));
     }
 
-    void replay() { problem(501, "not yet"); }
+    void replay() {
+        if (!show_details()) {
+            return problem(403, "replay shows probers' addresses and check causes; it is served to loopback clients or "
+                                "with the admin token, depending on server.details");
+        }
+        if (!ctx_.history) return problem(503, "history is not enabled");
+        auto params = query_params();
+        if (!params) return;
+        auto parsed = parse_replay_query(*params, now_ms(), config());
+        if (auto* err = std::get_if<QueryError>(&parsed))
+            return problem(400, "parameter " + err->parameter + ": " + err->message);
+        try {
+            std::string body;
+            ctx_.history->with_store([&](SqliteHistoryStore* store) {
+                if (store) body = replay_json(run_replay(*store, std::get<ReplayQuery>(parsed), config()));
+            });
+            if (body.empty()) return problem(503, "the history database holds no history yet");
+            reply(200, "application/json", std::move(body));
+        } catch (const std::exception& e) {
+            problem(503, std::string("history database unavailable: ") + e.what());
+        }
+    }
+
+    static int64_t now_ms() {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    }
 
     void history() {
         if (!show_details()) {
@@ -143,11 +170,7 @@ private:
         if (!ctx_.history) return problem(503, "history is not enabled");
         auto query = query_params();
         if (!query) return;
-        const QueryParams& params = *query;
-        int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-        auto parsed = parse_history_query(params, now_ms, &config());
+        auto parsed = parse_history_query(*query, now_ms(), &config());
         if (auto* err = std::get_if<QueryError>(&parsed))
             return problem(400, "parameter " + err->parameter + ": " + err->message);
         try {
