@@ -7,10 +7,17 @@ connection), `healthy` again after `healthy` consecutive successes. Every probe 
 logged with the time the probe was sent. Traffic goes to 127.0.0.1 only."""
 
 import socket
+import struct
 import threading
 import time
 
 USER_AGENT = "ELB-HealthChecker/2.0"
+SO_TIMESTAMPNS = 35  # Linux: the kernel's receive time of each segment, as ancillary data
+# How long past its timeout a node still waits for bytes before it gives up (well within its
+# interval, so the next probe goes out on schedule): the answer is judged by the kernel's receive
+# time against the time the request was sent, so a node thread that runs late (the GIL, a busy
+# machine) still judges by when the answer arrived, as a real node would.
+GRACE = 0.03
 
 
 class Probe:
@@ -21,7 +28,7 @@ class Probe:
         self.latency = latency
 
     def __repr__(self):
-        return "<%.3f %s %s>" % (self.time, self.outcome, self.code)
+        return "<%.3f %s %s %.1fms>" % (self.time, self.outcome, self.code, self.latency * 1000)
 
 
 class Decision:
@@ -34,10 +41,11 @@ class Decision:
 
 class AlbNode:
     def __init__(self, name, source, port, path, interval=0.25, timeout=0.2, healthy=2, unhealthy=2,
-                 match=(200,), host="127.0.0.1", max_probes=2000):
+                 match=(200,), host="127.0.0.1", max_probes=2000, stop_when_unhealthy=False):
         self.name, self.source, self.port, self.path, self.host = name, source, port, path, host
         self.interval, self.timeout, self.healthy, self.unhealthy, self.match = interval, timeout, healthy, unhealthy, match
         self.max_probes = max_probes  # a bound on the loop, whatever happens
+        self.stop_when_unhealthy = stop_when_unhealthy  # its point made: the drain was seen
         self.probes = []
         self.decisions = []
         self.state = "initial"
@@ -65,32 +73,40 @@ class AlbNode:
                    % (self.path, self.port, USER_AGENT)).encode()
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.bind((self.source, 0))
+        s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         sent = time.time()
-        start = time.monotonic()
-        deadline = start + self.timeout
         try:
             s.settimeout(self.timeout)
             try:
-                s.connect((self.host, self.port))
+                s.connect((self.host, self.port))  # on loopback: the kernel answers at once, even for a stalled server
             except ConnectionRefusedError:
-                return Probe(sent, "refused", None, time.monotonic() - start)
+                return Probe(sent, "refused", None, time.time() - sent)
             except socket.timeout:
-                return Probe(sent, "timeout", None, time.monotonic() - start)
+                return Probe(sent, "timeout", None, time.time() - sent)
+            sent = time.time()
+            give_up = time.monotonic() + min(self.timeout + GRACE, (self.timeout + self.interval) / 2)
             s.sendall(request)
             data = b""
+            arrived = None
             while b"\r\n" not in data:
-                left = deadline - time.monotonic()
+                left = give_up - time.monotonic()
                 if left <= 0:
-                    return Probe(sent, "timeout", None, time.monotonic() - start)
+                    return Probe(sent, "timeout", None, time.time() - sent)
                 s.settimeout(left)
                 try:
-                    chunk = s.recv(4096)
+                    chunk, ancillary, _, _ = s.recvmsg(4096, 256)
                 except socket.timeout:
-                    return Probe(sent, "timeout", None, time.monotonic() - start)
+                    return Probe(sent, "timeout", None, time.time() - sent)
                 if not chunk:
-                    return Probe(sent, "error", None, time.monotonic() - start)
+                    return Probe(sent, "error", None, time.time() - sent)
+                for level, kind, value in ancillary:
+                    if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and arrived is None:
+                        sec, nsec = struct.unpack("qq", value[:16])
+                        arrived = sec + nsec / 1e9
                 data += chunk
-            latency = time.monotonic() - start
+            latency = (arrived if arrived is not None else time.time()) - sent
+            if latency > self.timeout:
+                return Probe(sent, "timeout", None, latency)
             code = int(data.split(b" ", 2)[1])
             return Probe(sent, "healthy" if code in self.match else "mismatch", code, latency)
         except (ConnectionResetError, BrokenPipeError, OSError):
@@ -136,6 +152,8 @@ class AlbNode:
             with self._lock:
                 self.probes.append(p)
                 self._decide(p)
+                if self.stop_when_unhealthy and self.state == "unhealthy":
+                    return
             # The next probe on the node's own schedule, whatever this one took.
             wait = first + (k + 1) * self.interval - time.monotonic()
             if wait > 0 and self._stop.wait(wait):

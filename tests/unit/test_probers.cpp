@@ -71,7 +71,7 @@ TEST_CASE("lb model: initial until the first healthy answer, then ALB's threshol
     CHECK(m.reason().empty());
 }
 
-TEST_CASE("lb model: a late answer is Target.Timeout; a run of both kinds Target.FailedHealthChecks", "[probers]") {
+TEST_CASE("lb model: a late answer is Target.Timeout, a run of both kinds Target.FailedHealthChecks", "[probers]") {
     auto lb = alb(2, 2, 100);
     CHECK(judge_answer(lb, 200, 100'000) == Answer::healthy);
     CHECK(judge_answer(lb, 200, 100'001) == Answer::timeout);
@@ -321,7 +321,7 @@ TEST_CASE("replay of probes: each prober's changes with ALB's reasons and the ca
         events.push_back(probe_event("127.0.0.2", ts, {{ts * 1000, latency, codes[i]}}, 1));
     }
     store->insert(events);
-    ReplayResult r = run_replay(*store, replay_query(*config, {{"since", "1764000000"}}, t0 + 60'000), *config);
+    ReplayResult r = run_replay(store.get(), replay_query(*config, {{"since", "1764000000"}}, t0 + 60'000), *config);
     CHECK(r.source == ReplayQuery::Source::probes);
     REQUIRE(r.probers.size() == 1);
     const auto& changes = r.probers[0].changes;
@@ -344,9 +344,9 @@ TEST_CASE("replay of probes: each prober's changes with ALB's reasons and the ca
     // A 50 ms timeout fails the late answer too, but 3 in a row are needed now: never pulled.
     auto strict = replay_query(*config, {{"since", "1764000000"}, {"timeout", "50ms"}, {"unhealthy_threshold", "3"}},
                                t0 + 60'000);
-    CHECK(run_replay(*store, strict, *config).summary.episodes.empty());
+    CHECK(run_replay(store.get(), strict, *config).summary.episodes.empty());
     // Nothing in the range says so.
-    auto empty = run_replay(*store, replay_query(*config, {{"source", "probes"}, {"until", "1700000000"}}, t0), *config);
+    auto empty = run_replay(store.get(), replay_query(*config, {{"source", "probes"}, {"until", "1700000000"}}, t0), *config);
     CHECK(empty.probers.empty());
     CHECK(empty.note.find("no probes recorded") == 0);
 }
@@ -368,7 +368,7 @@ TEST_CASE("replay what-if: a simulated prober over a group's recorded status wit
     auto fast = replay_query(*config, {{"source", "status"}, {"group", "alb"}, {"since", "1764000000"},
                                        {"interval", "5s"}, {"timeout", "2s"}}, until);
     fast.until_ms = until;
-    ReplayResult a = run_replay(*store, fast, *config);
+    ReplayResult a = run_replay(store.get(), fast, *config);
     REQUIRE(a.probers.size() == 1);
     CHECK(a.probers[0].simulated);
     CHECK(a.probers[0].probes == uint64_t(30LL * 86'400 / 5 + 1));
@@ -379,7 +379,7 @@ TEST_CASE("replay what-if: a simulated prober over a group's recorded status wit
     auto slow = fast;
     slow.settings.interval = Millis(10'000);
     slow.settings.unhealthy_threshold = 3;
-    ReplayResult b = run_replay(*store, slow, *config);
+    ReplayResult b = run_replay(store.get(), slow, *config);
     CHECK(b.summary.episodes.empty());  // 10 s x 3: a 12 s failure never pulls the target
     CHECK(b.probers[0].changes.size() == 2);  // initial, healthy
 }

@@ -41,9 +41,9 @@ int cmd_history(const Args& args) {
         } else if (e.kind == EventKind::probe && e.probe && !e.probe->samples.empty()) {
             const ProbeRow& p = *e.probe;
             char latency[32];
-            std::snprintf(latency, sizeof latency, "%.1f", double(p.samples[0].latency_us) / 1000.0);
-            detail = p.address + " \"" + p.user_agent + "\" " + p.path + ": " + std::to_string(p.samples[0].code) + " in " +
-                     latency + " ms";
+            std::snprintf(latency, sizeof latency, "%.1f ms", double(p.samples[0].latency_us) / 1000.0);
+            detail = p.address + " \"" + p.user_agent + "\" " + p.path + ": " + std::to_string(p.samples[0].code) +
+                     (p.samples[0].latency_us < 0 ? std::string(" after the client left") : std::string(" in ") + latency);
             if (p.count > 1) detail += " (" + std::to_string(p.count) + " answers in this second)";
         } else {
             detail = std::string("from ") + (e.previous ? to_string(*e.previous) : "pending") + ": " + e.cause;

@@ -26,16 +26,11 @@ int cmd_replay(const Args& args) {
     std::string out;
     try {
         HistoryReader(cfg.history.path).with_store([&](SqliteHistoryStore* store) {
-            if (!store) return;
-            ReplayResult r = run_replay(*store, std::get<ReplayQuery>(parsed), cfg);
+            ReplayResult r = run_replay(store, std::get<ReplayQuery>(parsed), cfg);
             out = args.json ? replay_json(r) + "\n" : replay_text(r);
         });
     } catch (const std::exception& e) {
         std::fprintf(stderr, "vitals: cannot read %s: %s\n", cfg.history.path.c_str(), e.what());
-        return 1;
-    }
-    if (out.empty()) {
-        std::fprintf(stderr, "vitals: %s holds no history yet\n", cfg.history.path.c_str());
         return 1;
     }
     std::fputs(out.c_str(), stdout);

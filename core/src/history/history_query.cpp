@@ -196,14 +196,17 @@ std::string history_page_json(const HistoryPage& page) {
             o->set("prober", prober);
             o->set("code", p.samples.empty() ? 0 : p.samples[0].code);
             o->set("count", Poco::Int64(p.count));
-            o->set("latency_ms", p.samples.empty() ? 0.0 : double(p.samples[0].latency_us) / 1000.0);
+            auto latency = [](const ProbeSample& s) {  // null: the client closed before the answer
+                return s.latency_us < 0 ? Poco::Dynamic::Var() : Poco::Dynamic::Var(double(s.latency_us) / 1000.0);
+            };
+            o->set("latency_ms", p.samples.empty() ? Poco::Dynamic::Var() : latency(p.samples[0]));
             // Every answer of the row kept one by one (the first is the row's own).
             Array::Ptr answers = new Array;
             for (const auto& s : p.samples) {
                 Object::Ptr a = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
                 a->set("time", rfc3339(WallTime(std::chrono::microseconds(s.time_us))));
                 a->set("code", s.code);
-                a->set("latency_ms", double(s.latency_us) / 1000.0);
+                a->set("latency_ms", latency(s));
                 answers->add(a);
             }
             o->set("answers", answers);

@@ -18,8 +18,10 @@ const char* to_string(EventKind k);
 // One answer on a status path, as the event loop saw it (SPEC §9).
 struct ProbeSample {
     int64_t time_us = 0;     // unix microseconds: when the request's bytes reached this host
-    int64_t latency_us = 0;  // from then until the answer was handed to the kernel
+    int64_t latency_us = 0;  // from then until the answer was handed to the kernel; kAbandoned: the
+                             // client closed before it (it gave up: a timeout, as it saw it)
     int code = 0;
+    static constexpr int64_t kAbandoned = -1;
 };
 
 // A prober's answers of one second at most (SPEC §9: at most one row per prober per second).

@@ -398,8 +398,9 @@ struct EventServer::Loop {
             if (r.status_answer && srv.on_status_answer) {
                 PeerAddress peer = c.peer;  // c may be gone after the write
                 int64_t received = c.received_us;
+                bool abandoned = c.peer_closed;
                 bool open = start_write(c, serialize(r, head, close), close, why);
-                srv.on_status_answer(index, peer, req, r.code, received, ProberRecord::now_us());
+                srv.on_status_answer(index, peer, req, r.code, received, ProberRecord::now_us(), abandoned);
                 if (!open) return false;
                 continue;
             }
@@ -415,6 +416,11 @@ struct EventServer::Loop {
     // Reads what is there. Returns false when the connection was closed.
     bool receive(Conn& c) {
         char buf[16384];
+        // The first read of a connection reads on to EAGAIN or the end: a request queued while the
+        // daemon could not run (a stall) may already be followed by the client's close, and the
+        // kernel then reports the close's receive time for both (it coalesces them). Knowing the
+        // client gave up tells that answer apart (OnStatusAnswer's `abandoned`).
+        bool first_read = c.received_us == 0;
         // The kernel's receive timestamp (SO_TIMESTAMPNS, inherited from the listening socket).
         alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
         for (;;) {
@@ -445,7 +451,7 @@ struct EventServer::Loop {
                 if (c.in.size() > opt.max_header_bytes + sizeof buf) break;
                 // A short read drained the socket: skip the recv() that would only say EAGAIN (the
                 // loop is level-triggered, so anything arriving meanwhile is reported again).
-                if (size_t(n) < sizeof buf) break;
+                if (size_t(n) < sizeof buf && !first_read) break;
                 continue;
             }
             if (n == 0) {  // the peer shut down its side: answer what it sent, then close

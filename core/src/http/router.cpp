@@ -89,6 +89,12 @@ private:
             if (!req.is("POST")) return method_not_allowed("POST", path);
             if (!authorize_admin()) return;
             if (path == "/admin/drain") {
+                if (req.query == "exit=true") {
+                    ctx_.hooks->drain_and_exit();
+                    return reply(200, "application/json", R"({"status":"draining","exit":true})");
+                }
+                if (!req.query.empty() && req.query != "exit=false")
+                    return problem(400, "parameter exit: the only parameter of /admin/drain; use exit=true or exit=false");
                 ctx_.hooks->drain();
                 return reply(200, "application/json", R"({"status":"draining"})");
             }
@@ -148,9 +154,8 @@ private:
         try {
             std::string body;
             ctx_.history->with_store([&](SqliteHistoryStore* store) {
-                if (store) body = replay_json(run_replay(*store, std::get<ReplayQuery>(parsed), config()));
+                body = replay_json(run_replay(store, std::get<ReplayQuery>(parsed), config()));
             });
-            if (body.empty()) return problem(503, "the history database holds no history yet");
             reply(200, "application/json", std::move(body));
         } catch (const std::exception& e) {
             problem(503, std::string("history database unavailable: ") + e.what());

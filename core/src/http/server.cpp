@@ -46,8 +46,8 @@ HealthServer::HealthServer(const Config::Server& server, SnapshotSlot& slot, His
         [counters](CloseReason why) { counters->count_close(why); }, options);
     if (probers)
         transport_->on_status_answer([probers](size_t loop, const PeerAddress& peer, const HttpRequest& req, int code,
-                                               int64_t received_us, int64_t answered_us) {
-            probers->record(loop, peer, req.user_agent, req.path, code, received_us, answered_us);
+                                               int64_t received_us, int64_t answered_us, bool abandoned) {
+            probers->record(loop, peer, req.user_agent, req.path, code, received_us, abandoned ? -1 : answered_us);
         });
 }
 

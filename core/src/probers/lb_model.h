@@ -35,8 +35,9 @@ enum class Answer {
     timeout,   // answered, but later than `timeout`
 };
 
+// `latency_us` < 0: the client closed before the answer reached it (ProbeSample::kAbandoned).
 inline Answer judge_answer(const Config::LoadBalancer& lb, int code, int64_t latency_us) {
-    if (latency_us > int64_t(lb.timeout.count()) * 1000) return Answer::timeout;
+    if (latency_us < 0 || latency_us > int64_t(lb.timeout.count()) * 1000) return Answer::timeout;
     return lb.matches(code) ? Answer::healthy : Answer::mismatch;
 }
 

@@ -88,7 +88,8 @@ void ProberRecord::record(size_t loop, const PeerAddress& peer, std::string_view
     by_code_[size_t(std::clamp(code, 100, 599) - 100)].fetch_add(1, std::memory_order_relaxed);
     LoopTable& t = *loops_[loop % loops_.size()];
     make_key(t.key, peer, user_agent, path);
-    ProbeSample s{received_us, std::max<int64_t>(0, answered_us - received_us), code};
+    ProbeSample s{received_us, answered_us < 0 ? ProbeSample::kAbandoned : std::max<int64_t>(0, answered_us - received_us),
+                  code};
     std::lock_guard<std::mutex> lock(t.mu);
     auto it = t.entries.find(t.key);
     if (it == t.entries.end()) {

@@ -89,7 +89,8 @@ public:
     void set_config(std::shared_ptr<const Config> config);
 
     // Event loop `loop` only: one answer on a status path. `user_agent` and `path` are copied only
-    // when the prober is new to this loop's table.
+    // when the prober is new to this loop's table. `answered_us` < 0: the client had closed before
+    // the answer (recorded as ProbeSample::kAbandoned).
     void record(size_t loop, const PeerAddress& peer, std::string_view user_agent, std::string_view path, int code,
                 int64_t received_us, int64_t answered_us);
 

@@ -75,7 +75,11 @@ std::string probers_json(const std::vector<ProberView>& probers, const ProbersQu
             .str("last_seen", rfc3339_us(p.last_seen_us))
             .num("probes", uint64_t(p.probes))
             .num("last_code", int64_t(p.last_code))
-            .dbl("last_latency_ms", double(p.last_latency_us) / 1000.0)
+            .raw("last_latency_ms", p.last_latency_us < 0 ? std::string("null") : [&] {
+                std::string v;
+                JsonObject(v).dbl("x", double(p.last_latency_us) / 1000.0);
+                return v.substr(5, v.size() - 6);  // the number alone, spelled as dbl() spells it
+            }())
             .raw("interval_ms", p.interval_ms ? std::to_string(*p.interval_ms) : std::string("null"))
             .raw("consecutive", consecutive)
             .str("state", to_string(p.state));

@@ -316,18 +316,22 @@ std::variant<ReplayQuery, QueryError> parse_replay_query(const QueryParams& para
     return q;
 }
 
-ReplayResult run_replay(SqliteHistoryStore& store, const ReplayQuery& q, const Config& config) {
+ReplayResult run_replay(SqliteHistoryStore* store, const ReplayQuery& q, const Config& config) {
     ReplayResult r;
     r.settings = q.settings;
     r.since_ms = q.since_ms;
     r.until_ms = q.until_ms;
-    r.source = q.source;
-    if (r.source == ReplayQuery::Source::automatic)
-        r.source = store.has_probes(q.since_ms, q.until_ms) ? ReplayQuery::Source::probes : ReplayQuery::Source::status;
+    r.source = q.source == ReplayQuery::Source::status ? q.source : ReplayQuery::Source::probes;
+    if (!store) {
+        r.note = "no history recorded yet";
+        return r;
+    }
+    if (q.source == ReplayQuery::Source::automatic)
+        r.source = store->has_probes(q.since_ms, q.until_ms) ? ReplayQuery::Source::probes : ReplayQuery::Source::status;
     if (r.source == ReplayQuery::Source::probes)
-        replay_probes(store, q, r);
+        replay_probes(*store, q, r);
     else
-        replay_status(store, q, config, r);
+        replay_status(*store, q, config, r);
     r.summary = union_of(r.probers, q.until_ms * 1000);
     return r;
 }
@@ -348,7 +352,14 @@ std::string replay_json(const ReplayResult& r) {
             append_string_or_null(o.key("cause"), c.cause);
             if (c.code) {
                 std::string answer;
-                JsonObject(answer).num("code", int64_t(*c.code)).dbl("latency_ms", double(c.latency_us) / 1000.0);
+                {
+                    JsonObject a(answer);
+                    a.num("code", int64_t(*c.code));
+                    if (c.latency_us < 0)  // the client had closed: it never saw this answer
+                        a.raw("latency_ms", "null").boolean("abandoned", true);
+                    else
+                        a.dbl("latency_ms", double(c.latency_us) / 1000.0);
+                }
                 o.raw("answer", answer);
             }
         }
@@ -396,7 +407,10 @@ std::string replay_text(const ReplayResult& r) {
             std::string answer;
             if (c.code) {
                 char a[64];
-                std::snprintf(a, sizeof a, "answered %d in %.1f ms", *c.code, double(c.latency_us) / 1000.0);
+                if (c.latency_us < 0)
+                    std::snprintf(a, sizeof a, "answered %d after it left", *c.code);
+                else
+                    std::snprintf(a, sizeof a, "answered %d in %.1f ms", *c.code, double(c.latency_us) / 1000.0);
                 answer = a;
             }
             std::snprintf(line, sizeof line, "  %s  %-9s  %-36s  %-24s  %s\n", rfc3339_us(c.time_us).c_str(),

@@ -77,8 +77,9 @@ struct ReplayResult {
     std::string note;  // why there is nothing to show, when there is nothing
 };
 
-// Reads what the query needs from the store and replays it.
-ReplayResult run_replay(SqliteHistoryStore& store, const ReplayQuery& q, const Config& config);
+// Reads what the query needs from the store and replays it. A null store (a database with no
+// history in it yet) gives an empty result that says so.
+ReplayResult run_replay(SqliteHistoryStore* store, const ReplayQuery& q, const Config& config);
 
 // The API's body.
 std::string replay_json(const ReplayResult& r);
