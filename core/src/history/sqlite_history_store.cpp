@@ -374,33 +374,48 @@ HistoryPage SqliteHistoryStore::query(const HistoryQuery& q) {
     return page;
 }
 
+SqliteHistoryStore::RawStatement::~RawStatement() { sqlite3_finalize(st); }
+
 void SqliteHistoryStore::scan_probes(int64_t since_ms, int64_t until_ms, const std::optional<std::string>& address,
                                      const std::function<void(const ProbeRowView&)>& fn) {
     if (!has_probes_) return;
-    std::string sql = "SELECT ts, prober_address, user_agent, probe_path, code, latency_us, probes, samples FROM events "
-                      "WHERE kind = 2 AND ts >= ? AND ts <= ?";
-    if (address) sql += " AND prober_address = ?";
-    sql += " ORDER BY ts, id";
-    SQLite::Statement& st = statement(sql);
-    st.bind(1, int64_t(since_ms));
-    st.bind(2, int64_t(until_ms));
-    if (address) st.bind(3, *address);
-    ResetAfterUse reset{st};
-    auto text = [&st](int col) {
-        SQLite::Column c = st.getColumn(col);
-        return std::string_view(c.getText(""), size_t(c.getBytes()));
+    sqlite3_stmt*& st = probe_scan_[address ? 1 : 0].st;
+    if (!st) {
+        std::string sql = "SELECT ts, prober_address, user_agent, probe_path, code, latency_us, probes, samples FROM "
+                          "events WHERE kind = 2 AND ts >= ? AND ts <= ?";
+        if (address) sql += " AND prober_address = ?";
+        sql += " ORDER BY ts, id";
+        int rc = sqlite3_prepare_v2(db_->getHandle(), sql.c_str(), -1, &st, nullptr);
+        if (rc != SQLITE_OK) throw SQLite::Exception(db_->getHandle(), rc);
+    }
+    struct Reset {
+        sqlite3_stmt* st;
+        ~Reset() {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+        }
+    } reset{st};
+    sqlite3_bind_int64(st, 1, since_ms);
+    sqlite3_bind_int64(st, 2, until_ms);
+    if (address) sqlite3_bind_text(st, 3, address->c_str(), int(address->size()), SQLITE_TRANSIENT);
+    auto text = [st](int col) {
+        const char* t = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
+        return std::string_view(t ? t : "", size_t(sqlite3_column_bytes(st, col)));
     };
     ProbeRowView v;
-    while (st.executeStep()) {
-        v.ts_ms = st.getColumn(0).getInt64();
+    for (;;) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE) break;
+        if (rc != SQLITE_ROW) throw SQLite::Exception(db_->getHandle(), rc);
+        v.ts_ms = sqlite3_column_int64(st, 0);
         v.address = text(1);
         v.user_agent = text(2);
         v.path = text(3);
-        v.code = st.getColumn(4).getInt();
-        v.latency_us = st.getColumn(5).getInt64();
-        v.count = st.getColumn(6).getInt64();
-        SQLite::Column samples = st.getColumn(7);
-        v.samples = samples.isNull() ? nullptr : samples.getText();
+        v.code = sqlite3_column_int(st, 4);
+        v.latency_us = sqlite3_column_int64(st, 5);
+        v.count = sqlite3_column_int64(st, 6);
+        v.samples = sqlite3_column_type(st, 7) == SQLITE_NULL ? nullptr
+                                                               : reinterpret_cast<const char*>(sqlite3_column_text(st, 7));
         fn(v);
     }
 }
@@ -416,7 +431,7 @@ bool SqliteHistoryStore::has_probes(int64_t since_ms, int64_t until_ms) {
 
 std::vector<TransitionRow> SqliteHistoryStore::transitions_of(const std::string& name, int64_t until_ms) {
     SQLite::Statement& st =
-        statement(R"(SELECT ts, status, cause FROM events WHERE kind = 1 AND "check" = ? AND ts <= ? ORDER BY id)");
+        statement(R"(SELECT ts, status, cause FROM events WHERE kind = 1 AND "check" = ? AND ts <= ? ORDER BY ts, id)");
     st.bind(1, name);
     st.bind(2, int64_t(until_ms));
     ResetAfterUse reset{st};
