@@ -217,6 +217,28 @@ class ProbeAwareDrainTest(VitalsTestCase):
             self.assertEqual(decisions[-1].reason, "Target.ResponseCodeMismatch")
 
 
+    def test_admin_drain_with_exit_drains_like_sigterm(self):
+        a = self.status_file("a.status", "pass")
+        d = self.start_daemon({"plugins": self.plugins_with_fixtures(), "checks": [file_check("a", a)],
+                               "groups": {"alb": {"checks": ["a"]}}, "shutdown": {"drain": "30s"},
+                               "load_balancer": dict(LB, interval="200ms", timeout="150ms")})
+        (node,) = start_nodes(self, d.port, "/health/alb", sources=("127.0.0.6",), interval=0.2, timeout=0.15,
+                              stop_when_unhealthy=True)
+        wait_states(self, [node], "healthy", 1)
+        body = self.assertProblem(d.get("/admin/drain?exit=maybe", method="POST"), 400)
+        self.assertTrue(body["detail"].startswith("parameter exit:"), body)
+        self.assertEqual(d.get("/health/alb").status, 200)  # the bad request drained nothing
+        r = d.get("/admin/drain?exit=true", method="POST")
+        self.assertEqual((r.status, r.json()), (200, {"status": "draining", "exit": True}))
+        self.wait_for(lambda: not d.alive(), 40.0, "the daemon to exit after its drain")
+        node.stop()
+        self.assertEqual(d.stop(), 0, d.log())
+        self.assertIn("every prober (1) has had 2 consecutive unhealthy answers", d.log())
+        probes, _, state = node.snapshot()
+        self.assertEqual(state, "unhealthy")
+        self.assertNotIn("refused", [p.outcome for p in probes])
+
+
 def parse_time(text):
     """RFC 3339 with milliseconds and Z, as vitals writes it, to unix seconds."""
     import calendar
