@@ -41,11 +41,14 @@ class Decision:
 
 class AlbNode:
     def __init__(self, name, source, port, path, interval=0.25, timeout=0.2, healthy=2, unhealthy=2,
-                 match=(200,), host="127.0.0.1", max_probes=2000, stop_when_unhealthy=False):
+                 match=(200,), host="127.0.0.1", max_probes=2000, stop_when_unhealthy=False, epoch=None):
         self.name, self.source, self.port, self.path, self.host = name, source, port, path, host
         self.interval, self.timeout, self.healthy, self.unhealthy, self.match = interval, timeout, healthy, unhealthy, match
         self.max_probes = max_probes  # a bound on the loop, whatever happens
         self.stop_when_unhealthy = stop_when_unhealthy  # its point made: the drain was seen
+        # Probe k is sent at epoch + k * interval (time.monotonic()): nodes given the same epoch probe
+        # in step, so a test can act between two probes (see phase_sleep).
+        self.epoch = epoch
         self.probes = []
         self.decisions = []
         self.state = "initial"
@@ -142,7 +145,9 @@ class AlbNode:
         self.decisions.append(Decision(p.time, new, reason, codes))
 
     def _run(self):
-        first = time.monotonic()
+        first = self.epoch if self.epoch is not None else time.monotonic()
+        if first > time.monotonic():
+            time.sleep(first - time.monotonic())
         with self._lock:
             self.decisions.append(Decision(time.time(), "initial", "Elb.InitialHealthChecking", []))
         for k in range(self.max_probes):
@@ -161,13 +166,21 @@ class AlbNode:
 
 
 def start_nodes(testcase, port, path, sources=("127.0.0.2", "127.0.0.3", "127.0.0.4"), **settings):
-    """Starts one AlbNode per source address; each is stopped on cleanup."""
+    """Starts one AlbNode per source address, probing in step (one epoch); each is stopped on cleanup."""
     nodes = []
+    settings.setdefault("epoch", time.monotonic() + 0.05)
     for i, source in enumerate(sources):
         node = AlbNode("node%d" % (i + 1), source, port, path, **settings).start()
         testcase.addCleanup(node.stop)
         nodes.append(node)
     return nodes
+
+
+def phase_sleep(node, phase, at_least=0.0):
+    """Sleeps for at least `at_least` s, then until `phase` s after one of `node`'s probe times."""
+    now = time.monotonic()
+    k = int((now + at_least - node.epoch - phase) / node.interval) + 1
+    time.sleep(max(0.0, node.epoch + k * node.interval + phase - now))
 
 
 def wait_states(testcase, nodes, state, count=1, timeout=20.0, message=None):

@@ -14,7 +14,7 @@ import signal
 import time
 import unittest
 
-from alb_nodes import USER_AGENT, start_nodes, wait_states
+from alb_nodes import USER_AGENT, phase_sleep, start_nodes, wait_states
 from peers import RedisServer, start_peer_script
 from vitals_harness import VitalsTestCase, file_check, write_status_file
 
@@ -54,9 +54,13 @@ class ReplayScenarioTest(VitalsTestCase):
         nodes = start_nodes(self, d.port, "/health/alb", interval=INTERVAL, timeout=TIMEOUT, healthy=2, unhealthy=2)
         wait_states(self, nodes, "healthy", 1)
 
-        # 1. The daemon stalls for 1.2 s: every answer meanwhile comes later than the nodes' timeout.
+        # 1. The daemon stalls for about 1.2 s: every answer meanwhile comes later than the nodes'
+        # timeout. It stops and resumes between probes (the nodes probe in step): 100 ms after one
+        # was answered, and 225 ms after one was sent (past the 200 ms timeout, 25 ms before the
+        # next), so no answer is within a scheduling hiccup of the timeout, on either side.
+        phase_sleep(nodes[0], 0.1)
         d.signal(signal.SIGSTOP)
-        time.sleep(1.2)
+        phase_sleep(nodes[0], 0.225, at_least=1.1)
         d.signal(signal.SIGCONT)
         wait_states(self, nodes, "unhealthy", 1)
         wait_states(self, nodes, "healthy", 2)
