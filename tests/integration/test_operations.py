@@ -623,8 +623,12 @@ class MetricsTest(OpsTestCase):
 class ShutdownDrainTest(OpsTestCase):
     def drain_config(self, drain):
         a = self.status_file("a", "pass")
+        # The load balancer probes /health/alb, which nobody here does: the drain is probe-aware
+        # (SPEC 9, test_lb_view.py) and, with no prober of the balancer's path seen, lasts all of
+        # shutdown.drain while these tests poll /health.
         return self.fixture_config([file_check("a", a)], shutdown={"drain": drain},
-                                   groups={"live": {"checks": ["a"], "drain": False}})
+                                   groups={"live": {"checks": ["a"], "drain": False}, "alb": {"checks": ["a"]}},
+                                   load_balancer={"path": "/health/alb"})
 
     def test_sigterm_drains_then_exits_zero(self):
         drain = 2.0

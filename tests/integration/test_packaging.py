@@ -688,7 +688,7 @@ class CloudFormationTest(unittest.TestCase):
 
     def test_target_group_checks_vitals(self):
         (tg,) = self.of_type("AWS::ElasticLoadBalancingV2::TargetGroup").values()
-        p = tg["Properties"]
+        p = self.resolved(tg["Properties"])
         self.assertEqual(p["HealthCheckPort"], "8081")
         self.assertEqual(p["HealthCheckPath"], "/health/alb")
         self.assertEqual(p["Matcher"], {"HttpCode": "200"})
@@ -707,9 +707,19 @@ class CloudFormationTest(unittest.TestCase):
                  if isinstance(rule.get("FromPort"), int) and rule["FromPort"] <= 8081 <= rule["ToPort"]]
         self.assertTrue([r for r in rules if r.get("SourceSecurityGroupId") == {"Ref": "LoadBalancerSecurityGroup"}])
 
+    HEALTH_CHECK_PARAMETERS = ("HealthCheckIntervalSeconds", "HealthCheckTimeoutSeconds", "HealthyThresholdCount",
+                               "UnhealthyThresholdCount")
+
+    def resolved(self, properties):
+        """The target group's `properties` with its health check settings, parameters given to both
+        the target group and vitals, replaced by the parameters' defaults."""
+        params = self.t["Parameters"]
+        return {k: params[k]["Default"] if k in self.HEALTH_CHECK_PARAMETERS and v == {"Ref": k} else v
+                for k, v in properties.items()}
+
     def test_timing_lines_up_with_the_drain(self):
         (tg,) = self.of_type("AWS::ElasticLoadBalancingV2::TargetGroup").values()
-        p = tg["Properties"]
+        p = self.resolved(tg["Properties"])
         attrs = {a["Key"]: a["Value"] for a in p["TargetGroupAttributes"]}
         (td,) = self.of_type("AWS::ECS::TaskDefinition").values()
         containers = {c["Name"]: c for c in td["Properties"]["ContainerDefinitions"]}
@@ -730,6 +740,19 @@ class CloudFormationTest(unittest.TestCase):
         self.assertEqual(env["VITALS_PORT"], "8081")
         self.assertIn({"ContainerPort": 8081, "Protocol": "tcp"}, vitals["PortMappings"])
         self.assertIn("vitals check", " ".join(vitals["HealthCheck"]["Command"]))
+        # One set of values: the target group's health check settings are the parameters vitals'
+        # load_balancer section is given (SPEC 9), and the sidecar's defaults are theirs.
+        lb = sidecar["load_balancer"]
+        for prop, var, key, unit in (("HealthCheckIntervalSeconds", "VITALS_LB_INTERVAL", "interval", "s"),
+                                     ("HealthCheckTimeoutSeconds", "VITALS_LB_TIMEOUT", "timeout", "s"),
+                                     ("HealthyThresholdCount", "VITALS_LB_HEALTHY", "healthy_threshold", ""),
+                                     ("UnhealthyThresholdCount", "VITALS_LB_UNHEALTHY", "unhealthy_threshold", "")):
+            self.assertEqual(tg["Properties"][prop], {"Ref": prop})
+            self.assertEqual(env[var], {"Fn::Sub": "${%s}s" % prop} if unit else {"Ref": prop})
+            self.assertIn("${%s:-" % var, lb[key])
+            self.assertEqual(substitute_defaults(lb[key]), "%s%s" % (p[prop], unit))
+        self.assertEqual(lb["path"], p["HealthCheckPath"])
+        self.assertEqual(lb["match"], p["Matcher"]["HttpCode"])
 
     def test_cfn_lint(self):
         lint = shutil.which("cfn-lint")
@@ -837,6 +860,11 @@ class TerraformTest(unittest.TestCase):
         self.assertRegex(main, r"deregistration_delay\s*=\s*var\.deregistration_delay")
         self.assertRegex(main, r"stopTimeout\s*=\s*var\.stop_timeout")
         self.assertRegex(main, r'name\s*=\s*"VITALS_DRAIN",\s*value\s*=\s*"\$\{var\.drain_seconds\}s"')
+        # The same health check settings go to vitals' load_balancer section (sidecar.json).
+        self.assertRegex(main, r'name\s*=\s*"VITALS_LB_INTERVAL",\s*value\s*=\s*"\$\{var\.health_check_interval\}s"')
+        self.assertRegex(main, r'name\s*=\s*"VITALS_LB_TIMEOUT",\s*value\s*=\s*"\$\{var\.health_check_timeout\}s"')
+        self.assertRegex(main, r'name\s*=\s*"VITALS_LB_HEALTHY",\s*value\s*=\s*tostring\(var\.healthy_threshold\)')
+        self.assertRegex(main, r'name\s*=\s*"VITALS_LB_UNHEALTHY",\s*value\s*=\s*tostring\(var\.unhealthy_threshold\)')
         self.assertRegex(main, r'command\s*=\s*\["serve", "-c", "/etc/vitals/sidecar\.json"\]')
         v = {k: int(d) for k, d in self.variables().items() if d and d.isdigit()}
         self.assertEqual(v["vitals_port"], 8081)
@@ -851,7 +879,9 @@ class TerraformTest(unittest.TestCase):
         with open(os.path.join(AWS, "cloudformation.json")) as f:
             template = json.load(f)
         cfn, cfn_params = template["Resources"], template["Parameters"]
-        tg = cfn["TargetGroup"]["Properties"]
+        params = template["Parameters"]
+        tg = {k: params[k]["Default"] if k in CloudFormationTest.HEALTH_CHECK_PARAMETERS and x == {"Ref": k} else x
+              for k, x in cfn["TargetGroup"]["Properties"].items()}
         vitals = [c for c in cfn["TaskDefinition"]["Properties"]["ContainerDefinitions"] if c["Name"] == "vitals"][0]
         cfn_env = {e["Name"]: e["Value"] for e in vitals["Environment"]}
         self.assertEqual(

@@ -448,3 +448,64 @@ TEST_CASE("a load reads and parses the configuration file once", "[config][loade
                         "checks[0].type: unknown check type \"disk\"; known: (no plugins loaded)",
                         "checks[0].interval: invalid duration \"5x\"; use e.g. 250ms, 5s, 1m, 2h, 7d"});
 }
+
+TEST_CASE("load_balancer: ALB's defaults, every key read and checked", "[config][load_balancer]") {
+    Config d = parse(R"({"checks": []})");
+    CHECK(d.load_balancer.interval == Millis(30'000));
+    CHECK(d.load_balancer.timeout == Millis(5'000));
+    CHECK(d.load_balancer.healthy_threshold == 5);
+    CHECK(d.load_balancer.unhealthy_threshold == 2);
+    CHECK(d.load_balancer.path.empty());
+    CHECK(d.load_balancer.matches(200));
+    CHECK_FALSE(d.load_balancer.matches(204));
+    CHECK_FALSE(d.load_balancer.given);
+    CHECK(config_warnings(d).empty());
+
+    Config c = parse(R"({"checks": [{"name": "a", "type": "disk"}], "groups": {"alb": {"checks": ["a"]}},
+        "load_balancer": {"interval": "5s", "timeout": "3s", "healthy_threshold": 3, "unhealthy_threshold": 4,
+                          "path": "/health/alb", "match": "200-299,304"}})");
+    CHECK(c.load_balancer.interval == Millis(5000));
+    CHECK(c.load_balancer.timeout == Millis(3000));
+    CHECK(c.load_balancer.healthy_threshold == 3);
+    CHECK(c.load_balancer.unhealthy_threshold == 4);
+    CHECK(c.load_balancer.path == "/health/alb");
+    CHECK(c.load_balancer.matches(204));
+    CHECK(c.load_balancer.matches(304));
+    CHECK_FALSE(c.load_balancer.matches(302));
+    CHECK(c.load_balancer.probes_path("/health/alb"));
+    CHECK_FALSE(c.load_balancer.probes_path("/health"));
+
+    auto errors = errors_of(R"({"checks": [], "load_balancer": {"interval": "50ms", "timeout": 5,
+        "healthy_threshold": 1, "unhealthy_threshold": 11, "path": "/health/nosuch", "match": "2xx", "prot": 1}})");
+    CHECK(has_error(errors, "load_balancer.interval: must be at least 100ms"));
+    CHECK(has_error(errors, "load_balancer.timeout: expected a duration"));
+    CHECK(has_error(errors, "load_balancer.healthy_threshold: must be between 2 and 10"));
+    CHECK(has_error(errors, "load_balancer.unhealthy_threshold: must be between 2 and 10"));
+    CHECK(has_error(errors, "load_balancer.path: no group named \"nosuch\""));
+    CHECK(has_error(errors, "load_balancer.match:", "not a list of codes"));
+    CHECK(has_error(errors, "load_balancer.prot: unknown key"));
+    CHECK(has_error(errors_of(R"({"checks": [], "load_balancer": {"path": "/metrics"}})"),
+                    "load_balancer.path: \"/metrics\" is not a status path"));
+    CHECK(has_error(errors_of(R"({"checks": [], "load_balancer": {"match": "199-300"}})"),
+                    "load_balancer.match:", "from 200 to 599"));
+    CHECK(has_error(errors_of(R"({"checks": [{"name": "a", "type": "disk"}], "groups": {"probers": {"checks": ["a"]}}})"),
+                    "groups.probers: \"probers\" is reserved"));
+}
+
+TEST_CASE("load_balancer: validate warns about a drain the balancer cannot see and a timeout >= interval",
+          "[config][load_balancer]") {
+    Config short_drain = parse(R"({"checks": [], "shutdown": {"drain": "8s"},
+        "load_balancer": {"interval": "5s", "timeout": "2s", "unhealthy_threshold": 2}})");
+    auto w = config_warnings(short_drain);
+    REQUIRE(w.size() == 1);
+    CHECK(w[0].find("shutdown.drain (8s) is shorter than load_balancer.interval x unhealthy_threshold (5s x 2 = 10s)") !=
+          std::string::npos);
+    Config slow = parse(R"({"checks": [], "shutdown": {"drain": "1m"}, "load_balancer": {"interval": "5s", "timeout": "5s"}})");
+    w = config_warnings(slow);
+    REQUIRE(w.size() == 1);
+    CHECK(w[0].find("load_balancer.timeout (5s) is not shorter than its interval (5s)") != std::string::npos);
+    Config fine = parse(R"({"checks": [], "shutdown": {"drain": "10s"}, "load_balancer": {"interval": "5s", "timeout": "3s"}})");
+    CHECK(config_warnings(fine).empty());
+    // A drain with the default balancer (ALB: 30 s x 2) is judged too.
+    CHECK(config_warnings(parse(R"({"checks": [], "shutdown": {"drain": "15s"}})")).size() == 1);
+}

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 
@@ -28,6 +29,21 @@ Loaded load_or_exit(const Args& args, bool quiet_refusals, PluginLoading plugins
         for (const auto& err : e.errors()) std::fprintf(stderr, "  %s\n", err.c_str());
         std::exit(kExitUsage);
     }
+}
+
+Config load_config_or_exit(const Args& args) {
+    try {
+        return load_config_file(args.config, process_env);  // plugins are not needed to read history
+    } catch (const ConfigError& e) {
+        std::fprintf(stderr, "vitals: %s: invalid configuration:\n", args.config.c_str());
+        for (const auto& err : e.errors()) std::fprintf(stderr, "  %s\n", err.c_str());
+        std::exit(kExitUsage);
+    }
+}
+
+int64_t unix_now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 }  // namespace vitals

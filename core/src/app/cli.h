@@ -23,7 +23,7 @@ constexpr const char* kDefaultConfig = "/etc/vitals/vitals.json";
 
 struct Args {
     std::string command = "serve";
-    QueryParams history_params;  // `history` filters, as /health/history parameters
+    QueryParams history_params;  // `history` filters and `replay` parameters, as the API spells them
     bool json = false;
     bool markdown = false;  // `plugins --markdown`
     std::string config = kDefaultConfig;
@@ -42,11 +42,18 @@ struct Loaded {
 };
 Loaded load_or_exit(const Args& args, bool quiet_refusals = false, PluginLoading plugins = PluginLoading::used);
 
+// The configuration file read without plugins (for commands that only read history). Exits
+// kExitUsage with every error on failure.
+Config load_config_or_exit(const Args& args);
+// Unix milliseconds now.
+int64_t unix_now_ms();
+
 int cmd_serve(const Args& args);
 int cmd_validate(const Args& args);
 int cmd_check(const Args& args);
 int cmd_plugins(const Args& args);
 int cmd_history(const Args& args);
+int cmd_replay(const Args& args);
 [[noreturn]] void cmd_worker();
 
 }  // namespace vitals

@@ -13,18 +13,8 @@
 namespace vitals {
 
 int cmd_history(const Args& args) {
-    Config cfg;
-    try {
-        cfg = load_config_file(args.config, process_env);  // plugins are not needed to read history
-    } catch (const ConfigError& e) {
-        std::fprintf(stderr, "vitals: %s: invalid configuration:\n", args.config.c_str());
-        for (const auto& err : e.errors()) std::fprintf(stderr, "  %s\n", err.c_str());
-        return kExitUsage;
-    }
-    int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
-    auto parsed = parse_history_query(args.history_params, now_ms, &cfg);
+    Config cfg = load_config_or_exit(args);
+    auto parsed = parse_history_query(args.history_params, unix_now_ms(), &cfg);
     if (auto* err = std::get_if<QueryError>(&parsed)) usage_error("--" + err->parameter + ": " + err->message);
     HistoryPage page;
     try {
@@ -48,11 +38,18 @@ int cmd_history(const Args& args) {
             detail = "raw " + std::string(e.run ? to_string(e.run->status) : "?");
             if (e.duration_ms) detail += ", " + std::to_string(*e.duration_ms) + " ms";
             if (e.run && !e.run->output.empty()) detail += ": " + e.run->output;
+        } else if (e.kind == EventKind::probe && e.probe && !e.probe->samples.empty()) {
+            const ProbeRow& p = *e.probe;
+            char latency[32];
+            std::snprintf(latency, sizeof latency, "%.1f ms", double(p.samples[0].latency_us) / 1000.0);
+            detail = p.address + " \"" + p.user_agent + "\" " + p.path + ": " + std::to_string(p.samples[0].code) +
+                     (p.samples[0].latency_us < 0 ? std::string(" after the client left") : std::string(" in ") + latency);
+            if (p.count > 1) detail += " (" + std::to_string(p.count) + " answers in this second)";
         } else {
             detail = std::string("from ") + (e.previous ? to_string(*e.previous) : "pending") + ": " + e.cause;
         }
         std::printf("%-24s %-20s %-10s %-6s %s\n", rfc3339(WallTime(std::chrono::milliseconds(e.time_ms))).c_str(),
-                    e.check.c_str(), e.kind == EventKind::result ? "result" : "transition", to_string(e.status),
+                    e.check.c_str(), to_string(e.kind), to_string(e.status),
                     detail.c_str());
     }
     if (page.next_before_id)

@@ -42,6 +42,11 @@ std::shared_ptr<const Config> Daemon::config() const {
     return std::atomic_load(&config_);
 }
 
+void Daemon::drain_and_exit() {
+    spdlog::info("admin drain with exit=true: draining as on SIGTERM");
+    ::kill(::getpid(), SIGTERM);  // the signal thread runs the drain, as for a SIGTERM from outside
+}
+
 void Daemon::drain() {
     if (!manual_drain_.exchange(true) && !shutdown_drain_)
         spdlog::warn("draining: every group with drain enabled now reports fail");
@@ -80,6 +85,7 @@ std::string Daemon::reload() {
     setup_logging(cfg.log.level, cfg.log.format);
     for (const auto& r : next.registry->refusals()) spdlog::error("plugin refused: {}: {}", r.file, r.reason);
     scheduler_->reconfigure(next.config, *next.registry);
+    probers_->set_config(next.config);
     std::atomic_store(&config_, next.config);
     registry_ = next.registry;  // keeps the new registry's refusal list; libraries stay loaded anyway
     ++reloads_ok_;
@@ -111,7 +117,52 @@ RuntimeCounters Daemon::counters() const {
     c.reloads_failed = reloads_failed_;
     c.last_reload_ok = last_reload_ok_;
     c.draining = scheduler_ && scheduler_->draining();
+    if (probers_) c.probers = probers_->counts(ProberRecord::now_us());
     return c;
+}
+
+void Daemon::drain_until_seen(Millis drain_for) {
+    // Probe-aware drain (SPEC §9): exit as soon as every prober that is not silent has had
+    // unhealthy_threshold consecutive unhealthy answers since the drain began, or when drain_for
+    // has passed. Checked every kDrainCheck; a second SIGTERM or SIGINT ends it at once.
+    constexpr Millis kDrainCheck{50};
+    auto started = std::chrono::steady_clock::now();
+    auto until = started + drain_for;
+    probers_->begin_drain(ProberRecord::now_us());
+    sigset_t stop_now;
+    sigemptyset(&stop_now);
+    sigaddset(&stop_now, SIGTERM);
+    sigaddset(&stop_now, SIGINT);
+    auto elapsed_ms = [&] {
+        return std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started).count();
+    };
+    int need = config()->load_balancer.unhealthy_threshold;
+    for (;;) {
+        auto left = std::chrono::duration_cast<Millis>(until - std::chrono::steady_clock::now());
+        Millis slice = std::max(Millis(1), std::min(left, kDrainCheck));
+        timespec ts{time_t(slice.count() / 1000), long(slice.count() % 1000) * 1'000'000L};
+        int got = sigtimedwait(&stop_now, nullptr, &ts);
+        if (got == SIGTERM || got == SIGINT) {
+            spdlog::info("drain ended after {} ms by a second signal: exiting now", elapsed_ms());
+            return;
+        }
+        DrainProgress d = probers_->drain_progress(ProberRecord::now_us());
+        if (d.watched > 0 && d.done == d.watched) {
+            spdlog::info("drain ended after {} ms: every prober ({}) has had {} consecutive unhealthy answers", elapsed_ms(),
+                         d.watched, need);
+            return;
+        }
+        if (std::chrono::steady_clock::now() >= until) {
+            if (d.watched == 0)
+                spdlog::info("drain ended after {} ms: shutdown.drain ({}) elapsed; no prober was seen probing",
+                             elapsed_ms(), format_duration(drain_for));
+            else
+                spdlog::warn("drain ended after {} ms: shutdown.drain ({}) elapsed before every prober saw it; "
+                             "still short of {} unhealthy answers: {}",
+                             elapsed_ms(), format_duration(drain_for), need, join(d.waiting));
+            return;
+        }
+    }
 }
 
 int Daemon::run() {
@@ -132,14 +183,16 @@ int Daemon::run() {
     }
 
     const Config& cfg = *config_;
+    for (const auto& w : config_warnings(cfg)) spdlog::warn("{}", w);
     HistoryWriterOptions hopts;
     hopts.path = cfg.history.path;
     hopts.retention = cfg.history.retention;
     hopts.max_rows = cfg.history.max_rows;
     history_ = std::make_unique<HistoryWriter>(hopts);
     history_reader_ = std::make_unique<HistoryReader>(cfg.history.path);
+    probers_ = std::make_unique<ProberRecord>(event_loops(), config_, history_.get());
     try {
-        server_ = std::make_unique<HealthServer>(cfg.server, slot_, history_reader_.get(), *this);
+        server_ = std::make_unique<HealthServer>(cfg.server, slot_, history_reader_.get(), *this, probers_.get());
     } catch (const Poco::Exception& e) {
         spdlog::error("cannot listen on {}:{}: {}", cfg.server.address, cfg.server.port, e.displayText());
         return 1;
@@ -147,6 +200,7 @@ int Daemon::run() {
     history_->start();
     scheduler_ = std::make_unique<Scheduler>(config_, *registry_, slot_, host_name(), history_.get());
     scheduler_->start();
+    probers_->start();
     server_->start();
     reloader_ = std::thread([this] {
         name_this_thread("vitals-reload");
@@ -175,23 +229,10 @@ int Daemon::run() {
             // away before we go; a second SIGTERM (or SIGINT) exits at once.
             shutdown_drain_ = true;
             scheduler_->set_draining(true);
-            spdlog::info("SIGTERM: draining for {}, then exiting (signal again to exit now)", format_duration(drain_for));
-            timespec ts{time_t(drain_for.count() / 1000), long(drain_for.count() % 1000) * 1'000'000L};
-            sigset_t stop_now;
-            sigemptyset(&stop_now);
-            sigaddset(&stop_now, SIGTERM);
-            sigaddset(&stop_now, SIGINT);
-            auto until = std::chrono::steady_clock::now() + drain_for;
-            for (;;) {
-                int got = sigtimedwait(&stop_now, nullptr, &ts);
-                if (got == SIGTERM || got == SIGINT) {
-                    spdlog::info("second signal: exiting now");
-                    break;
-                }
-                auto left = std::chrono::duration_cast<Millis>(until - std::chrono::steady_clock::now());
-                if (left.count() <= 0) break;
-                ts = timespec{time_t(left.count() / 1000), long(left.count() % 1000) * 1'000'000L};
-            }
+            spdlog::info("SIGTERM: draining for {} at most, until every load balancer prober has seen it (signal "
+                         "again to exit now)",
+                         format_duration(drain_for));
+            drain_until_seen(drain_for);
         } else {
             spdlog::info("{}: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         }
@@ -214,6 +255,7 @@ int Daemon::run() {
     }
     server_->stop();
     scheduler_->stop();
+    probers_->stop();  // writes the rows still being filled
     history_->flush(Millis(1000));  // bounded: an unusable database must not hold up the exit
     history_->stop();
     spdlog::info("stopped");

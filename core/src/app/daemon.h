@@ -6,6 +6,7 @@
 #include "history/history_reader.h"
 #include "history/history_writer.h"
 #include "http/server.h"
+#include "probers/prober_record.h"
 #include "scheduler/scheduler.h"
 #include "snapshot/snapshot.h"
 
@@ -32,6 +33,7 @@ public:
     // ServerHooks
     std::shared_ptr<const Config> config() const override;
     void drain() override;
+    void drain_and_exit() override;
     std::string resume() override;
     std::string reload() override;
     RuntimeCounters counters() const override;
@@ -50,6 +52,8 @@ private:
     // plugin's create(), a plugin file loaded in a child), and SIGTERM must start the drain at once
     // whatever else runs. Signals that arrive during a reload coalesce into one more reload.
     void reload_thread();
+    // After SIGTERM with shutdown.drain > 0: returns when the drain is over (see daemon.cpp).
+    void drain_until_seen(Millis drain_for);
     std::thread reloader_;
     std::mutex reload_request_mu_;
     std::condition_variable reload_request_cv_;
@@ -69,6 +73,7 @@ private:
     std::unique_ptr<HistoryWriter> history_;
     std::unique_ptr<HistoryReader> history_reader_;
     std::unique_ptr<Scheduler> scheduler_;
+    std::unique_ptr<ProberRecord> probers_;  // before server_: outlives the loops that record into it
     std::unique_ptr<HealthServer> server_;
 };
 

@@ -24,8 +24,16 @@ Usage:
   vitals plugins [--config FILE] [--markdown] list check types and their options (--markdown: as the
                                               configuration reference, docs/config-reference.md)
   vitals history [--config FILE] [--check NAME]... [--status S] [--since T] [--until T]
-                 [--transitions] [--limit N] [--cursor C] [--json]
+                 [--kind result,transition,probe] [--prober ADDRESS] [--transitions] [--limit N]
+                 [--cursor C] [--json]
                                               query the history database directly (daemon up or down)
+  vitals replay [--config FILE] [--source probes|status] [--group G] [--prober ADDRESS] [--since T]
+                [--until T] [--interval D] [--timeout D] [--healthy-threshold N]
+                [--unhealthy-threshold N] [--match CODES] [--json]
+                                              what the load balancer decided (source probes: each
+                                              recorded prober), or would have decided with these
+                                              settings (source status: a what-if over a group's
+                                              status), from the history database
   vitals --version | --help
 
 Options:
@@ -34,6 +42,8 @@ Options:
 
 History: --since/--until take RFC 3339, unix seconds or a relative time (-15m); --limit 1..1000
 (default 100); --cursor C continues where the previous page left off (its last line names C).
+--kind probe lists what each load-balancer prober was answered (one row per prober per second).
+Replay: the range defaults to the last 24 hours; settings default to the load_balancer section.
 
 Exit codes: 0 ok, 1 runtime error, 2 usage or configuration error (3 for check).
 )";
@@ -43,7 +53,8 @@ Args parse_args(int argc, char** argv) {
     // The command decides the exit code of a usage error, also of one found before the command.
     auto takes_value = [](const std::string& opt) {
         for (const char* o : {"-c", "--config", "-p", "--port", "--check", "--status", "--since", "--until", "--limit",
-                              "--cursor"})
+                              "--cursor", "--kind", "--prober", "--source", "--group", "--interval", "--timeout",
+                              "--healthy-threshold", "--unhealthy-threshold", "--match"})
             if (opt == o) return true;
         return false;
     };
@@ -75,8 +86,19 @@ Args parse_args(int argc, char** argv) {
             if (v.empty() || *end || p < 0 || p > 65535) usage_error("--port: not a port number: " + v);
             a.port = int(p);
         } else if (a.command == "history" && (arg == "--check" || arg == "--status" || arg == "--since" ||
-                                               arg == "--until" || arg == "--limit" || arg == "--cursor")) {
+                                               arg == "--until" || arg == "--limit" || arg == "--cursor" ||
+                                               arg == "--kind" || arg == "--prober")) {
             a.history_params.emplace_back(arg.substr(2), value(arg));
+        } else if (a.command == "replay" &&
+                   (arg == "--source" || arg == "--group" || arg == "--prober" || arg == "--since" || arg == "--until" ||
+                    arg == "--interval" || arg == "--timeout" || arg == "--healthy-threshold" ||
+                    arg == "--unhealthy-threshold" || arg == "--match")) {
+            std::string key = arg.substr(2);
+            for (char& c : key)
+                if (c == '-') c = '_';
+            a.history_params.emplace_back(key, value(arg));
+        } else if (a.command == "replay" && arg == "--json") {
+            a.json = true;
         } else if (a.command == "history" && arg == "--transitions") {
             a.history_params.emplace_back("transitions", "true");
         } else if (a.command == "history" && arg == "--json") {
@@ -84,7 +106,7 @@ Args parse_args(int argc, char** argv) {
         } else if (a.command == "plugins" && arg == "--markdown") {
             a.markdown = true;
         } else if (!command_seen && (arg == "serve" || arg == "validate" || arg == "check" || arg == "plugins" ||
-                                     arg == "history" || arg == "worker")) {
+                                     arg == "history" || arg == "replay" || arg == "worker")) {
             a.command = arg;
             command_seen = true;
         } else {
@@ -109,6 +131,7 @@ int main(int argc, char** argv) {
         if (args.command == "check") return cmd_check(args);
         if (args.command == "plugins") return cmd_plugins(args);
         if (args.command == "history") return cmd_history(args);
+        if (args.command == "replay") return cmd_replay(args);
         if (args.command == "worker") cmd_worker();
         return cmd_serve(args);
     } catch (const std::exception& e) {

@@ -6,7 +6,18 @@
 namespace vitals {
 
 // The routes of the health port, as `path` label values.
-enum class Route { health, health_group, health_check, health_history, metrics, admin, other, count_ };
+enum class Route {
+    health,
+    health_group,
+    health_check,
+    health_history,
+    health_probers,
+    health_replay,
+    metrics,
+    admin,
+    other,
+    count_
+};
 
 // Why the health port closed a connection, as `reason` label values. Every close has one.
 enum class CloseReason {
@@ -26,6 +37,8 @@ inline const char* route_label(Route r) {
     case Route::health_group: return "/health/{group}";
     case Route::health_check: return "/health/checks/{name}";
     case Route::health_history: return "/health/history";
+    case Route::health_probers: return "/health/probers";
+    case Route::health_replay: return "/health/replay";
     case Route::metrics: return "/metrics";
     case Route::admin: return "/admin";
     case Route::other: return "other";

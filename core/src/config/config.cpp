@@ -344,6 +344,47 @@ void read_shutdown_and_log(ValueReader& r, const Object::Ptr& root, Config& cfg)
     }
 }
 
+void read_load_balancer(ValueReader& r, const Object::Ptr& root, Config& cfg) {
+    if (!root->has("load_balancer")) return;
+    auto o = r.object(root->get("load_balancer"), "load_balancer");
+    if (!o) return;
+    const std::string p = "load_balancer";
+    Config::LoadBalancer& lb = cfg.load_balancer;
+    lb.given = true;
+    r.known_keys(o, p, {"interval", "timeout", "healthy_threshold", "unhealthy_threshold", "path", "match"});
+    // ALB's own ranges are 5s-300s and 2s-120s; shorter ones are allowed for tests and other balancers.
+    if (auto d = r.duration(o, "interval", p)) {
+        if (*d < Millis(100))
+            r.error(p + ".interval", "must be at least 100ms, got " + format_duration(*d));
+        else
+            lb.interval = *d;
+    }
+    if (auto d = r.duration(o, "timeout", p)) {
+        if (*d < Millis(10))
+            r.error(p + ".timeout", "must be at least 10ms, got " + format_duration(*d));
+        else
+            lb.timeout = *d;
+    }
+    // ALB's range for both thresholds.
+    if (auto n = r.integer(o, "healthy_threshold", p, 2, 10)) lb.healthy_threshold = int(*n);
+    if (auto n = r.integer(o, "unhealthy_threshold", p, 2, 10)) lb.unhealthy_threshold = int(*n);
+    if (auto s = r.str(o, "path", p)) {
+        if (group_of_status_path(*s).empty())
+            r.error(p + ".path", "\"" + *s + "\" is not a status path (/health or /health/{group})");
+        else
+            lb.path = *s;
+    }
+    if (auto s = r.str(o, "match", p)) {
+        std::string why;
+        if (auto ranges = parse_code_ranges(*s, why)) {
+            lb.match = *ranges;
+            lb.match_text = *s;
+        } else {
+            r.error(p + ".match", why);
+        }
+    }
+}
+
 // Reads every check's fields; its options are kept in parsed.options for its type's schema.
 void read_checks(ValueReader& r, const Object::Ptr& root, ParsedConfig& parsed) {
     Config& cfg = parsed.config;
@@ -464,7 +505,8 @@ void read_groups(ValueReader& r, const Object::Ptr& root, Config& cfg) {
         if (groups) {
             for (const auto& name : groups->getNames()) {
                 std::string path = "groups." + name;
-                if (name == "history" || name == "checks") {
+                if (name == "history" || name == "checks" || name == "probers" || name == "replay" ||
+                    name == "uptime") {
                     r.error(path, "\"" + name + "\" is reserved (it is an endpoint under /health/)");
                     continue;
                 }
@@ -569,7 +611,8 @@ ParsedConfig parse_config_structure(const std::string& json_text, const EnvLooku
     Config& cfg = parsed.config;
     auto root = r.object(root_var, "(top level)");
     if (!root) return parsed;
-    r.known_keys(root, "", {"server", "plugins", "history", "policy", "groups", "checks", "shutdown", "log"});
+    r.known_keys(root, "",
+                 {"server", "plugins", "history", "policy", "groups", "checks", "shutdown", "log", "load_balancer"});
     read_server(r, root, cfg);
     read_plugins(r, root, cfg);
     read_history(r, root, cfg);
@@ -577,6 +620,11 @@ ParsedConfig parse_config_structure(const std::string& json_text, const EnvLooku
     read_shutdown_and_log(r, root, cfg);
     read_checks(r, root, parsed);
     read_groups(r, root, cfg);
+    read_load_balancer(r, root, cfg);
+    // The path must name a group of this configuration (groups are read by now).
+    const std::string& lb_path = cfg.load_balancer.path;
+    if (!lb_path.empty() && !cfg.find_group(group_of_status_path(lb_path)))
+        r.error("load_balancer.path", "no group named \"" + group_of_status_path(lb_path) + "\" for " + lb_path);
     return parsed;
 }
 
@@ -584,6 +632,63 @@ Config parse_config(const std::string& json_text, const EnvLookup& env, const st
     ParsedConfig parsed = parse_config_structure(json_text, env, source);
     if (!parsed.errors.empty()) throw ConfigError(std::move(parsed.errors));
     return std::move(parsed.config);
+}
+
+bool Config::LoadBalancer::matches(int code) const {
+    for (const auto& [lo, hi] : match)
+        if (code >= lo && code <= hi) return true;
+    return false;
+}
+
+std::optional<std::vector<std::pair<int, int>>> parse_code_ranges(const std::string& text, std::string& why) {
+    static const std::regex item_re(R"(^\s*(\d{3})\s*(?:-\s*(\d{3})\s*)?$)");
+    std::vector<std::pair<int, int>> out;
+    size_t start = 0;
+    while (start <= text.size()) {
+        size_t comma = text.find(',', start);
+        std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        std::smatch m;
+        if (!std::regex_match(item, m, item_re)) {
+            why = "\"" + text + "\" is not a list of codes or ranges (\"200\", \"200-299\", \"200,302\")";
+            return std::nullopt;
+        }
+        int lo = std::stoi(m[1]);
+        int hi = m[2].matched ? std::stoi(m[2]) : lo;
+        if (lo < 200 || hi > 599 || lo > hi) {
+            why = "\"" + item + "\": codes are from 200 to 599, a range low-high";
+            return std::nullopt;
+        }
+        out.emplace_back(lo, hi);
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return out;
+}
+
+std::string group_of_status_path(const std::string& path) {
+    if (path == "/health") return "default";
+    if (path.rfind("/health/", 0) != 0) return "";
+    std::string g = path.substr(8);
+    if (g.empty() || g.find('/') != std::string::npos || g == "history" || g == "checks" || g == "probers" ||
+        g == "replay" || g == "uptime" || !valid_name(g))
+        return "";
+    return g;
+}
+
+std::vector<std::string> config_warnings(const Config& cfg) {
+    std::vector<std::string> out;
+    const Config::LoadBalancer& lb = cfg.load_balancer;
+    if (!lb.given && cfg.shutdown.drain.count() == 0) return out;  // nothing says a balancer is meant
+    Millis seen = lb.interval * lb.unhealthy_threshold;
+    if (cfg.shutdown.drain < seen)
+        out.push_back("shutdown.drain (" + format_duration(cfg.shutdown.drain) +
+                      ") is shorter than load_balancer.interval x unhealthy_threshold (" +
+                      format_duration(lb.interval) + " x " + std::to_string(lb.unhealthy_threshold) + " = " +
+                      format_duration(seen) + "): the load balancer cannot see the drain before vitals exits");
+    if (lb.timeout >= lb.interval)
+        out.push_back("load_balancer.timeout (" + format_duration(lb.timeout) + ") is not shorter than its interval (" +
+                      format_duration(lb.interval) + "): an ALB refuses such a health check");
+    return out;
 }
 
 static std::string file_kind(mode_t mode) {

@@ -102,12 +102,40 @@ struct Config {
         std::string level = "info";
         std::string format = "text";
     } log;
+    // The load balancer that probes this port (SPEC §9); the defaults are an ALB target group's.
+    struct LoadBalancer {
+        Millis interval{30'000};
+        Millis timeout{5'000};
+        int healthy_threshold = 5;
+        int unhealthy_threshold = 2;
+        std::string path;  // the status path it probes; "": any status path
+        // The answer codes it counts as healthy: inclusive ranges, as `match` spells them ("200",
+        // "200-299", "200,302").
+        std::vector<std::pair<int, int>> match{{200, 200}};
+        std::string match_text = "200";
+        bool given = false;  // the file has a load_balancer section
+
+        bool matches(int code) const;
+        // Whether a status path (normalised: "/health", "/health/alb") is one this balancer probes.
+        bool probes_path(const std::string& status_path) const { return path.empty() || path == status_path; }
+    } load_balancer;
 
     std::string source;  // file path, for messages
 
     const CheckConfig* find_check(const std::string& name) const;
     const GroupConfig* find_group(const std::string& name) const;
 };
+
+// "200", "200-299", "200,302-304": inclusive code ranges within 200-599, or nullopt with `why` set.
+std::optional<std::vector<std::pair<int, int>>> parse_code_ranges(const std::string& text, std::string& why);
+
+// The group a status path answers ("/health" -> "default", "/health/alb" -> "alb"), or "" when the
+// path is not a status path.
+std::string group_of_status_path(const std::string& path);
+
+// What `vitals validate` (and the daemon at start) warns about: settings that are valid but cannot
+// do what they are meant to, e.g. a shutdown.drain the load balancer cannot see.
+std::vector<std::string> config_warnings(const Config& config);
 
 // All problems found in a configuration, each "path: message".
 class ConfigError : public std::runtime_error {

@@ -2,6 +2,7 @@
 
 #include "common/duration.h"
 #include "common/time_format.h"
+#include "probers/probers_api.h"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
@@ -16,6 +17,15 @@ namespace vitals {
 
 using Poco::JSON::Array;
 using Poco::JSON::Object;
+
+const char* to_string(EventKind k) {
+    switch (k) {
+    case EventKind::result: return "result";
+    case EventKind::transition: return "transition";
+    case EventKind::probe: return "probe";
+    }
+    return "result";
+}
 
 std::optional<int64_t> parse_time_param(const std::string& text, int64_t now_ms) {
     if (text.empty()) return std::nullopt;
@@ -112,6 +122,19 @@ std::variant<HistoryQuery, QueryError> parse_history_query(const QueryParams& pa
             auto t = parse_time_param(value, now_ms);
             if (!t) return QueryError{key, "\"" + value + "\" is not a time; use RFC 3339, unix seconds or -15m"};
             (key == "since" ? q.since_ms : q.until_ms) = *t;
+        } else if (key == "kind") {
+            auto names = split_commas(value);
+            if (names.empty()) return QueryError{key, "empty; use result, transition, probe (comma separated)"};
+            for (const auto& n : names) {
+                std::optional<EventKind> k;
+                for (EventKind e : {EventKind::result, EventKind::transition, EventKind::probe})
+                    if (n == to_string(e)) k = e;
+                if (!k) return QueryError{key, "\"" + n + "\" is not a kind; use result, transition, probe"};
+                if (std::find(q.kinds.begin(), q.kinds.end(), *k) == q.kinds.end()) q.kinds.push_back(*k);
+            }
+        } else if (key == "prober") {
+            if (!is_ip_address(value)) return QueryError{key, "\"" + value + "\" is not an IP address (a prober's address)"};
+            q.prober = value;
         } else if (key == "transitions") {
             if (value != "true" && value != "false") return QueryError{key, "use true or false"};
             q.transitions_only = value == "true";
@@ -126,9 +149,15 @@ std::variant<HistoryQuery, QueryError> parse_history_query(const QueryParams& pa
             if (!id) return QueryError{key, "not a cursor from a previous page's \"next\""};
             q.before_id = *id;
         } else {
-            return QueryError{key, "unknown parameter; known: check, status, since, until, transitions, limit, cursor"};
+            return QueryError{key, "unknown parameter; known: check, status, since, until, kind, prober, transitions, "
+                                   "limit, cursor"};
         }
     }
+    if (q.transitions_only && !q.kinds.empty() && q.kinds != std::vector<EventKind>{EventKind::transition})
+        return QueryError{"transitions", "true selects transitions only; it contradicts kind"};
+    if (q.prober && q.kinds.empty()) q.kinds = {EventKind::probe};
+    if (q.prober && q.kinds != std::vector<EventKind>{EventKind::probe})
+        return QueryError{"prober", "selects probes; use it with kind=probe"};
     if (q.since_ms && q.until_ms && *q.since_ms > *q.until_ms) return QueryError{"since", "is after until"};
     std::sort(q.checks.begin(), q.checks.end());
     q.checks.erase(std::unique(q.checks.begin(), q.checks.end()), q.checks.end());
@@ -142,7 +171,7 @@ std::string history_page_json(const HistoryPage& page) {
         o->set("id", Poco::Int64(e.id));
         o->set("time", rfc3339(WallTime(std::chrono::milliseconds(e.time_ms))));
         o->set("check", e.check);
-        o->set("kind", e.kind == EventKind::result ? "result" : "transition");
+        o->set("kind", to_string(e.kind));
         o->set("status", to_string(e.status));
         if (e.kind == EventKind::result) {
             static const RunResult none;
@@ -157,6 +186,30 @@ std::string history_page_json(const HistoryPage& page) {
                 o->set("observed_value", Poco::Dynamic::Var());
                 o->set("observed_unit", Poco::Dynamic::Var());
             }
+        } else if (e.kind == EventKind::probe) {
+            static const ProbeRow no_row;
+            const ProbeRow& p = e.probe ? *e.probe : no_row;
+            Object::Ptr prober = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+            prober->set("address", p.address);
+            prober->set("user_agent", p.user_agent);
+            prober->set("path", p.path);
+            o->set("prober", prober);
+            o->set("code", p.samples.empty() ? 0 : p.samples[0].code);
+            o->set("count", Poco::Int64(p.count));
+            auto latency = [](const ProbeSample& s) {  // null: the client closed before the answer
+                return s.latency_us < 0 ? Poco::Dynamic::Var() : Poco::Dynamic::Var(double(s.latency_us) / 1000.0);
+            };
+            o->set("latency_ms", p.samples.empty() ? Poco::Dynamic::Var() : latency(p.samples[0]));
+            // Every answer of the row kept one by one (the first is the row's own).
+            Array::Ptr answers = new Array;
+            for (const auto& s : p.samples) {
+                Object::Ptr a = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+                a->set("time", rfc3339(WallTime(std::chrono::microseconds(s.time_us))));
+                a->set("code", s.code);
+                a->set("latency_ms", latency(s));
+                answers->add(a);
+            }
+            o->set("answers", answers);
         } else {
             o->set("previous", e.previous ? to_string(*e.previous) : "pending");
             o->set("cause", e.cause);

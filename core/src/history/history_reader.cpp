@@ -7,6 +7,14 @@
 namespace vitals {
 
 HistoryPage HistoryReader::query(const HistoryQuery& q) {
+    HistoryPage page;
+    with_store([&](SqliteHistoryStore* store) {
+        if (store) page = store->query(q);  // no store: created, and no history in it yet: an empty page is the truth
+    });
+    return page;
+}
+
+void HistoryReader::with_store(const std::function<void(SqliteHistoryStore*)>& fn) {
     auto id = file_id(path_);
     if (!id) throw std::runtime_error("no history database at " + path_ + ": " + std::strerror(errno));
     std::unique_ptr<SqliteHistoryStore> store;
@@ -18,11 +26,10 @@ HistoryPage HistoryReader::query(const HistoryQuery& q) {
         }
     }
     if (!store) store = SqliteHistoryStore::open_read_only(path_);
-    if (!store) return {};  // created, and no history in it yet: an empty page is the truth
-    HistoryPage page = store->query(q);  // a throw drops the connection: it is reopened next time
+    if (!store) return fn(nullptr);
+    fn(store.get());  // a throw drops the connection: it is reopened next time
     std::lock_guard<std::mutex> lock(mu_);
     if (idle_.size() < 4) idle_.emplace_back(std::move(store), *id);
-    return page;
 }
 
 }  // namespace vitals

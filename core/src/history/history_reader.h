@@ -5,6 +5,7 @@
 #include "history/history_query.h"
 #include "history/sqlite_history_store.h"
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -21,6 +22,10 @@ public:
     // writer creates it at start: a missing file is one removed or unusable), when the file is not
     // a vitals history database (NotHistoryDatabase), or when it cannot be read.
     HistoryPage query(const HistoryQuery& q);
+
+    // Calls fn with a read-only connection to the file, or with null when the file holds no
+    // history yet. Throws like query().
+    void with_store(const std::function<void(SqliteHistoryStore*)>& fn);
 
     const std::string& path() const { return path_; }
 

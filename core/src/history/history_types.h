@@ -11,7 +11,28 @@
 
 namespace vitals {
 
-enum class EventKind { result = 0, transition = 1 };
+enum class EventKind { result = 0, transition = 1, probe = 2 };
+
+const char* to_string(EventKind k);
+
+// One answer on a status path, as the event loop saw it (SPEC §9).
+struct ProbeSample {
+    int64_t time_us = 0;     // unix microseconds: when the request's bytes reached this host
+    int64_t latency_us = 0;  // from then until the answer was handed to the kernel; kAbandoned: the
+                             // client closed before it (it gave up: a timeout, as it saw it)
+    int code = 0;
+    static constexpr int64_t kAbandoned = -1;
+};
+
+// A prober's answers of one second at most (SPEC §9: at most one row per prober per second).
+struct ProbeRow {
+    std::string address;
+    std::string user_agent;
+    std::string path;
+    int64_t count = 0;                 // answers in the row; more than samples.size() in a flood
+    std::vector<ProbeSample> samples;  // in time order, the first at the row's time; at most kMaxSamples
+    static constexpr size_t kMaxSamples = 32;
+};
 
 // One row: a raw check result, or a status transition of a check or a group.
 struct HistoryEvent {
@@ -26,6 +47,8 @@ struct HistoryEvent {
     // transitions
     std::optional<Status> previous;  // nullopt: first status (was pending / starting)
     std::string cause;
+    // probes (check: the group the path answers; status: fail when any answer in it was unhealthy)
+    std::optional<ProbeRow> probe;
 };
 
 // Where the scheduler sends what happens. Implementations must not block the caller.
@@ -41,6 +64,8 @@ struct HistoryQuery {
     std::optional<int64_t> since_ms;    // inclusive
     std::optional<int64_t> until_ms;    // inclusive
     bool transitions_only = false;
+    std::vector<EventKind> kinds;       // empty: results and transitions (probes only when asked for)
+    std::optional<std::string> prober;  // probes of this client address only
     int limit = 100;
     std::optional<int64_t> before_id;   // from the cursor: only ids below it
 };

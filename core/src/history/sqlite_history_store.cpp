@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
@@ -37,6 +38,36 @@ const char* kCreateV1[] = {
     // ts grows with id, so this index is appended to at its right edge: cheap to keep.
     R"(CREATE INDEX IF NOT EXISTS events_ts ON events(ts))",
 };
+
+// Version 2: probes (SPEC §9). A probe row's check is the group its path answers; its first answer
+// is in code and latency_us, the others of its second in samples ("offset_us:code:latency_us;...",
+// offsets from ts in microseconds), and probes counts them all.
+const char* kCreateV2[] = {
+    "ALTER TABLE events ADD COLUMN prober_address TEXT",
+    "ALTER TABLE events ADD COLUMN user_agent TEXT",
+    "ALTER TABLE events ADD COLUMN probe_path TEXT",
+    "ALTER TABLE events ADD COLUMN code INTEGER",
+    "ALTER TABLE events ADD COLUMN latency_us INTEGER",
+    "ALTER TABLE events ADD COLUMN probes INTEGER",
+    "ALTER TABLE events ADD COLUMN samples TEXT",
+    // Replay reads probes by time; `prober=` by address.
+    "CREATE INDEX IF NOT EXISTS events_probes ON events(ts) WHERE kind = 2",
+    "CREATE INDEX IF NOT EXISTS events_probes_address ON events(prober_address) WHERE kind = 2",
+};
+
+std::string encode_samples(const ProbeRow& row, int64_t ts_ms) {
+    std::string out;
+    for (size_t i = 1; i < row.samples.size(); ++i) {
+        const ProbeSample& s = row.samples[i];
+        out += std::to_string(s.time_us - ts_ms * 1000);
+        out += ':';
+        out += std::to_string(s.code);
+        out += ':';
+        out += std::to_string(s.latency_us);
+        out += ';';
+    }
+    return out;
+}
 
 void bind_optional_status(SQLite::Statement& st, int index, const std::optional<Status>& s) {
     if (s)
@@ -134,7 +165,9 @@ std::unique_ptr<SqliteHistoryStore> SqliteHistoryStore::open_read_only(const std
     store->db_->exec("PRAGMA mmap_size=268435456");
     store->require_ours(path, true);
     // Ours, but without its schema yet (the writer is creating it): no history yet.
-    if (store->db_->execAndGet("PRAGMA user_version").getInt() == 0) return nullptr;
+    int version = store->db_->execAndGet("PRAGMA user_version").getInt();
+    if (version == 0) return nullptr;
+    store->has_probes_ = version >= 2;  // a version 1 file (not yet opened by this vitals) has no probes
     return store;
 }
 
@@ -169,7 +202,14 @@ void SqliteHistoryStore::migrate() {
         db_->exec("PRAGMA user_version = 1");
         tx.commit();
     }
-    // Later versions: `if (version < 2) { ... PRAGMA user_version = 2 }`, each in its own transaction.
+    if (version < 2) {
+        SQLite::Transaction tx(*db_);
+        for (const char* sql : kCreateV2) db_->exec(sql);
+        db_->exec("PRAGMA user_version = 2");
+        tx.commit();
+    }
+    has_probes_ = true;
+    // Later versions: `if (version < 3) { ... PRAGMA user_version = 3 }`, each in its own transaction.
 }
 
 SQLite::Statement& SqliteHistoryStore::statement(const std::string& sql) {
@@ -186,7 +226,8 @@ void SqliteHistoryStore::insert(const std::vector<HistoryEvent>& events) {
     if (events.empty()) return;
     SQLite::Transaction tx(*db_);
     SQLite::Statement& st = statement(R"(INSERT INTO events (ts, "check", kind, status, raw_status, duration_ms,
-        output, observed_value, observed_unit, previous, cause) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))");
+        output, observed_value, observed_unit, previous, cause, prober_address, user_agent, probe_path, code,
+        latency_us, probes, samples) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))");
     for (const auto& e : events) {
         st.bind(1, int64_t(e.time_ms));
         st.bind(2, e.check);
@@ -217,15 +258,56 @@ void SqliteHistoryStore::insert(const std::vector<HistoryEvent>& events) {
             st.bind(10);
             st.bind(11);
         }
+        if (e.kind == EventKind::probe && e.probe && !e.probe->samples.empty()) {
+            const ProbeRow& p = *e.probe;
+            st.bind(12, p.address);
+            st.bind(13, p.user_agent);
+            st.bind(14, p.path);
+            st.bind(15, p.samples[0].code);
+            st.bind(16, int64_t(p.samples[0].latency_us));
+            st.bind(17, int64_t(p.count));
+            if (p.samples.size() > 1)
+                st.bind(18, encode_samples(p, e.time_ms));
+            else
+                st.bind(18);
+        } else {
+            for (int c = 12; c <= 18; ++c) st.bind(c);
+        }
         st.exec();
         st.reset();
     }
     tx.commit();
 }
 
+bool decode_samples(const char* text, int64_t ts_ms, std::vector<ProbeSample>& out) {
+    const char* p = text;
+    while (*p) {
+        char* end = nullptr;
+        ProbeSample s;
+        s.time_us = ts_ms * 1000 + std::strtoll(p, &end, 10);
+        if (*end != ':') return false;
+        s.code = int(std::strtol(end + 1, &end, 10));
+        if (*end != ':') return false;
+        s.latency_us = std::strtoll(end + 1, &end, 10);
+        if (*end != ';') return false;
+        out.push_back(s);
+        p = end + 1;
+    }
+    return true;
+}
+
 HistoryPage SqliteHistoryStore::query(const HistoryQuery& q) {
-    std::string sql = R"(SELECT id, ts, "check", kind, status, raw_status, duration_ms, output, observed_value,
-        observed_unit, previous, cause FROM events WHERE 1=1)";
+    std::string sql = std::string(R"(SELECT id, ts, "check", kind, status, raw_status, duration_ms, output, observed_value,
+        observed_unit, previous, cause)") +
+                      (has_probes_ ? ", prober_address, user_agent, probe_path, code, latency_us, probes, samples" : "") +
+                      " FROM events WHERE 1=1";
+    std::vector<EventKind> kinds = q.kinds;
+    if (kinds.empty()) kinds = {EventKind::result, EventKind::transition};
+    if (q.transitions_only) kinds = {EventKind::transition};
+    if (!has_probes_) {
+        kinds.erase(std::remove(kinds.begin(), kinds.end(), EventKind::probe), kinds.end());
+        if (kinds.empty() || q.prober) return {};  // a version 1 file holds no probes
+    }
     auto placeholders = [](size_t n) {
         std::string s = "(";
         for (size_t i = 0; i < n; ++i) s += i ? ",?" : "?";
@@ -233,7 +315,12 @@ HistoryPage SqliteHistoryStore::query(const HistoryQuery& q) {
     };
     if (!q.checks.empty()) sql += R"( AND "check" IN )" + placeholders(q.checks.size());
     if (!q.statuses.empty()) sql += " AND status IN " + placeholders(q.statuses.size());
-    if (q.transitions_only) sql += " AND kind = 1";
+    if (kinds.size() < 3) {
+        sql += " AND kind IN (";
+        for (size_t k = 0; k < kinds.size(); ++k) sql += (k ? "," : "") + std::to_string(int(kinds[k]));
+        sql += ")";
+    }
+    if (q.prober) sql += " AND prober_address = ? AND kind = 2";
     if (q.since_ms) sql += " AND ts >= ?";
     if (q.until_ms) sql += " AND ts <= ?";
     if (q.before_id) sql += " AND id < ?";
@@ -243,6 +330,7 @@ HistoryPage SqliteHistoryStore::query(const HistoryQuery& q) {
     int i = 1;
     for (const auto& c : q.checks) st.bind(i++, c);
     for (const auto& s : q.statuses) st.bind(i++, to_string(s));
+    if (q.prober) st.bind(i++, *q.prober);
     if (q.since_ms) st.bind(i++, int64_t(*q.since_ms));
     if (q.until_ms) st.bind(i++, int64_t(*q.until_ms));
     if (q.before_id) st.bind(i++, int64_t(*q.before_id));
@@ -259,7 +347,8 @@ HistoryPage SqliteHistoryStore::query(const HistoryQuery& q) {
         e.id = st.getColumn(0).getInt64();
         e.time_ms = st.getColumn(1).getInt64();
         e.check = st.getColumn(2).getString();
-        e.kind = st.getColumn(3).getInt() == 1 ? EventKind::transition : EventKind::result;
+        int kind = st.getColumn(3).getInt();
+        e.kind = kind == 1 ? EventKind::transition : kind == 2 ? EventKind::probe : EventKind::result;
         e.status = status_or_fail(st.getColumn(4).getString());
         if (e.kind == EventKind::result) {
             RunResult& run = e.run.emplace();
@@ -271,9 +360,90 @@ HistoryPage SqliteHistoryStore::query(const HistoryQuery& q) {
         if (!st.getColumn(6).isNull()) e.duration_ms = st.getColumn(6).getInt64();
         if (!st.getColumn(10).isNull()) e.previous = parse_status(st.getColumn(10).getString());
         if (!st.getColumn(11).isNull()) e.cause = st.getColumn(11).getString();
+        if (e.kind == EventKind::probe && has_probes_) {
+            ProbeRow& p = e.probe.emplace();
+            p.address = st.getColumn(12).getString();
+            p.user_agent = st.getColumn(13).getString();
+            p.path = st.getColumn(14).getString();
+            p.samples.push_back({e.time_ms * 1000, st.getColumn(16).getInt64(), st.getColumn(15).getInt()});
+            p.count = st.getColumn(17).getInt64();
+            if (!st.getColumn(18).isNull()) decode_samples(st.getColumn(18).getText(), e.time_ms, p.samples);
+        }
         page.items.push_back(std::move(e));
     }
     return page;
+}
+
+SqliteHistoryStore::RawStatement::~RawStatement() { sqlite3_finalize(st); }
+
+void SqliteHistoryStore::scan_probes(int64_t since_ms, int64_t until_ms, const std::optional<std::string>& address,
+                                     const std::function<void(const ProbeRowView&)>& fn) {
+    if (!has_probes_) return;
+    sqlite3_stmt*& st = probe_scan_[address ? 1 : 0].st;
+    if (!st) {
+        std::string sql = "SELECT ts, prober_address, user_agent, probe_path, code, latency_us, probes, samples FROM "
+                          "events WHERE kind = 2 AND ts >= ? AND ts <= ?";
+        if (address) sql += " AND prober_address = ?";
+        sql += " ORDER BY ts, id";
+        int rc = sqlite3_prepare_v2(db_->getHandle(), sql.c_str(), -1, &st, nullptr);
+        if (rc != SQLITE_OK) throw SQLite::Exception(db_->getHandle(), rc);
+    }
+    struct Reset {
+        sqlite3_stmt* st;
+        ~Reset() {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+        }
+    } reset{st};
+    sqlite3_bind_int64(st, 1, since_ms);
+    sqlite3_bind_int64(st, 2, until_ms);
+    if (address) sqlite3_bind_text(st, 3, address->c_str(), int(address->size()), SQLITE_TRANSIENT);
+    auto text = [st](int col) {
+        const char* t = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
+        return std::string_view(t ? t : "", size_t(sqlite3_column_bytes(st, col)));
+    };
+    ProbeRowView v;
+    for (;;) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE) break;
+        if (rc != SQLITE_ROW) throw SQLite::Exception(db_->getHandle(), rc);
+        v.ts_ms = sqlite3_column_int64(st, 0);
+        v.address = text(1);
+        v.user_agent = text(2);
+        v.path = text(3);
+        v.code = sqlite3_column_int(st, 4);
+        v.latency_us = sqlite3_column_int64(st, 5);
+        v.count = sqlite3_column_int64(st, 6);
+        v.samples = sqlite3_column_type(st, 7) == SQLITE_NULL ? nullptr
+                                                               : reinterpret_cast<const char*>(sqlite3_column_text(st, 7));
+        fn(v);
+    }
+}
+
+bool SqliteHistoryStore::has_probes(int64_t since_ms, int64_t until_ms) {
+    if (!has_probes_) return false;
+    SQLite::Statement& st = statement("SELECT 1 FROM events WHERE kind = 2 AND ts >= ? AND ts <= ? LIMIT 1");
+    st.bind(1, int64_t(since_ms));
+    st.bind(2, int64_t(until_ms));
+    ResetAfterUse reset{st};
+    return st.executeStep();
+}
+
+std::vector<TransitionRow> SqliteHistoryStore::transitions_of(const std::string& name, int64_t until_ms) {
+    SQLite::Statement& st =
+        statement(R"(SELECT ts, status, cause FROM events WHERE kind = 1 AND "check" = ? AND ts <= ? ORDER BY ts, id)");
+    st.bind(1, name);
+    st.bind(2, int64_t(until_ms));
+    ResetAfterUse reset{st};
+    std::vector<TransitionRow> out;
+    while (st.executeStep()) {
+        TransitionRow t;
+        t.ts_ms = st.getColumn(0).getInt64();
+        t.status = status_or_fail(st.getColumn(1).getString());
+        if (!st.getColumn(2).isNull()) t.cause = st.getColumn(2).getString();
+        out.push_back(std::move(t));
+    }
+    return out;
 }
 
 std::optional<std::pair<int64_t, int64_t>> SqliteHistoryStore::id_range() {

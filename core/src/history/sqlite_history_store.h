@@ -11,11 +11,15 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 
+struct sqlite3_stmt;
+
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <sys/types.h>
 #include <utility>
 #include <vector>
@@ -42,8 +46,29 @@ std::optional<FileId> file_id(const std::string& path);
 // Whether the file at `path` starts with SQLite's 16-byte header ("SQLite format 3\0").
 bool has_sqlite_header(const std::string& path);
 
+// The samples column of a probe row ("offset_us:code:latency_us;..."), appended to `out`. False
+// when it is malformed (what was read before the fault stays appended).
+bool decode_samples(const char* text, int64_t ts_ms, std::vector<ProbeSample>& out);
+
 // SQLite's multi-row, multi-line check output (quick_check, integrity_check) as one line.
 std::string one_line(const std::vector<std::string>& rows);
+
+// One probe row as a scan hands it over: views into SQLite's row, valid during the callback only.
+struct ProbeRowView {
+    int64_t ts_ms = 0;
+    std::string_view address, user_agent, path;
+    int code = 0;
+    int64_t latency_us = 0;
+    int64_t count = 0;
+    const char* samples = nullptr;  // the samples column, or null (one answer)
+};
+
+// A status transition of a check or group: time, status, cause.
+struct TransitionRow {
+    int64_t ts_ms = 0;
+    Status status = Status::fail;
+    std::string cause;
+};
 
 class SqliteHistoryStore {
 public:
@@ -61,6 +86,14 @@ public:
 
     HistoryPage query(const HistoryQuery& q);
 
+    // Probe rows with since_ms <= ts <= until_ms (of one address, if given), in time order.
+    void scan_probes(int64_t since_ms, int64_t until_ms, const std::optional<std::string>& address,
+                     const std::function<void(const ProbeRowView&)>& fn);
+    // Whether any probe row lies in the range.
+    bool has_probes(int64_t since_ms, int64_t until_ms);
+    // Every transition of `name` (a check or group) up to until_ms, in time order.
+    std::vector<TransitionRow> transitions_of(const std::string& name, int64_t until_ms);
+
     // Deletes up to `max_batch` rows older than `older_than_ms` or beyond the newest `max_rows`.
     // Returns how many were deleted (call again while it returns max_batch).
     int prune(int64_t older_than_ms, int64_t max_rows, int max_batch);
@@ -77,10 +110,16 @@ public:
     bool checkpoint();
     SQLite::Database& db() { return *db_; }
 
-    static constexpr int kSchemaVersion = 1;
+    static constexpr int kSchemaVersion = 2;
 
 private:
     explicit SqliteHistoryStore(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
+    // The replay's scan, prepared through SQLite's C API (no Column object per value of ~52,000
+    // rows); [0] all probers, [1] one address. Finalised before db_ closes.
+    struct RawStatement {
+        sqlite3_stmt* st = nullptr;
+        ~RawStatement();
+    };
     // Throws NotHistoryDatabase unless the schema is vitals' (or, when `empty_ok`, there is none yet).
     void require_ours(const std::string& path, bool empty_ok);
     void migrate();
@@ -88,8 +127,10 @@ private:
     // Prepared statements kept per connection (preparing costs as much as a small query).
     SQLite::Statement& statement(const std::string& sql);
     std::unique_ptr<SQLite::Database> db_;
+    bool has_probes_ = false;  // schema version 2 or later
     // Declared after db_ so statements are finalised before the connection closes.
     std::map<std::string, std::unique_ptr<SQLite::Statement>> statements_;
+    RawStatement probe_scan_[2];
 };
 
 }  // namespace vitals

@@ -77,6 +77,7 @@ struct EventServer::Impl {
     IsSlow is_slow;
     OnError on_error;
     OnClose on_close;
+    OnStatusAnswer on_status_answer;
     EventServerOptions opt;
     std::atomic<size_t>* connections = nullptr;  // across all loops
     std::unique_ptr<WorkerPool> workers;
@@ -90,6 +91,8 @@ struct EventServer::Loop {
         uint64_t id = 0;
         int fd = -1;
         bool loopback = false;
+        PeerAddress peer;
+        int64_t received_us = 0;  // the kernel's receive time of the last bytes read
         bool registered = false;  // added to the epoll set
         uint32_t events = 0;      // registered interest
         std::string in;           // received, not yet consumed by the parser
@@ -121,6 +124,7 @@ struct EventServer::Loop {
     static constexpr size_t kMaxLingerBytes = 256 * 1024;
 
     Impl& srv;
+    size_t index;  // of this loop, for the per-loop prober tables
     const EventServerOptions& opt;
     RequestLimits limits;
     int epoll_fd = -1;
@@ -128,7 +132,7 @@ struct EventServer::Loop {
     uint64_t next_id = 2;
     std::shared_ptr<Mailbox> mailbox = std::make_shared<Mailbox>();
 
-    explicit Loop(Impl& s) : srv(s), opt(s.opt), limits{s.opt.max_header_bytes, s.opt.max_body_bytes} {
+    Loop(Impl& s, size_t i) : srv(s), index(i), opt(s.opt), limits{s.opt.max_header_bytes, s.opt.max_body_bytes} {
         epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
         mailbox->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (epoll_fd < 0 || mailbox->wake_fd < 0)
@@ -218,6 +222,7 @@ struct EventServer::Loop {
             c->id = next_id++;
             c->fd = fd;
             c->loopback = is_loopback(peer);
+            c->peer = PeerAddress::from(peer);
             c->deadline = Clock::now() + opt.header_timeout;
             Conn& conn = *c;
             uint64_t id = c->id;
@@ -391,6 +396,15 @@ struct EventServer::Loop {
                 r = problem_response(500, e.what());
                 close = true;
             }
+            if (r.status_answer && srv.on_status_answer) {
+                PeerAddress peer = c.peer;  // c may be gone after the write
+                int64_t received = c.received_us;
+                bool abandoned = c.peer_closed;
+                bool open = start_write(c, serialize(r, head, close), close, why);
+                srv.on_status_answer(index, peer, req, r.code, received, ProberRecord::now_us(), abandoned);
+                if (!open) return false;
+                continue;
+            }
             if (!start_write(c, serialize(r, head, close), close, why)) return false;
         }
         if (c.peer_closed && c.state == Conn::State::reading) {
@@ -403,9 +417,30 @@ struct EventServer::Loop {
     // Reads what is there. Returns false when the connection was closed.
     bool receive(Conn& c) {
         char buf[16384];
+        // The first read of a connection reads on to EAGAIN or the end: a request queued while the
+        // daemon could not run (a stall) may already be followed by the client's close, and the
+        // kernel then reports the close's receive time for both (it coalesces them). Knowing the
+        // client gave up tells that answer apart (OnStatusAnswer's `abandoned`).
+        bool first_read = c.received_us == 0;
+        // The kernel's receive timestamp (SO_TIMESTAMPNS, inherited from the listening socket).
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
         for (;;) {
-            ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+            iovec iov{buf, sizeof buf};
+            msghdr msg{};
+            msg.msg_iov = &iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control;
+            msg.msg_controllen = sizeof control;
+            ssize_t n = ::recvmsg(c.fd, &msg, 0);
             if (n > 0) {
+                cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+                if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+                    timespec ts;
+                    std::memcpy(&ts, CMSG_DATA(cm), sizeof ts);
+                    c.received_us = int64_t(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+                } else {
+                    c.received_us = ProberRecord::now_us();
+                }
                 if (c.state == Conn::State::lingering) {
                     c.lingered += size_t(n);
                     if (c.lingered > kMaxLingerBytes) break;
@@ -417,7 +452,7 @@ struct EventServer::Loop {
                 if (c.in.size() > opt.max_header_bytes + sizeof buf) break;
                 // A short read drained the socket: skip the recv() that would only say EAGAIN (the
                 // loop is level-triggered, so anything arriving meanwhile is reported again).
-                if (size_t(n) < sizeof buf) break;
+                if (size_t(n) < sizeof buf && !first_read) break;
                 continue;
             }
             if (n == 0) {  // the peer shut down its side: answer what it sent, then close
@@ -542,6 +577,10 @@ EventServer::EventServer(Poco::Net::ServerSocket socket, Handler handler, IsSlow
     // and sends nothing costs the daemon nothing meanwhile.
     int defer_seconds = int(std::max<int64_t>(1, options.header_timeout.count() / 1000));
     ::setsockopt(m.listen_fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_seconds, sizeof defer_seconds);
+    // Receive timestamps, inherited by accepted sockets: a probe's latency is measured from when its
+    // bytes reached this host, so an answer delayed in the accept queue or by a stalled process
+    // counts as late, as the load balancer saw it (SPEC §9, Target.Timeout).
+    ::setsockopt(m.listen_fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
     m.handler = std::move(handler);
     m.is_slow = std::move(is_slow);
     m.on_error = std::move(on_error);
@@ -549,11 +588,15 @@ EventServer::EventServer(Poco::Net::ServerSocket socket, Handler handler, IsSlow
     m.opt = options;
     m.opt.loops = std::max<size_t>(1, m.opt.loops);
     m.connections = &connections_;
-    for (size_t i = 0; i < m.opt.loops; ++i) m.loops.push_back(std::make_unique<Loop>(m));
+    for (size_t i = 0; i < m.opt.loops; ++i) m.loops.push_back(std::make_unique<Loop>(m, i));
     m.workers = std::make_unique<WorkerPool>(options.slow_workers, 0, "vitals-slow");
 }
 
 EventServer::~EventServer() { stop(); }
+
+void EventServer::on_status_answer(OnStatusAnswer f) { impl_->on_status_answer = std::move(f); }
+
+size_t EventServer::loops() const { return impl_->loops.size(); }
 
 void EventServer::start() {
     for (auto& loop : impl_->loops) threads_.emplace_back([l = loop.get()] {

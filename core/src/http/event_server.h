@@ -25,6 +25,7 @@
 #include "http/request_head.h"
 #include "http/router.h"
 #include "metrics/metrics.h"
+#include "probers/prober_record.h"
 
 #include <Poco/Net/ServerSocket.h>
 
@@ -58,11 +59,23 @@ public:
     using OnError = std::function<void(int code)>;
     // Called once for every connection closed, with why.
     using OnClose = std::function<void(CloseReason)>;
+    // Called on loop `loop`'s thread for every answer on a status path (HttpResponse::status_answer):
+    // who asked, what was answered, when the request's bytes reached this host (the kernel's receive
+    // timestamp, so time spent in the accept queue or a stalled process counts) and when the answer
+    // was handed to the kernel, both unix microseconds. `abandoned`: the client had closed its side
+    // before the answer went out (a load balancer that gave up at its timeout); the kernel's receive
+    // time is then the close's, not the request's. Must be cheap: it runs on the request path.
+    using OnStatusAnswer = std::function<void(size_t loop, const PeerAddress& peer, const HttpRequest& req, int code,
+                                              int64_t received_us, int64_t answered_us, bool abandoned)>;
 
     // `socket` is bound and listening; the server takes it over.
     EventServer(Poco::Net::ServerSocket socket, Handler handler, IsSlow is_slow, OnError on_error, OnClose on_close,
                 EventServerOptions options);
     ~EventServer();
+
+    // Before start().
+    void on_status_answer(OnStatusAnswer f);
+    size_t loops() const;
 
     void start();
     void stop();  // closes every connection; idempotent

@@ -5,6 +5,8 @@
 #include "common/json_out.h"
 #include "common/text.h"
 #include "history/history_query.h"
+#include "probers/probers_api.h"
+#include "probers/replay.h"
 
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/String.h>
@@ -51,10 +53,14 @@ private:
             return reply(204, "", "");
         }
         if (route_ == Route::health || route_ == Route::health_group || route_ == Route::health_check ||
-            route_ == Route::health_history) {
+            route_ == Route::health_history || route_ == Route::health_probers || route_ == Route::health_replay) {
             std::string rest = path == "/health" ? "default" : path.substr(8);
             if (!read) return method_not_allowed("GET, HEAD", path);
             if (route_ == Route::health_history) return history();
+            if (route_ == Route::health_probers) return probers();
+            if (route_ == Route::health_replay) return replay();
+            // What follows answers a status path or a check: status paths are recorded per prober.
+            response_.status_answer = route_ != Route::health_check;
             auto snap = ctx_.slot->load();
             if (!snap) return problem(503, "starting up");
             const RenderedStatus* status = nullptr;
@@ -83,6 +89,12 @@ private:
             if (!req.is("POST")) return method_not_allowed("POST", path);
             if (!authorize_admin()) return;
             if (path == "/admin/drain") {
+                if (req.query == "exit=true") {
+                    ctx_.hooks->drain_and_exit();
+                    return reply(200, "application/json", R"({"status":"draining","exit":true})");
+                }
+                if (!req.query.empty() && req.query != "exit=false")
+                    return problem(400, "parameter exit: the only parameter of /admin/drain; use exit=true or exit=false");
                 ctx_.hooks->drain();
                 return reply(200, "application/json", R"({"status":"draining"})");
             }
@@ -99,24 +111,71 @@ private:
         problem(404, "no such endpoint: " + path);
     }
 
-    void history() {
-        if (!show_details()) {
-            return problem(403, "history holds check details; it is served to loopback clients or with the "
-                                "admin token, depending on server.details");
-        }
-        if (!ctx_.history) return problem(503, "history is not enabled");
+    // The query's parameters, or nullopt after answering 400.
+    std::optional<QueryParams> query_params() {
         QueryParams params;
         try {
             Poco::URI uri;
             uri.setRawQuery(req_->query);
             for (const auto& kv : uri.getQueryParameters()) params.push_back(kv);
         } catch (const Poco::Exception&) {
-            return problem(400, "the query string is not validly percent-encoded");
+            problem(400, "the query string is not validly percent-encoded");
+            return std::nullopt;
         }
-        int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-        auto parsed = parse_history_query(params, now_ms, &config());
+        return params;
+    }
+
+    void probers() {
+        if (!show_details()) {
+            return problem(403, "probers' addresses are details; they are served to loopback clients or with the "
+                                "admin token, depending on server.details");
+        }
+        if (!ctx_.probers) return problem(503, "the prober record is not running");
+        auto params = query_params();
+        if (!params) return;
+        auto parsed = parse_probers_query(*params);
+        if (auto* err = std::get_if<QueryError>(&parsed))
+            return problem(400, "parameter " + err->parameter + ": " + err->message);
+        auto views = ctx_.probers->probers(ProberRecord::now_us());
+        reply(200, "application/json", probers_json(views, std::get<ProbersQuery>(parsed), config().load_balancer));
+    }
+
+    void replay() {
+        if (!show_details()) {
+            return problem(403, "replay shows probers' addresses and check causes; it is served to loopback clients or "
+                                "with the admin token, depending on server.details");
+        }
+        if (!ctx_.history) return problem(503, "history is not enabled");
+        auto params = query_params();
+        if (!params) return;
+        auto parsed = parse_replay_query(*params, now_ms(), config());
+        if (auto* err = std::get_if<QueryError>(&parsed))
+            return problem(400, "parameter " + err->parameter + ": " + err->message);
+        try {
+            std::string body;
+            ctx_.history->with_store([&](SqliteHistoryStore* store) {
+                body = replay_json(run_replay(store, std::get<ReplayQuery>(parsed), config()));
+            });
+            reply(200, "application/json", std::move(body));
+        } catch (const std::exception& e) {
+            problem(503, std::string("history database unavailable: ") + e.what());
+        }
+    }
+
+    static int64_t now_ms() {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    }
+
+    void history() {
+        if (!show_details()) {
+            return problem(403, "history holds check details; it is served to loopback clients or with the "
+                                "admin token, depending on server.details");
+        }
+        if (!ctx_.history) return problem(503, "history is not enabled");
+        auto query = query_params();
+        if (!query) return;
+        auto parsed = parse_history_query(*query, now_ms(), &config());
         if (auto* err = std::get_if<QueryError>(&parsed))
             return problem(400, "parameter " + err->parameter + ": " + err->message);
         try {
@@ -218,6 +277,8 @@ Route classify_route(const std::string& path) {
     if (path == "/health") return Route::health;
     if (path.rfind("/health/", 0) == 0) {
         if (path == "/health/history") return Route::health_history;
+        if (path == "/health/probers") return Route::health_probers;
+        if (path == "/health/replay") return Route::health_replay;
         if (path.rfind("/health/checks/", 0) == 0) return Route::health_check;
         return Route::health_group;
     }
@@ -228,7 +289,7 @@ Route classify_route(const std::string& path) {
 
 bool is_slow_route(const HttpRequest& req) {
     Route r = classify_route(req.path);
-    return r == Route::admin || r == Route::health_history;
+    return r == Route::admin || r == Route::health_history || r == Route::health_probers || r == Route::health_replay;
 }
 
 HttpResponse route_request(const RouterContext& ctx, const HttpRequest& req, bool loopback) {

@@ -5,6 +5,7 @@
 #include "history/history_reader.h"
 #include "http/request_head.h"
 #include "metrics/metrics.h"
+#include "probers/prober_record.h"
 #include "snapshot/snapshot.h"
 
 #include <string>
@@ -20,6 +21,8 @@ struct HttpResponse {
     std::string content_type;
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;  // beyond type, length, cache-control
+    // An answer on a status path (/health, /health/{group}): recorded per prober (SPEC §9).
+    bool status_answer = false;
 };
 
 // What the router reads; all pointers outlive the server.
@@ -28,6 +31,7 @@ struct RouterContext {
     HistoryReader* history = nullptr;  // may be null: /health/history answers 503
     ServerHooks* hooks = nullptr;
     HttpCounters* counters = nullptr;
+    ProberRecord* probers = nullptr;   // may be null: /health/probers answers 503
 };
 
 // Answers one request. `loopback`: the client connected from 127.0.0.0/8 or ::1.
@@ -36,7 +40,8 @@ HttpResponse route_request(const RouterContext& ctx, const HttpRequest& req, boo
 // The route of a request's normalised path (HttpRequest::path), as routing decides it.
 Route classify_route(const std::string& path);
 
-// Requests that may take long (admin actions, history queries): run them off the I/O thread.
+// Requests that may take long (admin actions, history, probers and replay queries): run them off
+// the I/O thread.
 // Decided by classify_route on the same path the router uses, so no spelling of a slow route
 // ("/%61dmin/reload", "http://x/admin/reload") runs on an event loop.
 bool is_slow_route(const HttpRequest& req);

@@ -8,13 +8,21 @@
 
 namespace vitals {
 
+size_t event_loops() {
+    // Two event loops where there are two cores: one loop tops out at about 0.8x nginx with two
+    // workers on keep-alive /health, two match it (issue 7, tests/bench/run). More would only
+    // take cores from the service the sidecar sits beside.
+    return std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 2);
+}
+
 HealthServer::HealthServer(const Config::Server& server, SnapshotSlot& slot, HistoryReader* history,
-                           ServerHooks& hooks)
+                           ServerHooks& hooks, ProberRecord* probers)
     : counters_(std::make_unique<HttpCounters>()) {
     context_.slot = &slot;
     context_.history = history;
     context_.hooks = &hooks;
     context_.counters = counters_.get();
+    context_.probers = probers;
 
     Poco::Net::SocketAddress addr(server.address, Poco::UInt16(server.port));
     Poco::Net::ServerSocket socket;
@@ -28,10 +36,7 @@ HealthServer::HealthServer(const Config::Server& server, SnapshotSlot& slot, His
 
     EventServerOptions options;
     options.slow_workers = size_t(server.threads);  // admin actions and history queries
-    // Two event loops where there are two cores: one loop tops out at about 0.8x nginx with two
-    // workers on keep-alive /health, two match it (issue 7, tests/bench/run). More would only
-    // take cores from the service the sidecar sits beside.
-    options.loops = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 2);
+    options.loops = event_loops();
     HttpCounters* counters = counters_.get();
     const RouterContext* ctx = &context_;
     transport_ = std::make_unique<EventServer>(
@@ -39,6 +44,11 @@ HealthServer::HealthServer(const Config::Server& server, SnapshotSlot& slot, His
         [](const HttpRequest& req) { return is_slow_route(req); },
         [counters](int code) { counters->count(Route::other, code); },
         [counters](CloseReason why) { counters->count_close(why); }, options);
+    if (probers)
+        transport_->on_status_answer([probers](size_t loop, const PeerAddress& peer, const HttpRequest& req, int code,
+                                               int64_t received_us, int64_t answered_us, bool abandoned) {
+            probers->record(loop, peer, req.user_agent, req.path, code, received_us, abandoned ? -1 : answered_us);
+        });
 }
 
 HealthServer::~HealthServer() { stop(); }

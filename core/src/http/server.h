@@ -16,12 +16,18 @@
 
 namespace vitals {
 
+// How many event loops the health port runs on this host.
+size_t event_loops();
+
 class HealthServer {
 public:
     // Binds server.address:server.port at once (so a port clash is reported before anything runs).
     // `history` may be null (/health/history then answers 503). Throws Poco::Exception when the
     // socket cannot be bound.
-    HealthServer(const Config::Server& server, SnapshotSlot& slot, HistoryReader* history, ServerHooks& hooks);
+    // `probers` may be null (nothing is recorded; /health/probers answers 503); it has at least
+    // event_loops() loop tables.
+    HealthServer(const Config::Server& server, SnapshotSlot& slot, HistoryReader* history, ServerHooks& hooks,
+                 ProberRecord* probers = nullptr);
     ~HealthServer();
 
     void start();

@@ -17,6 +17,8 @@ public:
     // The configuration in effect (details, admin token variable, groups). Never null.
     virtual std::shared_ptr<const Config> config() const = 0;
     virtual void drain() = 0;
+    // Drains as SIGTERM does (with shutdown.drain, probe-aware), then exits.
+    virtual void drain_and_exit() = 0;
     // Ends a manual drain. Returns "" on success, else why not (a SIGTERM drain cannot be resumed).
     virtual std::string resume() = 0;
     // Reloads the configuration file. Returns "" on success, else every error (the running

@@ -134,6 +134,17 @@ std::string render_metrics(const Snapshot& snap, const RuntimeCounters& rc, cons
     header(out, "vitals_config_last_reload_successful", "gauge", "1 if the last reload succeeded (or none happened).");
     out += std::string("vitals_config_last_reload_successful ") + (rc.last_reload_ok ? "1\n" : "0\n");
 
+    header(out, "vitals_probers", "gauge",
+           "Probers of the status paths (client address, User-Agent, path): tracked, and of them silent.");
+    out += "vitals_probers{state=\"tracked\"} " + std::to_string(rc.probers.tracked) + "\n";
+    out += "vitals_probers{state=\"silent\"} " + std::to_string(rc.probers.silent) + "\n";
+    header(out, "vitals_probes_total", "counter", "Answers on the status paths, by HTTP code.");
+    for (const auto& [code, n] : rc.probers.probes_by_code)
+        out += "vitals_probes_total{code=\"" + std::to_string(code) + "\"} " + std::to_string(n) + "\n";
+    header(out, "vitals_prober_evictions_total", "counter",
+           "Probers no longer tracked: the least recently seen beyond 256, or new ones beyond a loop's table.");
+    out += "vitals_prober_evictions_total " + std::to_string(rc.probers.evictions) + "\n";
+
     header(out, "vitals_http_requests_total", "counter", "HTTP requests answered, by route and status code.");
     for (size_t r = 0; r < size_t(Route::count_); ++r)
         for (int code = 100; code <= 599; ++code) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "common/route.h"
+#include "probers/prober_record.h"
 #include "snapshot/snapshot.h"
 
 #include <array>
@@ -38,6 +39,7 @@ struct RuntimeCounters {
     uint64_t reloads_failed = 0;
     bool last_reload_ok = true;
     bool draining = false;
+    ProberCounts probers;
 };
 
 std::string render_metrics(const Snapshot& snap, const RuntimeCounters& rc, const HttpCounters& http);

@@ -31,6 +31,12 @@ locals {
     { name = "VITALS_WS_URL", value = "ws://127.0.0.1:${var.websocket_port}${var.websocket_path}" },
     { name = "VITALS_DRAIN", value = "${var.drain_seconds}s" },
     { name = "VITALS_PORT", value = tostring(var.vitals_port) },
+    # The target group's health check, as vitals' load_balancer section models it (sidecar.json):
+    # the same variables, so /health/probers, `vitals replay` and the drain see the ALB as it is.
+    { name = "VITALS_LB_INTERVAL", value = "${var.health_check_interval}s" },
+    { name = "VITALS_LB_TIMEOUT", value = "${var.health_check_timeout}s" },
+    { name = "VITALS_LB_HEALTHY", value = tostring(var.healthy_threshold) },
+    { name = "VITALS_LB_UNHEALTHY", value = tostring(var.unhealthy_threshold) },
   ]
 }
 
