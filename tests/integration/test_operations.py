@@ -101,6 +101,13 @@ class OpsTestCase(VitalsTestCase):
         self.assertEqual(r.status, 200, r)
         return parse_metrics(r.body.decode("utf-8"))
 
+    def assertPromtoolClean(self, text):
+        """`promtool check metrics` accepts the exposition `text` and reports nothing at all."""
+        p = subprocess.run([PROMTOOL, "check", "metrics"], input=text, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, "promtool check metrics: %s%s" % (p.stdout, p.stderr))
+        self.assertEqual((p.stdout + p.stderr).strip(), "", "promtool reported problems")
+
     def post(self, d, path, headers=None):
         return d.get(path, method="POST", headers=headers, body=b"")
 
@@ -557,10 +564,7 @@ class MetricsTest(OpsTestCase):
         self.assertIn("version=0.0.4", ctype, r.headers)
         text = r.body.decode("utf-8")
 
-        p = subprocess.run([PROMTOOL, "check", "metrics"], input=text, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, timeout=30)
-        self.assertEqual(p.returncode, 0, "promtool check metrics: %s%s" % (p.stdout, p.stderr))
-        self.assertEqual((p.stdout + p.stderr).strip(), "", "promtool reported problems")
+        self.assertPromtoolClean(text)
 
         m = parse_metrics(text)
         # Stateset: exactly one 1 per check, on its current status.

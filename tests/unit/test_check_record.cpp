@@ -87,3 +87,29 @@ TEST_CASE("damping and history: each result a row, each change of the effective 
     CHECK(sink.events[4].cause == "fail: down");
     CHECK(rec.view().recent.front()->output == "down");
 }
+
+TEST_CASE("transitions count changes of the effective status; pending counts as fail", "[record]") {
+    CheckRecord rec(fresh(1, 2));
+    auto pass = [&] { rec.apply(result(passed("ok"), std::chrono::microseconds(10)), nullptr); };
+    auto fail = [&] { rec.apply(result(RunResult::failed(RunEnd::answered, "down"), std::chrono::microseconds(10)), nullptr); };
+    fail();  // pending -> fail: established, but the status it counts as did not change
+    CHECK(rec.view().established);
+    CHECK(rec.view().transitions == 0);
+    pass();  // fail -> pass
+    CHECK(rec.view().transitions == 1);
+    fail();  // fall 2: one fail is not a change
+    pass();
+    CHECK(rec.view().transitions == 1);
+    fail();
+    fail();  // pass -> fail
+    CHECK(rec.view().transitions == 2);
+    pass();  // fail -> pass
+    pass();
+    CHECK(rec.view().transitions == 3);
+}
+
+TEST_CASE("a first result that passes is a transition from pending", "[record]") {
+    CheckRecord rec(fresh());
+    rec.apply(result(passed("ok"), std::chrono::microseconds(10)), nullptr);
+    CHECK(rec.view().transitions == 1);
+}

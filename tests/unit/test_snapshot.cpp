@@ -261,6 +261,31 @@ TEST_CASE("group transitions are recorded once each, with their cause; a reset d
     CHECK(f.history.events[7].cause == "draining");
 }
 
+TEST_CASE("group transitions are counted in the snapshot: changes only, kept across a reset", "[snapshot]") {
+    Fixture f;
+    auto transitions = [](const std::shared_ptr<const Snapshot>& s, const char* group) {
+        return s->group(group).transitions;
+    };
+    auto s = f.build();
+    CHECK(transitions(s, "default") == 0);  // its first status is not a change
+    CHECK(transitions(s, "db") == 0);
+    f.set(0, make_view("root", Status::fail, "disk full", 1, f.now));  // root is in default only
+    s = f.build();
+    CHECK(transitions(s, "default") == 1);
+    CHECK(transitions(s, "db") == 0);
+    s = f.build();  // nothing changed: nothing counted
+    CHECK(transitions(s, "default") == 1);
+    f.publisher.reset(f.cfg, f.views);  // a reload keeps the count of groups it keeps
+    s = f.build();
+    CHECK(transitions(s, "default") == 1);
+    f.set(0, make_view("root", Status::pass, "plenty free", 80, f.now));
+    s = f.build();
+    CHECK(transitions(s, "default") == 2);
+    s = f.build(true);  // draining fails both
+    CHECK(transitions(s, "default") == 3);
+    CHECK(transitions(s, "db") == 1);
+}
+
 TEST_CASE("a build where one check of 1,000 changed renders it alone and shares the rest", "[snapshot]") {
     auto cfg = std::make_shared<Config>();
     GroupConfig all;

@@ -23,6 +23,11 @@ std::string host_name() {
     return buf;
 }
 
+int64_t unix_now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
 std::string join(const std::vector<std::string>& items) {
     std::string s;
     for (size_t i = 0; i < items.size(); ++i) s += (i ? "; " : "") + items[i];
@@ -32,7 +37,9 @@ std::string join(const std::vector<std::string>& items) {
 }  // namespace
 
 Daemon::Daemon(std::string config_path, std::optional<int> port, LoadedConfig loaded)
-    : config_path_(std::move(config_path)), port_(port), config_(loaded.config), registry_(loaded.registry) {}
+    : config_path_(std::move(config_path)), port_(port), config_(loaded.config), registry_(loaded.registry) {
+    last_reload_success_ms_ = unix_now_ms();  // the start-up load is the first successful one
+}
 
 Daemon::~Daemon() = default;
 
@@ -90,6 +97,7 @@ std::string Daemon::reload() {
     registry_ = next.registry;  // keeps the new registry's refusal list; libraries stay loaded anyway
     ++reloads_ok_;
     last_reload_ok_ = true;
+    last_reload_success_ms_ = unix_now_ms();
     spdlog::info("reloaded {} in {} ms", config_path_,
                  std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started).count());
     return "";
@@ -116,6 +124,7 @@ RuntimeCounters Daemon::counters() const {
     c.reloads_ok = reloads_ok_;
     c.reloads_failed = reloads_failed_;
     c.last_reload_ok = last_reload_ok_;
+    c.last_reload_success_seconds = double(last_reload_success_ms_.load()) / 1000.0;
     c.draining = scheduler_ && scheduler_->draining();
     if (probers_) c.probers = probers_->counts(ProberRecord::now_us());
     return c;

@@ -68,6 +68,7 @@ private:
     std::atomic<uint64_t> reloads_ok_{0};
     std::atomic<uint64_t> reloads_failed_{0};
     std::atomic<bool> last_reload_ok_{true};
+    std::atomic<int64_t> last_reload_success_ms_{0};  // unix ms of the last successful load (start-up included)
 
     SnapshotSlot slot_;
     std::unique_ptr<HistoryWriter> history_;

@@ -100,6 +100,21 @@ std::string render_metrics(const Snapshot& snap, const RuntimeCounters& rc, cons
         out += "vitals_check_timeouts_total{check=\"" + label(c.view->name) + "\"} " + std::to_string(c.view->timeouts) +
                "\n";
 
+    // Fleet questions (SPEC §11, issue 17): what each check is, so rules can join on scope and
+    // impact, and how often its effective status changed, for flapping. Labels come from the
+    // configuration only.
+    header(out, "vitals_check_info", "gauge", "A configured check: its type, impact and scope; always 1.");
+    for (const PublishedCheck& c : snap.checks) {
+        const CheckView& v = *c.view;
+        out += "vitals_check_info{check=\"" + label(v.name) + "\",type=\"" + label(v.type) + "\",impact=\"" +
+               to_string(v.impact) + "\",scope=\"" + (v.scope == Scope::shared ? "shared" : "local") + "\"} 1\n";
+    }
+    header(out, "vitals_check_transitions_total", "counter",
+           "Changes of the check's effective status (pending counts as fail).");
+    for (const PublishedCheck& c : snap.checks)
+        out += "vitals_check_transitions_total{check=\"" + label(c.view->name) + "\"} " +
+               std::to_string(c.view->transitions) + "\n";
+
     // The scheduler's own cost and punctuality (issue 14, item 19).
     const SchedulerStats& st = snap.scheduler;
     header(out, "vitals_scheduler_start_lag_seconds", "histogram",
@@ -119,6 +134,14 @@ std::string render_metrics(const Snapshot& snap, const RuntimeCounters& rc, cons
             out += "vitals_group_status{group=\"" + label(g->name) + "\",status=\"" + to_string(s) + "\"} " +
                    (s == g->verdict.status ? "1\n" : "0\n");
 
+    header(out, "vitals_group_info", "gauge", "A configured group; always 1.");
+    for (const auto& g : snap.groups) out += "vitals_group_info{group=\"" + label(g->name) + "\"} 1\n";
+    header(out, "vitals_group_transitions_total", "counter",
+           "Changes of the group's status since it was configured (its first status is not one).");
+    for (const auto& g : snap.groups)
+        out += "vitals_group_transitions_total{group=\"" + label(g->name) + "\"} " + std::to_string(g->transitions) +
+               "\n";
+
     header(out, "vitals_draining", "gauge", "1 while draining (admin drain or SIGTERM with shutdown.drain).");
     out += std::string("vitals_draining ") + (rc.draining ? "1\n" : "0\n");
 
@@ -133,6 +156,9 @@ std::string render_metrics(const Snapshot& snap, const RuntimeCounters& rc, cons
     out += "vitals_config_reloads_total{result=\"failure\"} " + std::to_string(rc.reloads_failed) + "\n";
     header(out, "vitals_config_last_reload_successful", "gauge", "1 if the last reload succeeded (or none happened).");
     out += std::string("vitals_config_last_reload_successful ") + (rc.last_reload_ok ? "1\n" : "0\n");
+    header(out, "vitals_config_last_reload_success_timestamp_seconds", "gauge",
+           "Unix time of the last successful configuration load (start-up included).");
+    out += "vitals_config_last_reload_success_timestamp_seconds " + number(rc.last_reload_success_seconds) + "\n";
 
     header(out, "vitals_probers", "gauge",
            "Probers of the status paths (client address, User-Agent, path): tracked, and of them silent.");

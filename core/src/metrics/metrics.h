@@ -38,6 +38,7 @@ struct RuntimeCounters {
     uint64_t reloads_ok = 0;
     uint64_t reloads_failed = 0;
     bool last_reload_ok = true;
+    double last_reload_success_seconds = 0;  // unix time of the last successful load (start-up included)
     bool draining = false;
     ProberCounts probers;
 };

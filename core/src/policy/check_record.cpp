@@ -25,6 +25,7 @@ void CheckRecord::apply(CheckResult r, HistorySink* history) {
     if (changed) {
         v.effective = damper_.effective();
         v.established = true;
+        if (v.effective != before) ++v.transitions;
         const char* from = was_established ? to_string(before) : "pending";
         if (v.effective == Status::pass)
             spdlog::info("check {}: {} -> pass", v.name, from);

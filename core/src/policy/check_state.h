@@ -96,6 +96,9 @@ struct CheckView {
     uint64_t warns = 0;
     uint64_t fails = 0;
     uint64_t timeouts = 0;
+    // Changes of the effective status (pending counts as fail: pending -> pass is one, pending ->
+    // fail none), for vitals_check_transitions_total: the rules' flapping alert reads it.
+    uint64_t transitions = 0;
     // Newest first, at most kRecent. Shared: a view is copied for every snapshot it changes, and
     // its recent results (which a copy would duplicate string by string) never change.
     std::deque<std::shared_ptr<const CheckResult>> recent;

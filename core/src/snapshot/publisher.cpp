@@ -55,6 +55,8 @@ void StatusPublisher::reset(std::shared_ptr<const Config> config, std::vector<Ch
     index_ = std::move(index);
     for (auto it = group_status_.begin(); it != group_status_.end();)
         it = cfg.find_group(it->first) ? std::next(it) : group_status_.erase(it);
+    for (auto it = group_transitions_.begin(); it != group_transitions_.end();)
+        it = cfg.find_group(it->first) ? std::next(it) : group_transitions_.erase(it);
     dirty_.clear();
     timers_ = {};
     everything_ = true;
@@ -140,6 +142,11 @@ void StatusPublisher::judge(GroupSlot& g, bool draining, WallTime wall_now) {
     render_group_ends(pg->rendered, gc.name, verdict, service_id_);
     pg->rendered.code = (gc.http_status ? *gc.http_status : cfg.policy.http_status).code_for(verdict.status);
     pg->rendered.full_parts = g.parts;
+    // Counted before the group is published, so the snapshot carrying the change carries its count.
+    auto last = group_status_.find(gc.name);
+    uint64_t& transitions = group_transitions_[gc.name];
+    if (last != group_status_.end() && last->second != verdict.status) ++transitions;
+    pg->transitions = transitions;
     pg->verdict = std::move(verdict);
     g.published = std::move(pg);
     g.dirty = false;

@@ -98,6 +98,7 @@ private:
     std::optional<bool> last_in_start_period_;
     std::optional<bool> last_draining_;
     std::map<std::string, Status> group_status_;  // the last published status of each group
+    std::map<std::string, uint64_t> group_transitions_;  // changes of group_status_, by group
     uint64_t renders_ = 0;
 };
 

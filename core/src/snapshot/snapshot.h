@@ -54,6 +54,7 @@ struct PublishedGroup {
     std::string name;
     GroupVerdict verdict;
     RenderedStatus rendered;
+    uint64_t transitions = 0;  // changes of the group's status since it was configured (not its first one)
 };
 using PublishedGroupPtr = std::shared_ptr<const PublishedGroup>;
 
