@@ -109,6 +109,35 @@ class PluginsThatFaultWhileLoading(VitalsTestCase):
         self.assertTrue(daemon.alive())
 
 
+class RefusedPluginsAreRememberedAcrossReloads(VitalsTestCase):
+    def test_a_reload_starts_no_worker_for_a_plugin_refused_before(self):
+        """Every file not loaded in the daemon is first loaded in a `vitals worker` child. A file a
+        child refused (here: built for another ABI) is remembered with its identity, like a crash:
+        reloads do not start a child for it again while the file is unchanged (each reload used to
+        start one per refused file at once), and a changed file is tried again."""
+        d = self.path("plugins")
+        os.makedirs(d)
+        for name in ("faults.so", "bad_abi_major.so"):
+            shutil.copyfile(os.path.join(FIXTURE_DIR, name), os.path.join(d, name))
+            os.chmod(os.path.join(d, name), 0o755)
+        config = {"plugins": {"dirs": [d]}, "log": {"level": "debug"},
+                  "checks": [file_check("a", self.status_file("ok"))]}
+        daemon = self.start_daemon(config)
+        self.wait_for(lambda: daemon.get("/health").status == 200, message="/health to pass")
+        # (The start-up load ran before the configured debug level took effect: reloads are counted.)
+        spawned = "bad_abi_major.so: loading it in a worker process first"
+        for _ in range(2):
+            self.assertEqual(daemon.get("/admin/reload", method="POST", timeout=30).status, 200)
+        log = daemon.log()
+        self.assertEqual(log.count(spawned), 0, log)
+        self.assertEqual(log.count("bad_abi_major.so: built for plugin ABI 2.0"), 3, log)  # still said each time
+        # The file changes (a new mtime and size): tried again, once.
+        with open(os.path.join(d, "bad_abi_major.so"), "ab") as f:
+            f.write(b"\0")
+        self.assertEqual(daemon.get("/admin/reload", method="POST", timeout=30).status, 200)
+        self.assertEqual(daemon.log().count(spawned), 1, daemon.log())
+
+
 class ReloadUnderPolling(VitalsTestCase):
     """A reload that adds a check to the load balancer's group must not fail the group until that check
     has a result: a fleet-wide `systemctl reload` would otherwise pull every target."""

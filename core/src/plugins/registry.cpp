@@ -129,6 +129,7 @@ std::string load_in_child(const std::string& path, bool strict_permissions, cons
         auto it = refused_in_child().find(path);
         if (it != refused_in_child().end() && it->second.first == *id) return it->second.second;
     }
+    spdlog::debug("plugin {}: loading it in a worker process first", path);
     Poco::JSON::Object request;
     request.set("load", path);
     request.set("strict_permissions", strict_permissions);
@@ -150,8 +151,11 @@ std::string load_in_child(const std::string& path, bool strict_permissions, cons
             Poco::JSON::Parser parser;
             auto reply = parser.parse(child.output).extract<Poco::JSON::Object::Ptr>();
             if (reply->has("types")) return "";
-            // Refused by the same tests the process would apply (ABI, descriptor): the same words.
-            return reply->optValue<std::string>("error", "refused while loading");
+            // Refused by the same tests the process would apply (ABI, descriptor): the same words,
+            // remembered like a crash, so that a reload does not start a child for it again (every
+            // reload used to start one per refused file, all at once: a burst that starved the
+            // check threads of a small machine).
+            reason = reply->optValue<std::string>("error", "refused while loading");
         } catch (const std::exception&) {
             int code = WIFEXITED(child.wait_status) ? WEXITSTATUS(child.wait_status) : -1;
             reason = "exited with code " + std::to_string(code) + " while loading, without an answer";
