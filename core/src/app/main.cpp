@@ -26,6 +26,8 @@ Usage:
   vitals history [--config FILE] [--check NAME]... [--status S] [--since T] [--until T]
                  [--transitions] [--limit N] [--cursor C] [--json]
                                               query the history database directly (daemon up or down)
+  vitals history --uptime [--config FILE] --check NAME... [--range 30d] [--bucket 1d] [--json]
+                                              uptime and latency of checks or groups from the rollups
   vitals --version | --help
 
 Options:
@@ -76,6 +78,10 @@ Args parse_args(int argc, char** argv) {
             a.port = int(p);
         } else if (a.command == "history" && (arg == "--check" || arg == "--status" || arg == "--since" ||
                                                arg == "--until" || arg == "--limit" || arg == "--cursor")) {
+            a.history_params.emplace_back(arg.substr(2), value(arg));
+        } else if (a.command == "history" && arg == "--uptime") {
+            a.uptime = true;
+        } else if (a.command == "history" && (arg == "--range" || arg == "--bucket")) {
             a.history_params.emplace_back(arg.substr(2), value(arg));
         } else if (a.command == "history" && arg == "--transitions") {
             a.history_params.emplace_back("transitions", "true");

@@ -6,7 +6,8 @@
 namespace vitals {
 
 // The routes of the health port, as `path` label values.
-enum class Route { health, health_group, health_check, health_history, metrics, admin, other, count_ };
+enum class Route { health, health_group, health_check, health_history, metrics, admin, other,
+                   health_uptime, dashboard, count_ };
 
 // Why the health port closed a connection, as `reason` label values. Every close has one.
 enum class CloseReason {
@@ -29,6 +30,8 @@ inline const char* route_label(Route r) {
     case Route::metrics: return "/metrics";
     case Route::admin: return "/admin";
     case Route::other: return "other";
+    case Route::health_uptime: return "/health/uptime";
+    case Route::dashboard: return "/dashboard";
     case Route::count_: break;
     }
     return "other";

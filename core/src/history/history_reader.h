@@ -4,6 +4,7 @@
 
 #include "history/history_query.h"
 #include "history/sqlite_history_store.h"
+#include "history/uptime.h"
 
 #include <memory>
 #include <mutex>
@@ -22,9 +23,17 @@ public:
     // a vitals history database (NotHistoryDatabase), or when it cannot be read.
     HistoryPage query(const HistoryQuery& q);
 
+    // The uptime answer (SPEC §10) from the rollups; throws like query(). No history yet: every
+    // bucket empty (coverage 0).
+    std::vector<UptimeSeries> uptime(const UptimeQuery& q);
+
     const std::string& path() const { return path_; }
 
 private:
+    // A read-only connection to the file at the path (pooled), or null when it holds no history
+    // yet; `id` is the file's identity, for give_back().
+    std::unique_ptr<SqliteHistoryStore> borrow(FileId& id);
+    void give_back(std::unique_ptr<SqliteHistoryStore> store, const FileId& id);
     std::string path_;
     std::mutex mu_;  // guards idle_ only; never held during a query
     // Idle connections with the file they opened: a file set aside (corrupt), removed or replaced

@@ -5,6 +5,7 @@
 #include "common/json_out.h"
 #include "common/text.h"
 #include "history/history_query.h"
+#include "history/uptime.h"
 
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/String.h>
@@ -49,6 +50,10 @@ private:
         if (path == "*") {  // OPTIONS * (RFC 9110 §9.3.7): what the server as a whole allows
             response_.headers.emplace_back("Allow", "GET, HEAD, POST");
             return reply(204, "", "");
+        }
+        if (route_ == Route::health_uptime) {
+            if (!read) return method_not_allowed("GET, HEAD", path);
+            return uptime();
         }
         if (route_ == Route::health || route_ == Route::health_group || route_ == Route::health_check ||
             route_ == Route::health_history) {
@@ -99,24 +104,54 @@ private:
         problem(404, "no such endpoint: " + path);
     }
 
-    void history() {
+    // The checks for history-backed routes (/health/history, /health/uptime): details visible,
+    // history enabled, a decodable query string. Answers and returns nullopt when one fails.
+    std::optional<QueryParams> history_params(const char* what) {
         if (!show_details()) {
-            return problem(403, "history holds check details; it is served to loopback clients or with the "
-                                "admin token, depending on server.details");
+            problem(403, std::string(what) + " holds check details; it is served to loopback clients or with the "
+                                             "admin token, depending on server.details");
+            return std::nullopt;
         }
-        if (!ctx_.history) return problem(503, "history is not enabled");
+        if (!ctx_.history) {
+            problem(503, "history is not enabled");
+            return std::nullopt;
+        }
         QueryParams params;
         try {
             Poco::URI uri;
             uri.setRawQuery(req_->query);
             for (const auto& kv : uri.getQueryParameters()) params.push_back(kv);
         } catch (const Poco::Exception&) {
-            return problem(400, "the query string is not validly percent-encoded");
+            problem(400, "the query string is not validly percent-encoded");
+            return std::nullopt;
         }
-        int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-        auto parsed = parse_history_query(params, now_ms, &config());
+        return params;
+    }
+
+    static int64_t now_ms() {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    }
+
+    void uptime() {
+        auto params = history_params("uptime");
+        if (!params) return;
+        auto parsed = parse_uptime_query(*params, now_ms(), &config());
+        if (auto* err = std::get_if<QueryError>(&parsed))
+            return problem(400, "parameter " + err->parameter + ": " + err->message);
+        const auto& q = std::get<UptimeQuery>(parsed);
+        try {
+            reply(200, "application/json", uptime_json(q, ctx_.history->uptime(q)));
+        } catch (const std::exception& e) {
+            problem(503, std::string("history database unavailable: ") + e.what());
+        }
+    }
+
+    void history() {
+        auto params = history_params("history");
+        if (!params) return;
+        auto parsed = parse_history_query(*params, now_ms(), &config());
         if (auto* err = std::get_if<QueryError>(&parsed))
             return problem(400, "parameter " + err->parameter + ": " + err->message);
         try {
@@ -218,6 +253,7 @@ Route classify_route(const std::string& path) {
     if (path == "/health") return Route::health;
     if (path.rfind("/health/", 0) == 0) {
         if (path == "/health/history") return Route::health_history;
+        if (path == "/health/uptime") return Route::health_uptime;
         if (path.rfind("/health/checks/", 0) == 0) return Route::health_check;
         return Route::health_group;
     }
@@ -228,7 +264,7 @@ Route classify_route(const std::string& path) {
 
 bool is_slow_route(const HttpRequest& req) {
     Route r = classify_route(req.path);
-    return r == Route::admin || r == Route::health_history;
+    return r == Route::admin || r == Route::health_history || r == Route::health_uptime;
 }
 
 HttpResponse route_request(const RouterContext& ctx, const HttpRequest& req, bool loopback) {
