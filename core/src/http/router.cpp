@@ -1,5 +1,6 @@
 #include "http/router.h"
 
+#include "http/dashboard.h"
 #include "http/server_hooks.h"
 
 #include "common/json_out.h"
@@ -54,6 +55,10 @@ private:
         if (route_ == Route::health_uptime) {
             if (!read) return method_not_allowed("GET, HEAD", path);
             return uptime();
+        }
+        if (route_ == Route::dashboard) {
+            if (!read) return method_not_allowed("GET, HEAD", path);
+            return dashboard(path);
         }
         if (route_ == Route::health || route_ == Route::health_group || route_ == Route::health_check ||
             route_ == Route::health_history) {
@@ -132,6 +137,25 @@ private:
         return std::chrono::duration_cast<std::chrono::milliseconds>(
                    std::chrono::system_clock::now().time_since_epoch())
             .count();
+    }
+
+    // /dashboard, /dashboard/state and the page's assets: from the snapshot (and the binary) alone.
+    void dashboard(const std::string& path) {
+        response_.headers.emplace_back("Content-Security-Policy", kDashboardCsp);
+        response_.headers.emplace_back("X-Content-Type-Options", "nosniff");
+        response_.headers.emplace_back("Referrer-Policy", "no-referrer");
+        if (path != "/dashboard" && path != "/dashboard/state") {
+            const EmbeddedAsset* asset = find_dashboard_asset(path.substr(std::string("/dashboard/").size()));
+            if (!asset) return problem(404, "no such endpoint: " + path);
+            return reply(200, asset->content_type, std::string(reinterpret_cast<const char*>(asset->data), asset->size));
+        }
+        auto snap = ctx_.slot->load();
+        if (!snap) return problem(503, "starting up");
+        bool details = show_details(snap->details, snap->admin_token_env);
+        if (path == "/dashboard") return reply(200, "text/html; charset=utf-8", dashboard_page(*snap, details));
+        // The probers panel appears once /health/probers is a route of its own (not a group's path).
+        bool probers = classify_route("/health/probers") != Route::health_group;
+        reply(200, "application/json", dashboard_state_json(*snap, details, probers));
     }
 
     void uptime() {
@@ -258,6 +282,7 @@ Route classify_route(const std::string& path) {
         return Route::health_group;
     }
     if (path == "/metrics") return Route::metrics;
+    if (path == "/dashboard" || path.rfind("/dashboard/", 0) == 0) return Route::dashboard;
     if (path.rfind("/admin/", 0) == 0) return Route::admin;
     return Route::other;
 }
