@@ -4,12 +4,12 @@
 // Everything shown is text (textContent), never markup from a response.
 (function () {
   'use strict';
-  var REFRESH_MS = 3000, UPTIME_EVERY = 10;  // uptime every 10th refresh (30 s)
+  var REFRESH_MS = 3000, UPTIME_EVERY = 3;  // uptime every 3rd refresh (9 s)
   var ICON = { pass: '\u2714', warn: '\u25B2', fail: '\u2716' };
   var SVGNS = 'http://www.w3.org/2000/svg';
   var body = document.body;
   var token = sessionStorage.getItem('vitals-token') || '';
-  var tick = 0, checks = [], drillRange = '1h';
+  var tick = 0, checks = [], drillRange = '1h', lastStatuses = '';
 
   function $(id) { return document.getElementById(id); }
   function el(tag, cls, text) {
@@ -300,7 +300,10 @@
       renderChecks(s.checks);
       checks = s.checks.map(function (c) { return c.name; });
       var work = checks.map(refreshRecent).concat([refreshTransitions(), refreshDrill()]);
-      if (tick % UPTIME_EVERY === 0) work.push(refreshUptime(checks));
+      // Uptime every few refreshes, and at once when a status changed (so 24 h never lags 1 h).
+      var statuses = s.checks.map(function (c) { return c.name + ':' + c.status; }).join(',');
+      if (tick % UPTIME_EVERY === 0 || statuses !== lastStatuses) work.push(refreshUptime(checks));
+      lastStatuses = statuses;
       if (s.probers) work.push(refreshProbers()); else $('probers-section').hidden = true;
       tick++;
       return Promise.all(work);
