@@ -96,18 +96,25 @@ void merge_deltas(RollupDeltas& into, const RollupDeltas& from) {
     for (const auto& [k, cell] : from) into[k].merge(cell);
 }
 
-std::vector<std::pair<int64_t, int64_t>> split_span(int64_t from, int64_t to, RollupLevel level) {
-    std::vector<std::pair<int64_t, int64_t>> out;
-    int64_t len = level_ms(level);
-    for (int64_t b = floor_to(from, len); b < to; b += len) out.emplace_back(b, std::min(to, b + len) - std::max(from, b));
-    return out;
+RollupCell& RollupAccumulator::cell(const std::string& name, Series& s, size_t level, int64_t start) {
+    if (s.generation != generation_) {
+        s.cell = {};
+        s.generation = generation_;
+    }
+    if (!s.cell[level] || s.cell_start[level] != start) {
+        s.cell[level] = &deltas_[RollupKey{name, kRollupLevels[level], start}];
+        s.cell_start[level] = start;
+    }
+    return *s.cell[level];
 }
 
-void RollupAccumulator::accrue(const std::string& series, Status status, int64_t from, int64_t to, int sign) {
+void RollupAccumulator::accrue(const std::string& name, Series& s, Status status, int64_t from, int64_t to, int sign) {
     if (to <= from) return;
-    for (RollupLevel level : kRollupLevels)
-        for (const auto& [start, ms] : split_span(from, to, level)) {
-            RollupCell& c = deltas_[RollupKey{series, level, start}];
+    for (size_t level = 0; level < kRollupLevels.size(); ++level) {
+        int64_t len = level_ms(kRollupLevels[level]);
+        for (int64_t start = floor_to(from, len); start < to; start += len) {
+            int64_t ms = std::min(to, start + len) - std::max(from, start);
+            RollupCell& c = cell(name, s, level, start);
             int64_t d = sign * ms;
             switch (status) {
             case Status::pass: c.pass_ms += d; break;
@@ -115,6 +122,7 @@ void RollupAccumulator::accrue(const std::string& series, Status status, int64_t
             case Status::fail: c.fail_ms += d; break;
             }
         }
+    }
 }
 
 void RollupAccumulator::add(const HistoryEvent& e) {
@@ -133,13 +141,13 @@ void RollupAccumulator::add(const HistoryEvent& e) {
             s.since = std::max(s.since, t);  // the silence stays unknown
             s.silent = false;
         } else if (t >= s.since) {
-            accrue(e.check, s.status, s.since, t, +1);
+            accrue(e.check, s, s.status, s.since, t, +1);
             s.since = t;
         } else if (s.status != e.status) {
             // advance() ran past this event's time before it arrived (it was queued meanwhile):
             // the time from the event on belongs to the new status.
-            accrue(e.check, s.status, t, s.since, -1);
-            accrue(e.check, e.status, t, s.since, +1);
+            accrue(e.check, s, s.status, t, s.since, -1);
+            accrue(e.check, s, e.status, t, s.since, +1);
         }
         s.status = e.status;
         s.last_event = t;
@@ -149,9 +157,8 @@ void RollupAccumulator::add(const HistoryEvent& e) {
     if (s.last_result >= 0) s.last_gap = t - s.last_result;
     s.last_result = t;
     Status raw = e.run ? e.run->status : e.status;
-    for (RollupLevel level : kRollupLevels) {
-        int64_t len = level_ms(level);
-        RollupCell& c = deltas_[RollupKey{e.check, level, floor_to(e.time_ms, len)}];
+    for (size_t level = 0; level < kRollupLevels.size(); ++level) {
+        RollupCell& c = cell(e.check, s, level, floor_to(e.time_ms, level_ms(kRollupLevels[level])));
         ++c.runs;
         if (raw == Status::fail) ++c.fails;
         if (raw == Status::warn) ++c.warns;
@@ -174,13 +181,14 @@ void RollupAccumulator::advance(int64_t now_ms) {
             }
         }
         if (limit > s.since) {
-            accrue(name, s.status, s.since, limit, +1);
+            accrue(name, s, s.status, s.since, limit, +1);
             s.since = limit;
         }
     }
 }
 
 RollupDeltas RollupAccumulator::take() {
+    ++generation_;  // the cells the series point at leave with the map
     RollupDeltas out;
     out.swap(deltas_);
     return out;

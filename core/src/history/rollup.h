@@ -93,13 +93,17 @@ private:
         int64_t last_gap = 0;     // between its last two results (0: fewer than two)
         int64_t last_result = -1; // time of its latest result; -1: none (a group)
         bool silent = false;      // advance() stopped counting it: the time until its next event is unknown
+        // The cells it last touched per level, valid while generation == generation_ (take()
+        // empties the map): most events fall in the buckets of the one before.
+        std::array<RollupCell*, 3> cell{};
+        std::array<int64_t, 3> cell_start{};
+        uint64_t generation = 0;
     };
-    void accrue(const std::string& series, Status status, int64_t from, int64_t to, int sign);
+    RollupCell& cell(const std::string& name, Series& s, size_t level, int64_t start);
+    void accrue(const std::string& name, Series& s, Status status, int64_t from, int64_t to, int sign);
     std::map<std::string, Series> series_;
     RollupDeltas deltas_;
+    uint64_t generation_ = 1;
 };
-
-// Splits [from, to) over the buckets of `level`: (bucket start, ms in it) pairs.
-std::vector<std::pair<int64_t, int64_t>> split_span(int64_t from, int64_t to, RollupLevel level);
 
 }  // namespace vitals
