@@ -4,16 +4,13 @@
 #include "common/time_format.h"
 #include "history/rollup_store.h"
 
-#include <Poco/JSON/Array.h>
-#include <Poco/JSON/Object.h>
+#include "common/json_out.h"
 
 #include <algorithm>
 #include <sstream>
 
 namespace vitals {
 
-using Poco::JSON::Array;
-using Poco::JSON::Object;
 
 namespace {
 
@@ -22,21 +19,33 @@ constexpr int64_t kMaxBuckets = 10'000;
 
 int64_t floor_to(int64_t t, int64_t len) { return (t >= 0 ? t / len : (t - len + 1) / len) * len; }
 
-Poco::Dynamic::Var number_or_null(double v) { return v < 0 ? Poco::Dynamic::Var() : Poco::Dynamic::Var(v); }
-Poco::Dynamic::Var ms_or_null(std::optional<double> v) {
-    return v ? Poco::Dynamic::Var(*v) : Poco::Dynamic::Var();
-}
-
 // Rounded to 6 decimals: the answer is exact to well below a millisecond per day, and stable to print.
 double round6(double v) { return v < 0 ? v : double(int64_t(v * 1e6 + 0.5)) / 1e6; }
 
-void set_cell(Object::Ptr& o, const RollupCell& c) {
-    o->set("runs", Poco::Int64(c.runs));
-    o->set("fails", Poco::Int64(c.fails));
-    o->set("warns", Poco::Int64(c.warns));
-    o->set("p50_ms", ms_or_null(c.latency_quantile(0.50)));
-    o->set("p95_ms", ms_or_null(c.latency_quantile(0.95)));
-    o->set("max_ms", c.max_ms >= 0 ? Poco::Dynamic::Var(Poco::Int64(c.max_ms)) : Poco::Dynamic::Var());
+// A share (uptime, coverage), or null when undefined (negative).
+void share(JsonObject& o, const char* key, double v) {
+    if (v < 0)
+        o.key(key) += "null";
+    else
+        o.dbl(key, round6(v));
+}
+
+void millis(JsonObject& o, const char* key, std::optional<double> v) {
+    if (v)
+        o.dbl(key, *v);
+    else
+        o.key(key) += "null";
+}
+
+void set_cell(JsonObject& o, const RollupCell& c) {
+    o.num("runs", c.runs).num("fails", c.fails).num("warns", c.warns);
+    millis(o, "p50_ms", c.latency_quantile(0.50));
+    millis(o, "p95_ms", c.latency_quantile(0.95));
+    if (c.max_ms >= 0)
+        o.num("max_ms", c.max_ms);
+    else
+        o.key("max_ms") += "null";
+    o.num("pass_ms", c.pass_ms).num("warn_ms", c.warn_ms).num("fail_ms", c.fail_ms);
 }
 
 }  // namespace
@@ -130,41 +139,42 @@ std::vector<UptimeSeries> compute_uptime(SQLite::Database& db, const UptimeQuery
 }
 
 std::string uptime_json(const UptimeQuery& q, const std::vector<UptimeSeries>& answer) {
-    Array::Ptr items = new Array;
+    // Written with JsonObject, not Poco::JSON: 30 days of hours is 720 buckets a series.
     int64_t elapsed_total = std::max<int64_t>(0, q.now_ms - q.start_ms);
-    for (const auto& s : answer) {
-        Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-        o->set("check", s.series);
-        o->set("uptime", number_or_null(round6(uptime_of(s.total))));
-        o->set("coverage", number_or_null(round6(coverage_of(s.total, elapsed_total))));
-        set_cell(o, s.total);
-        o->set("pass_ms", Poco::Int64(s.total.pass_ms));
-        o->set("warn_ms", Poco::Int64(s.total.warn_ms));
-        o->set("fail_ms", Poco::Int64(s.total.fail_ms));
-        Array::Ptr buckets = new Array;
-        for (const auto& [start, c] : s.buckets) {
-            Object::Ptr b = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-            b->set("start", rfc3339(WallTime(std::chrono::milliseconds(start))));
-            b->set("uptime", number_or_null(round6(uptime_of(c))));
-            b->set("coverage", number_or_null(round6(coverage_of(c, bucket_elapsed(q, start)))));
-            set_cell(b, c);
-            b->set("pass_ms", Poco::Int64(c.pass_ms));
-            b->set("warn_ms", Poco::Int64(c.warn_ms));
-            b->set("fail_ms", Poco::Int64(c.fail_ms));
-            buckets->add(b);
+    std::string out;
+    out.reserve(256 + answer.size() * (256 + 200 * (q.range_ms / q.bucket_ms)));
+    {
+        JsonObject root(out);
+        root.str("range", format_duration(Millis(q.range_ms)));
+        root.str("bucket", format_duration(Millis(q.bucket_ms)));
+        root.str("start", rfc3339(WallTime(std::chrono::milliseconds(q.start_ms))));
+        root.str("end", rfc3339(WallTime(std::chrono::milliseconds(q.now_ms))));
+        std::string& items = root.key("items");
+        items += '[';
+        for (size_t n = 0; n < answer.size(); ++n) {
+            const UptimeSeries& s = answer[n];
+            if (n) items += ',';
+            JsonObject o(items);
+            o.str("check", s.series);
+            share(o, "uptime", uptime_of(s.total));
+            share(o, "coverage", coverage_of(s.total, elapsed_total));
+            set_cell(o, s.total);
+            std::string& buckets = o.key("buckets");
+            buckets += '[';
+            for (size_t i = 0; i < s.buckets.size(); ++i) {
+                const auto& [start, c] = s.buckets[i];
+                if (i) buckets += ',';
+                JsonObject b(buckets);
+                b.str("start", rfc3339(WallTime(std::chrono::milliseconds(start))));
+                share(b, "uptime", uptime_of(c));
+                share(b, "coverage", coverage_of(c, bucket_elapsed(q, start)));
+                set_cell(b, c);
+            }
+            buckets += ']';
         }
-        o->set("buckets", buckets);
-        items->add(o);
+        items += ']';
     }
-    Object::Ptr root = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    root->set("range", format_duration(Millis(q.range_ms)));
-    root->set("bucket", format_duration(Millis(q.bucket_ms)));
-    root->set("start", rfc3339(WallTime(std::chrono::milliseconds(q.start_ms))));
-    root->set("end", rfc3339(WallTime(std::chrono::milliseconds(q.now_ms))));
-    root->set("items", items);
-    std::ostringstream os;
-    root->stringify(os);
-    return os.str();
+    return out;
 }
 
 }  // namespace vitals
