@@ -379,4 +379,13 @@ TEST_CASE("config: history.rollups sets each level's retention; defaults 7d, 90d
     CHECK(has("history.rollups.minutes: must be at least 1m"));
     CHECK(has("history.rollups.hours: "));
     CHECK(has("history.rollups"));
+
+    // /health/uptime is an endpoint: no group may be named for it (SPEC §2).
+    errors.clear();
+    try {
+        parse_config(R"({"checks": [], "groups": {"uptime": {"checks": []}}})", no_env);
+    } catch (const ConfigError& e) {
+        errors = e.errors();
+    }
+    CHECK(has("groups.uptime: \"uptime\" is reserved"));
 }

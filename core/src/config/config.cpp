@@ -488,7 +488,7 @@ void read_groups(ValueReader& r, const Object::Ptr& root, Config& cfg) {
         if (groups) {
             for (const auto& name : groups->getNames()) {
                 std::string path = "groups." + name;
-                if (name == "history" || name == "checks") {
+                if (name == "history" || name == "checks" || name == "uptime") {
                     r.error(path, "\"" + name + "\" is reserved (it is an endpoint under /health/)");
                     continue;
                 }
