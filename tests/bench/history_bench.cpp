@@ -10,10 +10,19 @@
 //                                     with history.max_rows = MAX_ROWS (default 100,000) and samples
 //                                     the row count every 100 ms: prints the most seen vs max_rows
 //                                     (issue 12: pruning must keep up at any rate the writer takes).
+//   history_bench uptime [CHECKS]     CHECKS (default 20) series with 90 days of hour and day rollups
+//                                     and 7 days of minute rollups (what the default retention keeps),
+//                                     then times /health/uptime's reading (range=30d&bucket=1h, one
+//                                     check) and the uptime queries of the dashboard's first view
+//                                     (24h/1h, 7d/1d and 30d/1d for every check): p50/p99 (issue 16).
 //
 // Figures are printed, never asserted: machines are noisy.
 #include "history/history_reader.h"
 #include "history/history_writer.h"
+#include "history/rollup_store.h"
+#include "history/uptime.h"
+
+#include <SQLiteCpp/Transaction.h>
 
 #include <SQLiteCpp/Database.h>
 #include <spdlog/spdlog.h>
@@ -119,6 +128,76 @@ static int prune_rate(int rate, int seconds, int64_t max_rows) {
     return 0;
 }
 
+static std::pair<double, double> p50_p99(std::vector<double> us) {
+    std::sort(us.begin(), us.end());
+    return {us[us.size() / 2], us[std::min(us.size() - 1, us.size() * 99 / 100)]};
+}
+
+int uptime_bench(int checks) {
+    char tmpl[] = "/tmp/vitals-bench-XXXXXX";
+    std::string dir = ::mkdtemp(tmpl);
+    std::string path = dir + "/history.db";
+    int64_t now = now_ms();
+    {
+        auto store = SqliteHistoryStore::open_for_writing(path);
+        struct Level {
+            RollupLevel level;
+            int64_t keep;
+        } levels[] = {{RollupLevel::minute, 7LL * 86'400'000}, {RollupLevel::hour, 90LL * 86'400'000},
+                      {RollupLevel::day, 90LL * 86'400'000}};
+        for (const auto& l : levels) {
+            int64_t len = level_ms(l.level);
+            RollupDeltas d;
+            for (int c = 0; c < checks; ++c)
+                for (int64_t start = (now - l.keep) / len * len; start <= now; start += len) {
+                    RollupCell& cell = d[RollupKey{"check-" + std::to_string(c), l.level, start}];
+                    int64_t runs = len / 10'000;  // one run every 10 s
+                    cell.runs = runs;
+                    cell.fails = (start / len) % 97 == 0 ? runs / 10 : 0;
+                    cell.fail_ms = cell.fails * 10'000;
+                    cell.pass_ms = len - cell.fail_ms;
+                    cell.max_ms = 40;
+                    cell.latency = {{8, runs / 2}, {12, runs / 3}, {16, runs - runs / 2 - runs / 3}};
+                }
+            SQLite::Transaction tx(store->db());
+            write_rollups(store->db(), d);
+            tx.commit();
+        }
+    }
+    HistoryReader reader(path);
+    auto query = [&](const QueryParams& p) { return std::get<UptimeQuery>(parse_uptime_query(p, now_ms(), nullptr)); };
+    std::vector<double> one, first_view;
+    size_t bytes = 0;
+    for (int i = 0; i < 200; ++i) {
+        auto q = query({{"check", "check-" + std::to_string(i % checks)}, {"range", "30d"}, {"bucket", "1h"}});
+        auto t = Clock::now();
+        std::string json = uptime_json(q, reader.uptime(q));
+        one.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t).count());
+        if (i == 0) bytes = json.size();
+    }
+    std::string all;
+    for (int c = 0; c < checks; ++c) all += (c ? "," : "") + std::string("check-") + std::to_string(c);
+    size_t view_bytes = 0;
+    for (int i = 0; i < 50; ++i) {
+        auto t = Clock::now();
+        size_t b = 0;
+        for (const auto& [range, bucket] : {std::pair{"24h", "1h"}, {"7d", "1d"}, {"30d", "1d"}}) {
+            auto q = query({{"check", all}, {"range", range}, {"bucket", bucket}});
+            b += uptime_json(q, reader.uptime(q)).size();
+        }
+        first_view.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t).count());
+        view_bytes = b;
+    }
+    auto [p50, p99] = p50_p99(one);
+    auto [v50, v99] = p50_p99(first_view);
+    std::printf("uptime range=30d&bucket=1h, one check of %d (90 d of rollups): p50 %.0f us, p99 %.0f us, %zu bytes "
+                "(target p99 <= 5 ms)\n", checks, p50, p99, bytes);
+    std::printf("uptime of the dashboard's first view (24h/1h, 7d/1d, 30d/1d for %d checks): p50 %.0f us, p99 %.0f us, "
+                "%zu bytes\n", checks, v50, v99, view_bytes);
+    std::filesystem::remove_all(dir);
+    return 0;
+}
+
 int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::warn);
     std::string mode = argc > 1 ? argv[1] : "bench";
@@ -126,8 +205,9 @@ int main(int argc, char** argv) {
     if (mode == "prune-rate")
         return prune_rate(argc > 2 ? std::atoi(argv[2]) : 5000, argc > 3 ? std::atoi(argv[3]) : 60,
                           argc > 4 ? std::atoll(argv[4]) : 100'000);
+    if (mode == "uptime") return uptime_bench(argc > 2 ? std::atoi(argv[2]) : 20);
     if (mode != "bench") {
-        std::fprintf(stderr, "usage: history_bench bench [ROWS] | write-forever PATH | prune-rate [RATE] [SECONDS] [MAX_ROWS]\n");
+        std::fprintf(stderr, "usage: history_bench bench [ROWS] | write-forever PATH | prune-rate [RATE] [SECONDS] [MAX_ROWS] | uptime [CHECKS]\n");
         return 2;
     }
     int rows = argc > 2 ? std::atoi(argv[2]) : 1'000'000;

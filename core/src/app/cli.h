@@ -25,6 +25,7 @@ struct Args {
     std::string command = "serve";
     QueryParams history_params;  // `history` filters and `replay` parameters, as the API spells them
     bool json = false;
+    bool uptime = false;  // `history --uptime`: the rollups (SPEC §10), with --range and --bucket
     bool markdown = false;  // `plugins --markdown`
     std::string config = kDefaultConfig;
     bool config_given = false;

@@ -12,9 +12,55 @@
 
 namespace vitals {
 
+namespace {
+
+std::string percent(double v) {
+    if (v < 0) return "-";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.4f%%", v * 100);
+    return buf;
+}
+
+std::string millis(std::optional<double> v) { return v ? std::to_string(int64_t(*v)) + " ms" : "-"; }
+
+// `vitals history --uptime`: one line per check or group (--json: the /health/uptime answer).
+int print_uptime(const Config& cfg, const Args& args, int64_t now_ms) {
+    auto parsed = parse_uptime_query(args.history_params, now_ms, &cfg);
+    if (auto* err = std::get_if<QueryError>(&parsed)) usage_error("--" + err->parameter + ": " + err->message);
+    const auto& q = std::get<UptimeQuery>(parsed);
+    std::vector<UptimeSeries> answer;
+    try {
+        answer = HistoryReader(cfg.history.path).uptime(q);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "vitals: cannot read %s: %s\n", cfg.history.path.c_str(), e.what());
+        return 1;
+    }
+    if (args.json) {
+        std::printf("%s\n", uptime_json(q, answer).c_str());
+        return 0;
+    }
+    std::printf("%-20s %-10s %-10s %-8s %-8s %-10s %s\n", "CHECK", "UPTIME", "COVERAGE", "RUNS", "FAILS", "P50", "P95");
+    for (const auto& s : answer)
+        std::printf("%-20s %-10s %-10s %-8lld %-8lld %-10s %s\n", s.series.c_str(), percent(uptime_of(s.total)).c_str(),
+                    percent(coverage_of(s.total, now_ms - q.start_ms)).c_str(), (long long)s.total.runs,
+                    (long long)s.total.fails, millis(s.total.latency_quantile(0.5)).c_str(),
+                    millis(s.total.latency_quantile(0.95)).c_str());
+    return 0;
+}
+
+}  // namespace
+
 int cmd_history(const Args& args) {
     Config cfg = load_config_or_exit(args);
-    auto parsed = parse_history_query(args.history_params, unix_now_ms(), &cfg);
+    int64_t now_ms = unix_now_ms();
+    if (args.uptime) {
+        if (::access(cfg.history.path.c_str(), F_OK) != 0) {
+            std::fprintf(stderr, "vitals: no history database at %s (history.path)\n", cfg.history.path.c_str());
+            return 1;
+        }
+        return print_uptime(cfg, args, now_ms);
+    }
+    auto parsed = parse_history_query(args.history_params, now_ms, &cfg);
     if (auto* err = std::get_if<QueryError>(&parsed)) usage_error("--" + err->parameter + ": " + err->message);
     HistoryPage page;
     try {

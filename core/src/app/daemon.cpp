@@ -87,7 +87,8 @@ std::string Daemon::reload() {
         cfg.server.threads != old->server.threads)
         spdlog::warn("reload: server.address, server.port and server.threads take effect on restart");
     if (cfg.history.path != old->history.path || cfg.history.retention != old->history.retention ||
-        cfg.history.max_rows != old->history.max_rows)
+        cfg.history.max_rows != old->history.max_rows || cfg.history.rollup_minutes != old->history.rollup_minutes ||
+        cfg.history.rollup_hours != old->history.rollup_hours || cfg.history.rollup_days != old->history.rollup_days)
         spdlog::warn("reload: history settings take effect on restart");
     setup_logging(cfg.log.level, cfg.log.format);
     for (const auto& r : next.registry->refusals()) spdlog::error("plugin refused: {}: {}", r.file, r.reason);
@@ -197,6 +198,7 @@ int Daemon::run() {
     hopts.path = cfg.history.path;
     hopts.retention = cfg.history.retention;
     hopts.max_rows = cfg.history.max_rows;
+    hopts.rollup_retention = {cfg.history.rollup_minutes, cfg.history.rollup_hours, cfg.history.rollup_days};
     history_ = std::make_unique<HistoryWriter>(hopts);
     history_reader_ = std::make_unique<HistoryReader>(cfg.history.path);
     probers_ = std::make_unique<ProberRecord>(event_loops(), config_, history_.get());

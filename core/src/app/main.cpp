@@ -34,6 +34,8 @@ Usage:
                                               recorded prober), or would have decided with these
                                               settings (source status: a what-if over a group's
                                               status), from the history database
+  vitals history --uptime [--config FILE] --check NAME... [--range 30d] [--bucket 1d] [--json]
+                                              uptime and latency of checks or groups from the rollups
   vitals --version | --help
 
 Options:
@@ -99,6 +101,10 @@ Args parse_args(int argc, char** argv) {
             a.history_params.emplace_back(key, value(arg));
         } else if (a.command == "replay" && arg == "--json") {
             a.json = true;
+        } else if (a.command == "history" && arg == "--uptime") {
+            a.uptime = true;
+        } else if (a.command == "history" && (arg == "--range" || arg == "--bucket")) {
+            a.history_params.emplace_back(arg.substr(2), value(arg));
         } else if (a.command == "history" && arg == "--transitions") {
             a.history_params.emplace_back("transitions", "true");
         } else if (a.command == "history" && arg == "--json") {

@@ -16,6 +16,8 @@ enum class Route {
     metrics,
     admin,
     other,
+    health_uptime,
+    dashboard,
     count_
 };
 
@@ -42,6 +44,8 @@ inline const char* route_label(Route r) {
     case Route::metrics: return "/metrics";
     case Route::admin: return "/admin";
     case Route::other: return "other";
+    case Route::health_uptime: return "/health/uptime";
+    case Route::dashboard: return "/dashboard";
     case Route::count_: break;
     }
     return "other";

@@ -289,11 +289,35 @@ void read_plugins(ValueReader& r, const Object::Ptr& root, Config& cfg) {
     }
 }
 
+// history.rollups: {"minutes": "7d", "hours": "90d", "days": "730d"}; each level keeps at least
+// one of its buckets.
+void read_history_rollups(ValueReader& r, const Object::Ptr& history, Config& cfg) {
+    if (!history->has("rollups")) return;
+    auto o = r.object(history->get("rollups"), "history.rollups");
+    if (!o) return;
+    r.known_keys(o, "history.rollups", {"minutes", "hours", "days"});
+    struct Level {
+        const char* key;
+        Millis least;
+        const char* least_text;
+        Millis* target;
+    } levels[] = {{"minutes", Millis(60'000), "1m", &cfg.history.rollup_minutes},
+                  {"hours", Millis(3'600'000), "1h", &cfg.history.rollup_hours},
+                  {"days", Millis(86'400'000), "1d", &cfg.history.rollup_days}};
+    for (const Level& l : levels)
+        if (auto v = r.duration(o, l.key, "history.rollups")) {
+            if (*v < l.least)
+                r.error(std::string("history.rollups.") + l.key, std::string("must be at least ") + l.least_text);
+            else
+                *l.target = *v;
+        }
+}
+
 void read_history(ValueReader& r, const Object::Ptr& root, Config& cfg) {
     if (!root->has("history")) return;
     auto o = r.object(root->get("history"), "history");
     if (!o) return;
-    r.known_keys(o, "history", {"path", "retention", "max_rows"});
+    r.known_keys(o, "history", {"path", "retention", "max_rows", "rollups"});
     if (auto v = r.str(o, "path", "history")) {
         if (v->empty())
             r.error("history.path", "must not be empty");
@@ -307,6 +331,7 @@ void read_history(ValueReader& r, const Object::Ptr& root, Config& cfg) {
             cfg.history.retention = *v;
     }
     if (auto v = r.integer(o, "max_rows", "history", 1000, int64_t(1) << 40)) cfg.history.max_rows = *v;
+    read_history_rollups(r, o, cfg);
 }
 
 void read_policy(ValueReader& r, const Object::Ptr& root, Config& cfg) {

@@ -87,6 +87,10 @@ struct Config {
         std::string path = "var/vitals.db";
         Millis retention{7LL * 86'400'000};
         int64_t max_rows = 1'000'000;
+        // history.rollups (SPEC §10): how long minute, hour and day rollups are kept.
+        Millis rollup_minutes{7LL * 86'400'000};
+        Millis rollup_hours{90LL * 86'400'000};
+        Millis rollup_days{730LL * 86'400'000};
     } history;
     struct Policy {
         Millis start_period{0};

@@ -78,7 +78,7 @@ std::optional<int64_t> decode_cursor(const std::string& cursor) {
     return std::stoll(m[1], nullptr, 16);
 }
 
-static std::vector<std::string> split_commas(const std::string& s) {
+std::vector<std::string> split_commas(const std::string& s) {
     std::vector<std::string> out;
     std::string item;
     std::istringstream in(s);
@@ -87,11 +87,23 @@ static std::vector<std::string> split_commas(const std::string& s) {
     return out;
 }
 
+std::optional<QueryError> check_names(const std::string& key, const std::string& value, const Config* config,
+                                     std::vector<std::string>& names) {
+    static const std::regex name_re("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
+    names = split_commas(value);
+    if (names.empty()) return QueryError{key, "empty; give check or group names, comma separated"};
+    for (const auto& n : names) {
+        if (!std::regex_match(n, name_re)) return QueryError{key, "\"" + n + "\" is not a valid check or group name"};
+        if (config && !config->find_group(n) && !config->find_check(n))
+            return QueryError{key, "\"" + n + "\" is not a check or group of the configuration"};
+    }
+    return std::nullopt;
+}
+
 std::variant<HistoryQuery, QueryError> parse_history_query(const QueryParams& params, int64_t now_ms,
                                                            const Config* config) {
     HistoryQuery q;
     std::vector<std::string> seen;
-    static const std::regex name_re("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
     for (const auto& [key, value] : params) {
         if (key != "check") {
             if (std::find(seen.begin(), seen.end(), key) != seen.end())
@@ -99,13 +111,10 @@ std::variant<HistoryQuery, QueryError> parse_history_query(const QueryParams& pa
             seen.push_back(key);
         }
         if (key == "check") {
-            auto names = split_commas(value);
-            if (names.empty()) return QueryError{key, "empty; give check or group names, comma separated"};
+            std::vector<std::string> names;
+            if (auto err = check_names(key, value, config, names)) return *err;
             for (const auto& n : names) {
-                if (!std::regex_match(n, name_re)) return QueryError{key, "\"" + n + "\" is not a valid check or group name"};
                 const GroupConfig* g = config ? config->find_group(n) : nullptr;
-                if (config && !g && !config->find_check(n))
-                    return QueryError{key, "\"" + n + "\" is not a check or group of the configuration"};
                 q.checks.push_back(n);
                 if (g)
                     for (const auto& member : g->checks) q.checks.push_back(member);

@@ -26,6 +26,12 @@ using QueryParams = std::vector<std::pair<std::string, std::string>>;
 std::variant<HistoryQuery, QueryError> parse_history_query(const QueryParams& params, int64_t now_ms,
                                                            const Config* config);
 
+// A `check` parameter's comma list, each a valid name and (with a config) a check or group of it.
+// Returns the first problem, or nullopt with `names` set.
+std::optional<QueryError> check_names(const std::string& key, const std::string& value, const Config* config,
+                                     std::vector<std::string>& names);
+std::vector<std::string> split_commas(const std::string& s);
+
 // RFC 3339 ("2026-11-24T01:30:00Z", fraction and offset allowed), unix seconds ("1764000000"), or
 // relative to now ("-15m", "-2h"). Unix milliseconds, or nullopt when malformed.
 std::optional<int64_t> parse_time_param(const std::string& text, int64_t now_ms);

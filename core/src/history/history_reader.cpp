@@ -21,7 +21,7 @@ void HistoryReader::with_store(const std::function<void(SqliteHistoryStore*)>& f
     {
         std::lock_guard<std::mutex> lock(mu_);
         while (!idle_.empty() && !store) {
-            if (idle_.back().second == *id) store = std::move(idle_.back().first);
+            if (idle_.back().second == id) store = std::move(idle_.back().first);
             idle_.pop_back();
         }
     }
@@ -30,6 +30,19 @@ void HistoryReader::with_store(const std::function<void(SqliteHistoryStore*)>& f
     fn(store.get());  // a throw drops the connection: it is reopened next time
     std::lock_guard<std::mutex> lock(mu_);
     if (idle_.size() < 4) idle_.emplace_back(std::move(store), *id);
+}
+
+std::vector<UptimeSeries> HistoryReader::uptime(const UptimeQuery& q) {
+    std::vector<UptimeSeries> answer;
+    with_store([&](SqliteHistoryStore* store) {
+        if (store) {
+            answer = compute_uptime(store->db(), q);
+        } else {
+            SQLite::Database empty(":memory:", SQLite::OPEN_READWRITE);
+            answer = compute_uptime(empty, q);  // no rollups table: every bucket empty, the truth
+        }
+    });
+    return answer;
 }
 
 }  // namespace vitals

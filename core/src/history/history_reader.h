@@ -4,6 +4,7 @@
 
 #include "history/history_query.h"
 #include "history/sqlite_history_store.h"
+#include "history/uptime.h"
 
 #include <functional>
 #include <memory>
@@ -26,6 +27,9 @@ public:
     // Calls fn with a read-only connection to the file, or with null when the file holds no
     // history yet. Throws like query().
     void with_store(const std::function<void(SqliteHistoryStore*)>& fn);
+    // The uptime answer (SPEC §10) from the rollups; throws like query(). No history yet: every
+    // bucket empty (coverage 0).
+    std::vector<UptimeSeries> uptime(const UptimeQuery& q);
 
     const std::string& path() const { return path_; }
 

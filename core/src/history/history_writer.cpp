@@ -1,5 +1,6 @@
 #include "history/history_writer.h"
 #include "common/thread_name.h"
+#include "history/rollup_store.h"
 
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
@@ -15,6 +16,11 @@
 namespace vitals {
 
 using Clock = std::chrono::steady_clock;
+
+static int64_t wall_now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
 
 HistoryWriter::HistoryWriter(HistoryWriterOptions options) : options_(std::move(options)) {}
 
@@ -185,8 +191,12 @@ bool HistoryWriter::open_store() {
 }
 
 void HistoryWriter::write_batch(std::vector<HistoryEvent>& batch) {
+    rollups_.advance(wall_now_ms());
+    merge_deltas(pending_rollups_, rollups_.take());
+    last_tick_ = Clock::now();
     try {
-        store_->insert(batch);
+        store_->insert(batch, &pending_rollups_);
+        pending_rollups_.clear();
     } catch (const SQLite::Exception& e) {
         // The batch is kept for the next attempt; the queue bound still applies to new events.
         note_sqlite_error("write failed", e);
@@ -228,6 +238,12 @@ void HistoryWriter::prune_step() {
                       .count();
     int64_t cutoff = now_ms - options_.retention.count();
     try {
+        // Rollups per level, apart from raw rows (which may go long before their hours and days).
+        for (size_t i = 0; i < kRollupLevels.size(); ++i)
+            for (int step = 0; step < 20; ++step)
+                if (prune_rollups(store_->db(), kRollupLevels[i], now_ms - options_.rollup_retention[i].count(), 2000) <
+                    2000)
+                    break;
         // Small slices, each its own transaction; new events wait at most one slice.
         for (int i = 0; i < 20; ++i) {
             int deleted = store_->prune(cutoff, options_.max_rows, 2000);
@@ -250,13 +266,15 @@ void HistoryWriter::checkpoint() {
 void HistoryWriter::loop() {
     ensure_open();  // now, not at the first event: a missing file then means one removed or unusable
     std::vector<HistoryEvent> batch;
+    size_t fed = 0;  // how many of batch's events are folded into rollups_
     for (;;) {
         {
             std::unique_lock<std::mutex> lock(mu_);
             // Wake for new events (at once, unless waiting to retry after an error), to retry, to
             // prune, or to stop.
             // New events wait out the linger (see HistoryWriterOptions) for company.
-            auto wake = failing_ ? next_attempt_ : last_prune_ + options_.prune_every;
+            auto wake = failing_ ? next_attempt_
+                                 : std::min(last_prune_ + options_.prune_every, last_tick_ + options_.rollup_tick);
             auto ready = [&] {
                 if (queue_.empty() && batch.empty()) return false;
                 if (failing_) return Clock::now() >= next_attempt_;
@@ -276,9 +294,15 @@ void HistoryWriter::loop() {
                 queue_.pop_front();
             }
         }
+        // Each event is folded into the rollups once, when it joins the batch (a batch that fails
+        // is retried with its deltas kept in pending_rollups_).
+        for (size_t i = fed; i < batch.size(); ++i) rollups_.add(batch[i]);
+        fed = batch.size();
         if (!ensure_open()) continue;
-        if (!batch.empty()) {
+        bool tick_due = Clock::now() - last_tick_ >= options_.rollup_tick;
+        if (!batch.empty() || (tick_due && !failing_)) {
             write_batch(batch);
+            if (batch.empty()) fed = 0;
             flushed_.notify_all();
         }
         end_episode_if_settled();
@@ -288,6 +312,12 @@ void HistoryWriter::loop() {
             last_prune_ = Clock::now();
         }
     }
+    // Vitals stops: time in status is known up to now, unknown from here on.
+    if (store_ && !failing_) {
+        std::vector<HistoryEvent> none;
+        write_batch(none);
+    }
+    rollups_.forget();
     // Whatever could not be written is given up (counted as processed for flush()).
     uint64_t lost = 0;
     {

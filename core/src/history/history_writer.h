@@ -10,6 +10,7 @@
 #pragma once
 
 #include "history/history_types.h"
+#include "history/rollup.h"
 #include "history/sqlite_history_store.h"
 
 #include <SQLiteCpp/Exception.h>
@@ -38,6 +39,12 @@ struct HistoryWriterOptions {
     // is full, a flush asks, or the writer stops): 10,000 results a second then cost 100
     // transactions and wakes, not 10,000 (issue 14, item 19).
     std::chrono::milliseconds linger{10};
+    // Rollups (SPEC §10): kept per level (minute, hour, day) this long, pruned apart from raw rows.
+    std::array<std::chrono::milliseconds, 3> rollup_retention{std::chrono::milliseconds(7LL * 86'400'000),
+                                                             std::chrono::milliseconds(90LL * 86'400'000),
+                                                             std::chrono::milliseconds(730LL * 86'400'000)};
+    // With no events to write, time in status is still written this often (what a crash loses).
+    std::chrono::milliseconds rollup_tick{5'000};
 };
 
 class HistoryWriter : public HistorySink {
@@ -65,6 +72,7 @@ private:
     // Opens the database at the path unless the open one still is that file. Writer thread only.
     bool ensure_open();
     bool open_store();
+    // Writes the batch (possibly empty) and the rollup deltas gathered so far in one transaction.
     void write_batch(std::vector<HistoryEvent>& batch);
     void note_error(const std::string& kind, const std::string& message);
     void note_sqlite_error(const std::string& what, const SQLite::Exception& e);
@@ -99,6 +107,9 @@ private:
     uint64_t dropped_before_ = 0;         // dropped_ when the episode began
     std::string last_error_;
     std::chrono::steady_clock::time_point last_prune_{};
+    RollupAccumulator rollups_;      // every event is folded in once, when it joins a batch
+    RollupDeltas pending_rollups_;   // gathered and not yet written (kept across failed attempts)
+    std::chrono::steady_clock::time_point last_tick_{};  // the last write of rollups
 
     std::atomic<uint64_t> write_errors_{0};
     std::atomic<uint64_t> dropped_{0};

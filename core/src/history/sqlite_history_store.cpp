@@ -1,4 +1,5 @@
 #include "history/sqlite_history_store.h"
+#include "history/rollup_store.h"
 
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
@@ -149,6 +150,7 @@ std::unique_ptr<SqliteHistoryStore> SqliteHistoryStore::open_for_writing(const s
     // after a burst or a full disk); the writer also truncates it after pruning and after errors.
     store->db_->execAndGet("PRAGMA journal_size_limit=4194304");
     store->migrate();
+    create_rollup_schema(*store->db_);
     return store;
 }
 
@@ -222,9 +224,10 @@ SQLite::Statement& SqliteHistoryStore::statement(const std::string& sql) {
     return *it->second;
 }
 
-void SqliteHistoryStore::insert(const std::vector<HistoryEvent>& events) {
-    if (events.empty()) return;
+void SqliteHistoryStore::insert(const std::vector<HistoryEvent>& events, const RollupDeltas* rollups) {
+    if (events.empty() && (!rollups || rollups->empty())) return;
     SQLite::Transaction tx(*db_);
+    if (rollups) write_rollups(*db_, *rollups);
     SQLite::Statement& st = statement(R"(INSERT INTO events (ts, "check", kind, status, raw_status, duration_ms,
         output, observed_value, observed_unit, previous, cause, prober_address, user_agent, probe_path, code,
         latency_us, probes, samples) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))");

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "history/history_types.h"
+#include "history/rollup.h"
 
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
@@ -81,8 +82,9 @@ public:
     // for a file that is not ours, SQLite::Exception when missing or unreadable.
     static std::unique_ptr<SqliteHistoryStore> open_read_only(const std::string& path);
 
-    // Inserts events in one transaction. Throws SQLite::Exception (nothing is inserted then).
-    void insert(const std::vector<HistoryEvent>& events);
+    // Inserts events, and adds rollup deltas (SPEC §10) when given, in one transaction. Throws
+    // SQLite::Exception (nothing is written then).
+    void insert(const std::vector<HistoryEvent>& events, const RollupDeltas* rollups = nullptr);
 
     HistoryPage query(const HistoryQuery& q);
 

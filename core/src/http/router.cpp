@@ -1,5 +1,6 @@
 #include "http/router.h"
 
+#include "http/dashboard.h"
 #include "http/server_hooks.h"
 
 #include "common/json_out.h"
@@ -7,6 +8,7 @@
 #include "history/history_query.h"
 #include "probers/probers_api.h"
 #include "probers/replay.h"
+#include "history/uptime.h"
 
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/String.h>
@@ -51,6 +53,14 @@ private:
         if (path == "*") {  // OPTIONS * (RFC 9110 §9.3.7): what the server as a whole allows
             response_.headers.emplace_back("Allow", "GET, HEAD, POST");
             return reply(204, "", "");
+        }
+        if (route_ == Route::health_uptime) {
+            if (!read) return method_not_allowed("GET, HEAD", path);
+            return uptime();
+        }
+        if (route_ == Route::dashboard) {
+            if (!read) return method_not_allowed("GET, HEAD", path);
+            return dashboard(path);
         }
         if (route_ == Route::health || route_ == Route::health_group || route_ == Route::health_check ||
             route_ == Route::health_history || route_ == Route::health_probers || route_ == Route::health_replay) {
@@ -125,6 +135,21 @@ private:
         return params;
     }
 
+    // The checks for history-backed routes (/health/history, /health/uptime): details visible,
+    // history enabled, a decodable query string. Answers and returns nullopt when one fails.
+    std::optional<QueryParams> history_params(const char* what) {
+        if (!show_details()) {
+            problem(403, std::string(what) + " holds check details; it is served to loopback clients or with the "
+                                             "admin token, depending on server.details");
+            return std::nullopt;
+        }
+        if (!ctx_.history) {
+            problem(503, "history is not enabled");
+            return std::nullopt;
+        }
+        return query_params();
+    }
+
     void probers() {
         if (!show_details()) {
             return problem(403, "probers' addresses are details; they are served to loopback clients or with the "
@@ -162,20 +187,48 @@ private:
         }
     }
 
+    // /dashboard, /dashboard/state and the page's assets: from the snapshot (and the binary) alone.
+    void dashboard(const std::string& path) {
+        response_.headers.emplace_back("Content-Security-Policy", kDashboardCsp);
+        response_.headers.emplace_back("X-Content-Type-Options", "nosniff");
+        response_.headers.emplace_back("Referrer-Policy", "no-referrer");
+        if (path != "/dashboard" && path != "/dashboard/state") {
+            const EmbeddedAsset* asset = find_dashboard_asset(path.substr(std::string("/dashboard/").size()));
+            if (!asset) return problem(404, "no such endpoint: " + path);
+            return reply(200, asset->content_type, std::string(reinterpret_cast<const char*>(asset->data), asset->size));
+        }
+        auto snap = ctx_.slot->load();
+        if (!snap) return problem(503, "starting up");
+        bool details = show_details(snap->details, snap->admin_token_env);
+        if (path == "/dashboard") return reply(200, "text/html; charset=utf-8", dashboard_page(*snap, details));
+        // The probers panel appears once /health/probers is a route of its own (not a group's path).
+        bool probers = classify_route("/health/probers") != Route::health_group;
+        reply(200, "application/json", dashboard_state_json(*snap, details, probers));
+    }
+
+    void uptime() {
+        auto params = history_params("uptime");
+        if (!params) return;
+        auto parsed = parse_uptime_query(*params, now_ms(), &config());
+        if (auto* err = std::get_if<QueryError>(&parsed))
+            return problem(400, "parameter " + err->parameter + ": " + err->message);
+        const auto& q = std::get<UptimeQuery>(parsed);
+        try {
+            reply(200, "application/json", uptime_json(q, ctx_.history->uptime(q)));
+        } catch (const std::exception& e) {
+            problem(503, std::string("history database unavailable: ") + e.what());
+        }
+    }
+
     static int64_t now_ms() {
         return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count();
     }
 
     void history() {
-        if (!show_details()) {
-            return problem(403, "history holds check details; it is served to loopback clients or with the "
-                                "admin token, depending on server.details");
-        }
-        if (!ctx_.history) return problem(503, "history is not enabled");
-        auto query = query_params();
-        if (!query) return;
-        auto parsed = parse_history_query(*query, now_ms(), &config());
+        auto params = history_params("history");
+        if (!params) return;
+        auto parsed = parse_history_query(*params, now_ms(), &config());
         if (auto* err = std::get_if<QueryError>(&parsed))
             return problem(400, "parameter " + err->parameter + ": " + err->message);
         try {
@@ -279,17 +332,20 @@ Route classify_route(const std::string& path) {
         if (path == "/health/history") return Route::health_history;
         if (path == "/health/probers") return Route::health_probers;
         if (path == "/health/replay") return Route::health_replay;
+        if (path == "/health/uptime") return Route::health_uptime;
         if (path.rfind("/health/checks/", 0) == 0) return Route::health_check;
         return Route::health_group;
     }
     if (path == "/metrics") return Route::metrics;
+    if (path == "/dashboard" || path.rfind("/dashboard/", 0) == 0) return Route::dashboard;
     if (path.rfind("/admin/", 0) == 0) return Route::admin;
     return Route::other;
 }
 
 bool is_slow_route(const HttpRequest& req) {
     Route r = classify_route(req.path);
-    return r == Route::admin || r == Route::health_history || r == Route::health_probers || r == Route::health_replay;
+    return r == Route::admin || r == Route::health_history || r == Route::health_probers || r == Route::health_replay ||
+           r == Route::health_uptime;
 }
 
 HttpResponse route_request(const RouterContext& ctx, const HttpRequest& req, bool loopback) {

@@ -1,0 +1,274 @@
+"""The dashboard (SPEC section 10) in a real browser: Debian's chromium, headless, driven by
+chromium-driver through python3-selenium, against the real daemon with real checks. Also the page
+without JavaScript (urllib), its escaping, its headers and its visibility rules.
+
+Chromium's own background traffic is cut off: every host but 127.0.0.1 resolves to nothing and any
+proxied request goes to a closed loopback port, so nothing leaves this machine."""
+
+import json
+import os
+import shutil
+import socket
+import time
+import urllib.parse
+import urllib.request
+
+from vitals_harness import VitalsTestCase, file_check, write_status_file
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+SCREENSHOT = os.environ.get("VITALS_DASHBOARD_SCREENSHOT")  # where to keep the README's screenshot
+
+try:
+    from selenium import webdriver
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+except ImportError as e:  # pragma: no cover - reported as a skip below
+    webdriver = None
+    SELENIUM_ERROR = str(e)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fetch(port, path, headers=None):
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, dict(r.headers), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read().decode()
+
+
+class DashboardTest(VitalsTestCase):
+
+    def browser(self):
+        if webdriver is None:
+            self.skipTest("python3-selenium is not installed: %s" % SELENIUM_ERROR)
+        for path in (CHROMIUM, CHROMEDRIVER):
+            if not shutil.which(path):
+                self.skipTest("%s is not installed (chromium, chromium-driver)" % path)
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = CHROMIUM
+        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--disable-default-apps",
+                    "--disable-domain-reliability", "--disable-client-side-phishing-detection",
+                    "--disable-features=Translate,OptimizationHints,MediaRouter,AutofillServerCommunication",
+                    "--metrics-recording-only", "--no-pings", "--window-size=1200,900",
+                    "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=127.0.0.1",
+                    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                    "--user-data-dir=" + self.path("chromium-profile")):
+            opts.add_argument(arg)
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+        try:
+            driver = webdriver.Chrome(service=Service(CHROMEDRIVER, log_path=self.path("chromedriver.log")),
+                                      options=opts)
+        except WebDriverException as e:
+            self.skipTest("chromium cannot start here: %s" % str(e).splitlines()[0])
+        self.addCleanup(driver.quit)
+        driver.set_page_load_timeout(30)
+        return driver
+
+    def config(self, **server):
+        self.a = self.status_file("a.status", "pass", "a is fine")
+        self.b = self.status_file("b.status", "pass", "<script>alert(1)</script> & more")
+        cfg = {
+            "plugins": self.plugins_with_fixtures(),
+            "checks": [file_check("a", self.a, interval="200ms", timeout="100ms", rise=1, fall=1),
+                       file_check("b", self.b, interval="1s", timeout="900ms", rise=1, fall=1)],
+            "groups": {"alb": {"checks": ["a", "b"]}},
+        }
+        if server:
+            cfg["server"] = server
+        return cfg
+
+    def api(self, d, path):
+        status, body = d.get_json(path)
+        self.assertEqual(status, 200, body)
+        return body
+
+    def text(self, driver, css):
+        return driver.find_element(By.CSS_SELECTOR, css).text
+
+    def wait_text(self, driver, css, want, message):
+        return self.wait_for(lambda: want in self.text(driver, css), timeout=30, message=message)
+
+    def severe(self, driver):
+        return [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+    def requested_urls(self, driver):
+        urls = []
+        for entry in driver.get_log("performance"):
+            msg = json.loads(entry["message"])["message"]
+            if msg.get("method") == "Network.requestWillBeSent":
+                urls.append(msg["params"]["request"]["url"])
+        return urls
+
+    def test_the_page_shows_status_heartbeats_updates_and_survives_a_restart(self):
+        port = free_port()
+        config = self.config()
+        d = self.start_daemon(config, args=["--port", str(port)], name="d")
+        self.assertEqual(d.port, port)
+        self.wait_for(lambda: len(self.api(d, "/health/history?check=a&limit=20")["items"]) >= 10,
+                      message="ten results of a")
+        driver = self.browser()
+        origin = "http://127.0.0.1:%d" % port
+        driver.get(origin + "/dashboard")
+
+        # The header shows the true status; one row per check.
+        self.wait_for(lambda: driver.find_element(By.ID, "overall").get_attribute("data-status") == "pass",
+                      timeout=30, message="overall pass")
+        self.assertIn("\u2714 pass", self.text(driver, "#overall"))  # a symbol and a word, not colour alone
+        rows = driver.find_elements(By.CSS_SELECTOR, "#checks tbody tr")
+        self.assertEqual([r.get_attribute("data-check") for r in rows], ["a", "b"])
+
+        # The heartbeat bar: one cell per recent result (at most 60), each the status of that result.
+        self.wait_for(lambda: len(driver.find_elements(By.CSS_SELECTOR, "tr[data-check=a] .hb-cell")) >= 10,
+                      timeout=30, message="heartbeat cells of a")
+        cells = driver.find_elements(By.CSS_SELECTOR, "tr[data-check=a] .hb-cell")
+        ids = [int(c.get_attribute("data-id")) for c in cells]
+        self.assertEqual(ids, sorted(ids), "oldest first")
+        by_id = {i["id"]: i for i in self.api(d, "/health/history?check=a&limit=1000")["items"]}
+        results_up_to = [i for i in by_id.values() if i["kind"] == "result" and i["id"] <= ids[-1]]
+        self.assertEqual(len(cells), min(60, len(results_up_to)))
+        for c, i in zip(cells, ids):
+            self.assertEqual(c.get_attribute("data-status"), by_id[i]["status"])
+            self.assertIn(by_id[i]["output"], c.get_attribute("title"))
+        # Escaped, not run: b's output is shown as text.
+        self.assertEqual(self.text(driver, "tr[data-check=b] td.output"), "<script>alert(1)</script> & more")
+        self.assertEqual(driver.find_elements(By.CSS_SELECTOR, "td.output script"), [])
+
+        # Uptime figures are /health/uptime's (b's: it only passes, so its figure holds still).
+        def same_uptime():
+            shown = self.text(driver, "tr[data-check=b] td.uptime span[data-range='24h']")
+            up = self.api(d, "/health/uptime?check=b&range=24h&bucket=1h")["items"][0]["uptime"]
+            want = "%.3f%%" % (up * 100) if 0.9995 <= up < 1 else "%.2f%%" % (up * 100)
+            return shown == want or "%r != %r" % (shown, want) == ""
+        self.wait_for(same_uptime, timeout=30, message="b's 24 h uptime as /health/uptime gives it")
+        self.assertEqual(self.text(driver, "tr[data-check=b] td.uptime span[data-range='24h']"), "100.00%")
+
+        self.assertEqual(self.severe(driver), [], "console errors")
+
+        # A check goes to fail: its row, the header and the transitions follow, without a reload.
+        driver.execute_script("window.__same_page = 1")
+        write_status_file(self.a, "fail", "a broke on purpose")
+        self.wait_text(driver, "tr[data-check=a] td.status", "\u2716 fail", "row a fail")
+        self.wait_text(driver, "#overall", "fail", "header fail")
+        self.wait_text(driver, "#transitions", "a broke on purpose", "the transition with its cause")
+        self.wait_text(driver, "#cause", "a: fail (critical)", "the cause in the header")
+        self.assertEqual(driver.execute_script("return window.__same_page"), 1, "the page was reloaded")
+
+        # Drill-down: the chart has as many points as the API's buckets.
+        driver.find_element(By.CSS_SELECTOR, "tr[data-check=a] th a").click()
+        self.wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#drill svg.chart"), timeout=30,
+                      message="the drill-down chart")
+        points = int(driver.find_element(By.CSS_SELECTOR, "#drill svg.chart").get_attribute("data-points"))
+        self.assertEqual(points, len(self.api(d, "/health/uptime?check=a&range=1h&bucket=1m")["items"][0]["buckets"]))
+        self.assertIn("a broke on purpose", self.text(driver, "#drill .drill-history"))
+        if SCREENSHOT:
+            driver.save_screenshot(SCREENSHOT)
+        self.assertEqual(self.severe(driver), [], "console errors")
+
+        # The daemon stops: the page says so plainly; it comes back when vitals does.
+        d.stop()
+        self.wait_for(lambda: driver.find_element(By.ID, "offline").is_displayed(), timeout=30,
+                      message="the cannot-reach banner")
+        self.assertIn("Cannot reach vitals", self.text(driver, "#offline"))
+        write_status_file(self.a, "pass", "a is fine again")
+        d2 = self.start_daemon(config, args=["--port", str(port)], name="d")
+        self.assertEqual(d2.port, port)
+        self.wait_for(lambda: not driver.find_element(By.ID, "offline").is_displayed(), timeout=30,
+                      message="the banner gone after the restart")
+        self.wait_text(driver, "tr[data-check=a] td.status", "\u2714 pass", "row a pass again")
+        self.assertEqual(driver.execute_script("return window.__same_page"), 1, "the page was reloaded")
+        # While vitals was down the only errors were the refused connections.
+        for e in self.severe(driver):
+            self.assertIn("ERR_CONNECTION_REFUSED", e["message"])
+
+        # Every request the page made went to vitals.
+        urls = self.requested_urls(driver)
+        self.assertTrue(any(u.endswith("/dashboard/app.js") for u in urls), urls)
+        for u in urls:
+            scheme = urllib.parse.urlsplit(u).scheme
+            if scheme in ("chrome", "about", "data"):  # the browser's own start page: no network
+                continue
+            self.assertTrue(u.startswith(origin + "/"), u)
+
+    def test_without_javascript_the_page_shows_the_status_escaped_with_a_strict_csp(self):
+        d = self.start_daemon(self.config())
+        self.wait_for(lambda: self.api(d, "/health")["status"] == "pass", message="pass")
+        status, headers, page = fetch(d.port, "/dashboard")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["Content-Type"], "text/html; charset=utf-8")
+        self.assertEqual(headers["Content-Security-Policy"], "default-src 'self'")
+        self.assertIn('id="overall" class="overall s-pass" data-status="pass"', page)
+        self.assertIn("\u2714 pass", page)
+        self.assertIn('<tr data-check="a">', page)
+        self.assertIn("a is fine", page)
+        self.assertIn("&lt;script&gt;alert(1)&lt;/script&gt; &amp; more", page)
+        self.assertNotIn("<script>alert", page)
+        self.assertNotIn("http://", page.replace("http://www.w3.org", ""))
+        write_status_file(self.a, "fail", "a broke")
+        self.wait_for(lambda: 'data-status="fail"' in fetch(d.port, "/dashboard")[2], message="fail rendered")
+        page = fetch(d.port, "/dashboard")[2]
+        self.assertIn("a: fail (critical)", page)
+        for asset, kind in (("app.js", "text/javascript"), ("app.css", "text/css")):
+            status, headers, _ = fetch(d.port, "/dashboard/" + asset)
+            self.assertEqual(status, 200)
+            self.assertTrue(headers["Content-Type"].startswith(kind))
+        self.assertProblem(d.get("/dashboard/nope.js"), 404)
+        self.assertEqual(d.get("/dashboard", method="POST").status, 405)
+
+    def test_token_mode_shows_the_status_alone_until_the_token_is_given(self):
+        token = "s3cret-token-for-dashboard"
+        d = self.start_daemon(self.config(details="token"), env=dict(os.environ, VITALS_ADMIN_TOKEN=token))
+        status, _, page = fetch(d.port, "/dashboard")
+        self.assertEqual(status, 200)
+        self.assertIn('data-shown="status"', page)
+        self.assertNotIn('data-check="a"', page)
+        self.assertNotIn("a is fine", page)
+        self.assertNotIn(token, page)
+        state = json.loads(fetch(d.port, "/dashboard/state")[2])
+        self.assertEqual(set(state), {"status", "details", "mode", "time"})
+        with_token = json.loads(fetch(d.port, "/dashboard/state", {"Authorization": "Bearer " + token})[2])
+        self.assertEqual([c["name"] for c in with_token["checks"]], ["a", "b"])
+
+        driver = self.browser()
+        driver.get("http://127.0.0.1:%d/dashboard" % d.port)
+        self.wait_for(lambda: driver.find_element(By.ID, "token-form").is_displayed(), timeout=30,
+                      message="the token form")
+        self.assertEqual(driver.find_elements(By.CSS_SELECTOR, "#checks tbody tr"), [])
+        driver.find_element(By.ID, "token").send_keys("wrong")
+        driver.find_element(By.CSS_SELECTOR, "#token-form button").click()
+        self.wait_text(driver, "#token-error", "not accepted", "a wrong token refused")
+        field = driver.find_element(By.ID, "token")
+        field.clear()
+        field.send_keys(token)
+        driver.find_element(By.CSS_SELECTOR, "#token-form button").click()
+        self.wait_for(lambda: len(driver.find_elements(By.CSS_SELECTOR, "#checks tbody tr")) == 2, timeout=30,
+                      message="the checks after the token")
+        self.wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "tr[data-check=a] .hb-cell"), timeout=30,
+                      message="heartbeats with the token")
+        self.assertFalse(driver.find_element(By.ID, "token-form").is_displayed())
+        self.assertNotIn(token, driver.page_source)
+        self.assertEqual(self.severe(driver), [], "console errors")
+
+    def test_a_client_without_details_gets_the_status_only_page(self):
+        # server.details decides as for status bodies (a remote client under "loopback" is the same
+        # case; the suite's tests send nothing but loopback traffic, so "never" stands in for it).
+        d = self.start_daemon(self.config(details="never"))
+        status, _, page = fetch(d.port, "/dashboard")
+        self.assertEqual(status, 200)
+        self.assertIn('data-shown="status"', page)
+        self.assertIn('id="overall"', page)
+        self.assertNotIn('data-check="a"', page)
+        self.assertNotIn("a is fine", page)
+        state = json.loads(fetch(d.port, "/dashboard/state")[2])
+        self.assertEqual(state["details"], False)
+        self.assertNotIn("checks", state)
+        self.assertProblem(d.get("/health/history?check=a"), 403)
