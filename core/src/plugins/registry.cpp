@@ -121,15 +121,19 @@ std::map<std::string, std::pair<FileIdentity, std::string>>& refused_in_child() 
     return refused;
 }
 
+// The refusal a child made of `path` as it is now, if one did.
+std::optional<std::string> remembered_refusal(const std::string& path) {
+    auto id = identity_of(path);
+    if (!id) return std::nullopt;
+    std::lock_guard<std::mutex> lock(refused_mutex);
+    auto it = refused_in_child().find(path);
+    if (it != refused_in_child().end() && it->second.first == *id) return it->second.second;
+    return std::nullopt;
+}
+
 // Loads `path` in a `vitals worker` child. Returns "" when it loaded there, else the refusal.
 std::string load_in_child(const std::string& path, bool strict_permissions, const LoadGuard& guard) {
     auto id = identity_of(path);
-    if (id) {
-        std::lock_guard<std::mutex> lock(refused_mutex);
-        auto it = refused_in_child().find(path);
-        if (it != refused_in_child().end() && it->second.first == *id) return it->second.second;
-    }
-    spdlog::debug("plugin {}: loading it in a worker process first", path);
     Poco::JSON::Object request;
     request.set("load", path);
     request.set("strict_permissions", strict_permissions);
@@ -387,6 +391,12 @@ std::shared_ptr<PluginRegistry> PluginRegistry::scan(const std::vector<std::stri
                     child_refusal[i] = permission_problem(files[i]);
                     if (!child_refusal[i].empty()) continue;
                 }
+                if (auto known = remembered_refusal(files[i])) {
+                    child_refusal[i] = *known;
+                    continue;
+                }
+                // Logged here, on the scanning thread (the children's threads do no logging).
+                spdlog::debug("plugin {}: loading it in a worker process first", files[i]);
                 children.emplace_back([&, i] { child_refusal[i] = load_in_child(files[i], strict_permissions, *guard); });
             }
             for (auto& t : children) t.join();
