@@ -41,9 +41,4 @@ Config load_config_or_exit(const Args& args) {
     }
 }
 
-int64_t unix_now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 }  // namespace vitals

@@ -3,6 +3,7 @@
 // the arguments and dispatches.
 #pragma once
 
+#include "common/time_format.h"
 #include "app/loading.h"
 #include "history/history_query.h"
 
@@ -46,8 +47,6 @@ Loaded load_or_exit(const Args& args, bool quiet_refusals = false, PluginLoading
 // The configuration file read without plugins (for commands that only read history). Exits
 // kExitUsage with every error on failure.
 Config load_config_or_exit(const Args& args);
-// Unix milliseconds now.
-int64_t unix_now_ms();
 
 int cmd_serve(const Args& args);
 int cmd_validate(const Args& args);

@@ -23,11 +23,6 @@ std::string host_name() {
     return buf;
 }
 
-int64_t unix_now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 std::string join(const std::vector<std::string>& items) {
     std::string s;
     for (size_t i = 0; i < items.size(); ++i) s += (i ? "; " : "") + items[i];

@@ -6,7 +6,7 @@
 namespace vitals {
 
 std::string rfc3339(WallTime t) {
-    auto ms_total = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+    auto ms_total = unix_ms(t);
     std::time_t secs = static_cast<std::time_t>(ms_total / 1000);
     int ms = static_cast<int>(ms_total % 1000);
     if (ms < 0) {

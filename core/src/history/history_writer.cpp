@@ -1,4 +1,5 @@
 #include "history/history_writer.h"
+#include "common/time_format.h"
 #include "common/thread_name.h"
 #include "history/rollup_store.h"
 
@@ -16,11 +17,6 @@
 namespace vitals {
 
 using Clock = std::chrono::steady_clock;
-
-static int64_t wall_now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 HistoryWriter::HistoryWriter(HistoryWriterOptions options) : options_(std::move(options)) {}
 
@@ -191,7 +187,7 @@ bool HistoryWriter::open_store() {
 }
 
 void HistoryWriter::write_batch(std::vector<HistoryEvent>& batch) {
-    rollups_.advance(wall_now_ms());
+    rollups_.advance(unix_now_ms());
     merge_deltas(pending_rollups_, rollups_.take());
     last_tick_ = Clock::now();
     try {
@@ -233,9 +229,7 @@ void HistoryWriter::write_batch(std::vector<HistoryEvent>& batch) {
 }
 
 void HistoryWriter::prune_step() {
-    auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
+    int64_t now_ms = unix_now_ms();
     int64_t cutoff = now_ms - options_.retention.count();
     try {
         // Rollups per level, apart from raw rows (which may go long before their hours and days).

@@ -41,8 +41,6 @@ std::string badge(Status s) {
            " " + to_string(s) + "</span>";
 }
 
-int64_t unix_ms(WallTime t) { return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count(); }
-
 }  // namespace
 
 std::string dashboard_page(const Snapshot& snap, bool details) {

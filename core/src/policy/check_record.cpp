@@ -4,10 +4,6 @@
 
 namespace vitals {
 
-static int64_t unix_ms(WallTime t) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
 void CheckRecord::apply(CheckResult r, HistorySink* history) {
     CheckView& v = view_;
     ++v.runs;

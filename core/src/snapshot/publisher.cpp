@@ -158,7 +158,7 @@ void StatusPublisher::judge(GroupSlot& g, bool draining, WallTime wall_now) {
     const char* from = prev == group_status_.end() ? "starting" : to_string(prev->second);
     if (history_) {
         HistoryEvent ev;
-        ev.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(wall_now.time_since_epoch()).count();
+        ev.time_ms = unix_ms(wall_now);
         ev.check = gc.name;
         ev.kind = EventKind::transition;
         ev.status = v.status;
