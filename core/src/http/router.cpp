@@ -135,14 +135,23 @@ private:
         return params;
     }
 
-    // The checks for history-backed routes (/health/history, /health/uptime): details visible,
-    // history enabled, a decodable query string. Answers and returns nullopt when one fails.
-    std::optional<QueryParams> history_params(const char* what) {
-        if (!show_details()) {
-            problem(403, std::string(what) + " holds check details; it is served to loopback clients or with the "
-                                             "admin token, depending on server.details");
-            return std::nullopt;
-        }
+    // Routes that show details answer 403 with `why` unless details are visible to this client.
+    bool details_or_403(const std::string& why) {
+        if (show_details()) return true;
+        problem(403, why);
+        return false;
+    }
+
+    // The 403 texts: what the route holds, and to whom server.details serves it.
+    static std::string served_to_whom(const std::string& what) {
+        return what + "; it is served to loopback clients or with the admin token, depending on server.details";
+    }
+
+    // The checks for history-backed routes (/health/history, /health/uptime, /health/replay):
+    // details visible (else 403 `why`), history enabled, a decodable query string. Answers and
+    // returns nullopt when one fails.
+    std::optional<QueryParams> history_params(const std::string& why) {
+        if (!details_or_403(why)) return std::nullopt;
         if (!ctx_.history) {
             problem(503, "history is not enabled");
             return std::nullopt;
@@ -151,10 +160,9 @@ private:
     }
 
     void probers() {
-        if (!show_details()) {
-            return problem(403, "probers' addresses are details; they are served to loopback clients or with the "
-                                "admin token, depending on server.details");
-        }
+        if (!details_or_403("probers' addresses are details; they are served to loopback clients or with the "
+                            "admin token, depending on server.details"))
+            return;
         if (!ctx_.probers) return problem(503, "the prober record is not running");
         auto params = query_params();
         if (!params) return;
@@ -166,14 +174,9 @@ private:
     }
 
     void replay() {
-        if (!show_details()) {
-            return problem(403, "replay shows probers' addresses and check causes; it is served to loopback clients or "
-                                "with the admin token, depending on server.details");
-        }
-        if (!ctx_.history) return problem(503, "history is not enabled");
-        auto params = query_params();
+        auto params = history_params(served_to_whom("replay shows probers' addresses and check causes"));
         if (!params) return;
-        auto parsed = parse_replay_query(*params, now_ms(), config());
+        auto parsed = parse_replay_query(*params, unix_now_ms(), config());
         if (auto* err = std::get_if<QueryError>(&parsed))
             return problem(400, "parameter " + err->parameter + ": " + err->message);
         try {
@@ -201,15 +204,15 @@ private:
         if (!snap) return problem(503, "starting up");
         bool details = show_details(snap->details, snap->admin_token_env);
         if (path == "/dashboard") return reply(200, "text/html; charset=utf-8", dashboard_page(*snap, details));
-        // The probers panel appears once /health/probers is a route of its own (not a group's path).
-        bool probers = classify_route("/health/probers") != Route::health_group;
+        // The probers panel appears when the prober record runs (/health/probers answers).
+        bool probers = ctx_.probers != nullptr;
         reply(200, "application/json", dashboard_state_json(*snap, details, probers));
     }
 
     void uptime() {
-        auto params = history_params("uptime");
+        auto params = history_params(served_to_whom("uptime holds check details"));
         if (!params) return;
-        auto parsed = parse_uptime_query(*params, now_ms(), &config());
+        auto parsed = parse_uptime_query(*params, unix_now_ms(), &config());
         if (auto* err = std::get_if<QueryError>(&parsed))
             return problem(400, "parameter " + err->parameter + ": " + err->message);
         const auto& q = std::get<UptimeQuery>(parsed);
@@ -220,15 +223,10 @@ private:
         }
     }
 
-    static int64_t now_ms() {
-        return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count();
-    }
-
     void history() {
-        auto params = history_params("history");
+        auto params = history_params(served_to_whom("history holds check details"));
         if (!params) return;
-        auto parsed = parse_history_query(*params, now_ms(), &config());
+        auto parsed = parse_history_query(*params, unix_now_ms(), &config());
         if (auto* err = std::get_if<QueryError>(&parsed))
             return problem(400, "parameter " + err->parameter + ": " + err->message);
         try {
