@@ -93,8 +93,7 @@ public:
         case End::timed_out:
             // Reported against the whole budget (the check's timeout), although the group was killed
             // a little earlier so that this result arrives in time.
-            return vitals::Result::fail(vp::timed_out_after(vp::whole_ms(start, host_deadline)) +
-                                        " (process group killed)");
+            return vitals::Result::fail(vp::timed_out_after_budget(start, host_deadline, "process group killed"));
         case End::status_lost:
             // Only if someone else reaped our child (a SIGCHLD set to SIG_IGN, a waitpid(-1) elsewhere).
             return vitals::Result::fail(argv_.front() + ": exit status lost (" + errno_text(ran.error) + ")");

@@ -124,7 +124,7 @@ public:
 private:
     vitals::Result probe(Clock::time_point start, vitals::Deadline deadline, vitals::Deadline host_deadline) {
         auto timeout = [&](const std::string& step) {
-            return vitals::Result::fail(vp::timed_out_after(vp::whole_ms(start, host_deadline)) + " (" + step + ")");
+            return vitals::Result::fail(vp::timed_out_after_budget(start, host_deadline, step));
         };
         const std::string connect_step = "connect to " + target_;
 

@@ -272,7 +272,7 @@ private:
         const int port = static_cast<int>(port_);
         const std::string target = endpoint(host_, port);
         auto timeout = [&](const std::string& step) {
-            return vitals::Result::fail(vp::timed_out_after(vp::whole_ms(start, host_deadline)) + " (" + step + ")");
+            return vitals::Result::fail(vp::timed_out_after_budget(start, host_deadline, step));
         };
         // "PING (127.0.0.1:6379)": the step, and which server, for messages that would not say.
         auto at = [&](const std::string& step) { return step + " (" + target + ")"; };

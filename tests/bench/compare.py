@@ -694,7 +694,7 @@ def probers(redis_port, peer_port, ws_port):
     day0 = now_ms - 86_400_000
     probes = []
     for i in range(86_400 // 5):
-        for k, address in enumerate(("10.0.1.17", "10.0.2.33", "10.0.3.9")):
+        for k, address in enumerate(("127.0.1.17", "127.0.2.33", "127.0.3.9")):
             ts = day0 + i * 5000 + k * 1300
             code = 503 if (i % 720) in (100, 101, 102) else 200  # a 15 s failure every hour
             probes.append(probe_row(ts, address, code, 150 + k))

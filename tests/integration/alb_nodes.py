@@ -72,7 +72,7 @@ class AlbNode:
             return list(self.probes), list(self.decisions), self.state
 
     def _probe_once(self):
-        request = ("GET %s HTTP/1.1\r\nHost: 10.0.0.1:%d\r\nUser-Agent: %s\r\nConnection: close\r\n\r\n"
+        request = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: %s\r\nConnection: close\r\n\r\n"
                    % (self.path, self.port, USER_AGENT)).encode()
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.bind((self.source, 0))

@@ -1,4 +1,5 @@
 #include "policy/check_record.h"
+#include "recording_sink.h"
 
 #include <catch2/catch.hpp>
 
@@ -7,11 +8,6 @@
 using namespace vitals;
 
 namespace {
-
-struct Sink : HistorySink {
-    std::vector<HistoryEvent> events;
-    void record(HistoryEvent e) override { events.push_back(std::move(e)); }
-};
 
 CheckResult result(RunResult run, std::chrono::microseconds took) {
     CheckResult r(std::move(run));
@@ -67,7 +63,7 @@ TEST_CASE("a stuck marker is recorded but is no run's duration", "[record]") {
 }
 
 TEST_CASE("damping and history: each result a row, each change of the effective status a transition", "[record]") {
-    Sink sink;
+    RecordingSink sink;
     CheckRecord rec(fresh(2, 1));
     rec.apply(result(passed("a"), std::chrono::microseconds(10)), &sink);  // rise 2: still pending
     CHECK_FALSE(rec.view().established);

@@ -1,4 +1,5 @@
 #include "config/config.h"
+#include "recording_sink.h"
 #include "history/history_query.h"
 #include "history/sqlite_history_store.h"
 #include "probers/replay.h"
@@ -26,14 +27,6 @@ Config::LoadBalancer alb(int healthy = 2, int unhealthy = 2, int timeout_ms = 10
     return lb;
 }
 
-struct Sink : HistorySink {
-    std::mutex mu;
-    std::vector<HistoryEvent> events;
-    void record(HistoryEvent e) override {
-        std::lock_guard<std::mutex> lock(mu);
-        events.push_back(std::move(e));
-    }
-};
 
 std::shared_ptr<const Config> config_with(Config::LoadBalancer lb) {
     auto c = std::make_shared<Config>(parse_config(R"({"checks": [], "groups": {"alb": {"checks": []},
@@ -92,7 +85,7 @@ TEST_CASE("lb model: a late answer is Target.Timeout, a run of both kinds Target
 }
 
 TEST_CASE("prober record: per prober counts, model, interval and silence", "[probers]") {
-    Sink sink;
+    RecordingSink sink;
     ProberRecord rec(2, config_with(alb()), &sink);
     int64_t t0 = ProberRecord::now_us() - 5'000'000;
     // Probers 127.0.0.2 and .3, every 200 ms, their connections landing on either loop.
@@ -129,7 +122,7 @@ TEST_CASE("prober record: per prober counts, model, interval and silence", "[pro
 }
 
 TEST_CASE("prober record: at most one history row per prober per second, the rest counted into it", "[probers]") {
-    Sink sink;
+    RecordingSink sink;
     ProberRecord rec(1, config_with(alb()), &sink);
     int64_t t0 = ProberRecord::now_us() - 10'000'000;
     // A flood: 5,000 answers within 2.5 s.

@@ -1,4 +1,5 @@
 #include "config/config.h"
+#include "recording_sink.h"
 #include "plugins/option_schema.h"
 #include "plugins/registry.h"
 #include "scheduler/clock.h"
@@ -89,21 +90,6 @@ bool advance(ManualClock& clock, Millis d, const Scheduler& s, size_t busy = 0) 
     }
     return false;
 }
-
-// A history sink that keeps every event, for assertions.
-struct RecordingSink : HistorySink {
-    std::mutex mu;
-    std::vector<HistoryEvent> events;
-    void record(HistoryEvent e) override {
-        std::lock_guard<std::mutex> lock(mu);
-        events.push_back(std::move(e));
-    }
-    size_t count(const std::string& check, EventKind kind) {
-        std::lock_guard<std::mutex> lock(mu);
-        return size_t(std::count_if(events.begin(), events.end(),
-                                    [&](const HistoryEvent& e) { return e.check == check && e.kind == kind; }));
-    }
-};
 
 std::string gate_check(const std::string& name, const StatusFile& gate, const char* interval, const char* timeout) {
     return R"({"name": ")" + name + R"(", "type": "fixture_gate", "interval": ")" + interval + R"(", "timeout": ")" +

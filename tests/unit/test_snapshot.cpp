@@ -2,6 +2,7 @@
 // build that shares with the previous snapshot whatever did not change. Every incremental result
 // is compared with what a publisher building everything anew makes of the same views.
 #include "snapshot/publisher.h"
+#include "recording_sink.h"
 
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -22,11 +23,6 @@ Poco::JSON::Object::Ptr parse(const std::string& body) {
     Poco::JSON::Parser parser;
     return parser.parse(body).extract<Poco::JSON::Object::Ptr>();
 }
-
-struct History : HistorySink {
-    std::vector<HistoryEvent> events;
-    void record(HistoryEvent e) override { events.push_back(std::move(e)); }
-};
 
 CheckViewPtr make_view(const std::string& name, Status s, const std::string& output, double value, MonoTime at,
                        Impact impact = Impact::critical) {
@@ -58,7 +54,7 @@ struct Fixture {
     std::shared_ptr<Config> cfg = std::make_shared<Config>();
     std::vector<CheckViewPtr> views;
     SnapshotSlot slot;
-    History history;
+    RecordingSink history;
     StatusPublisher publisher{slot, &history, "svc \"one\""};
     MonoTime now = std::chrono::steady_clock::now();
 

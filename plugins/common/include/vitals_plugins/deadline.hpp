@@ -51,6 +51,13 @@ inline long long whole_ms(Clock::time_point from, Clock::time_point to) {
 // (whole_ms(start, deadline)) or the time spent so far.
 inline std::string timed_out_after(long long ms) { return "timed out after " + std::to_string(ms) + " ms"; }
 
+// "timed out after N ms (note)": a run that gave up (the step it was in, what it did about it),
+// reported against its whole budget, from `start` to the host's `deadline`, although it gave up a
+// little earlier to be in time.
+inline std::string timed_out_after_budget(Clock::time_point start, Clock::time_point deadline, const std::string& note) {
+    return timed_out_after(whole_ms(start, deadline)) + " (" + note + ")";
+}
+
 }  // namespace vitals_plugins
 
 #endif  // VITALS_PLUGINS_DEADLINE_HPP
