@@ -229,3 +229,24 @@ TEST_CASE("valid Host values, an empty Expect and OPTIONS * are accepted", "[htt
     REQUIRE(o.requests.size() == 1);
     CHECK(o.requests[0].path == "*");
 }
+
+TEST_CASE("Accept-Encoding takes gzip by name or by *, unless its q is 0 (RFC 9110 section 12.5.3)", "[http]") {
+    for (const char* yes : {"gzip", "GZIP", "gzip, deflate, br", "br;q=1.0, gzip;q=0.5", "x-gzip", "*",
+                            "deflate, *;q=0.1", " gzip ; q=0.001", "gzip;q=1", "gzip;q=0, gzip"}) {
+        INFO(yes);
+        CHECK(accepts_gzip(yes));
+    }
+    for (const char* no : {"", "identity", "deflate, br", "gzip;q=0", "gzip; q=0.000", "gzip;Q=0.0",
+                           "*;q=0", "gzip;q=0, *", "gzipx", "x", ",,,"}) {
+        INFO(no);
+        CHECK_FALSE(accepts_gzip(no));
+    }
+    // Every field counts, joined as one list.
+    Outcome o = feed("GET / HTTP/1.1\r\nHost: x\r\nAccept-Encoding: br\r\nAccept-Encoding: gzip\r\n\r\n"
+                     "GET / HTTP/1.1\r\nHost: x\r\nAccept-Encoding: br\r\n\r\n"
+                     "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    REQUIRE(o.requests.size() == 3);
+    CHECK(o.requests[0].accepts_gzip);
+    CHECK_FALSE(o.requests[1].accepts_gzip);
+    CHECK_FALSE(o.requests[2].accepts_gzip);
+}

@@ -358,6 +358,20 @@ TEST_CASE("uptime: buckets merge their level's rows; uptime over known time, cov
     CHECK(json.find("\"uptime\":0.7,") != std::string::npos);
     CHECK(json.find("\"coverage\":0.454545,") != std::string::npos);
     CHECK(json.find("\"start\":\"2026-11-24T08:30:00.000Z\"") != std::string::npos);
+    CHECK(json.find("\"buckets\":[{") != std::string::npos);
+
+    // buckets=false: the same totals, no buckets (the dashboard's uptime columns).
+    auto totals = std::get<UptimeQuery>(
+        parse_uptime_query({{"check", "a"}, {"range", "2h"}, {"bucket", "30m"}, {"buckets", "false"}}, now, nullptr));
+    CHECK_FALSE(totals.with_buckets);
+    std::string brief = uptime_json(totals, compute_uptime(store->db(), totals));
+    CHECK(brief.find("\"buckets\"") == std::string::npos);
+    CHECK(brief.find("\"uptime\":0.7,") != std::string::npos);
+    CHECK(brief.find("\"coverage\":0.454545,") != std::string::npos);
+    CHECK(json.size() > brief.size() + 4 * 100);
+    auto bad = parse_uptime_query({{"check", "a"}, {"buckets", "no"}}, now, nullptr);
+    REQUIRE(std::holds_alternative<QueryError>(bad));
+    CHECK(std::get<QueryError>(bad).parameter == "buckets");
 }
 
 TEST_CASE("config: history.rollups sets each level's retention; defaults 7d, 90d, 730d; bad values named", "[rollup]") {

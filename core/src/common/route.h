@@ -18,6 +18,7 @@ enum class Route {
     other,
     health_uptime,
     dashboard,
+    dashboard_recent,
     count_
 };
 
@@ -46,6 +47,7 @@ inline const char* route_label(Route r) {
     case Route::other: return "other";
     case Route::health_uptime: return "/health/uptime";
     case Route::dashboard: return "/dashboard";
+    case Route::dashboard_recent: return "/dashboard/recent";
     case Route::count_: break;
     }
     return "other";

@@ -83,8 +83,11 @@ std::variant<UptimeQuery, QueryError> parse_uptime_query(const QueryParams& para
             auto d = parse_duration(value);
             if (!d || d->count() <= 0) return QueryError{key, "\"" + value + "\" is not a duration; use 1h, 7d, 30d"};
             (key == "range" ? range : bucket) = d->count();
+        } else if (key == "buckets") {
+            if (value != "true" && value != "false") return QueryError{key, "use true or false"};
+            q.with_buckets = value == "true";
         } else {
-            return QueryError{key, "unknown parameter; known: check, range, bucket"};
+            return QueryError{key, "unknown parameter; known: check, range, bucket, buckets"};
         }
     }
     if (q.series.empty()) return QueryError{"check", "missing; give check or group names, comma separated"};
@@ -142,7 +145,7 @@ std::string uptime_json(const UptimeQuery& q, const std::vector<UptimeSeries>& a
     // Written with JsonObject, not Poco::JSON: 30 days of hours is 720 buckets a series.
     int64_t elapsed_total = std::max<int64_t>(0, q.now_ms - q.start_ms);
     std::string out;
-    out.reserve(256 + answer.size() * (256 + 200 * (q.range_ms / q.bucket_ms)));
+    out.reserve(256 + answer.size() * (256 + (q.with_buckets ? 200 * (q.range_ms / q.bucket_ms) : 0)));
     {
         JsonObject root(out);
         root.str("range", format_duration(Millis(q.range_ms)));
@@ -159,6 +162,7 @@ std::string uptime_json(const UptimeQuery& q, const std::vector<UptimeSeries>& a
             share(o, "uptime", uptime_of(s.total));
             share(o, "coverage", coverage_of(s.total, elapsed_total));
             set_cell(o, s.total);
+            if (!q.with_buckets) continue;
             std::string& buckets = o.key("buckets");
             buckets += '[';
             for (size_t i = 0; i < s.buckets.size(); ++i) {

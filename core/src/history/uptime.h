@@ -29,6 +29,7 @@ struct UptimeQuery {
     RollupLevel level = RollupLevel::hour;
     int64_t start_ms = 0;  // the first bucket's start
     int64_t now_ms = 0;    // the window ends here (inside the last bucket)
+    bool with_buckets = true;  // buckets=false: the totals alone (the dashboard's uptime columns)
 };
 
 struct UptimeSeries {
@@ -41,8 +42,8 @@ struct RollupRetention {
     Millis minutes{7LL * 86'400'000}, hours{90LL * 86'400'000}, days{730LL * 86'400'000};
 };
 
-// Parses check (required; comma list or repeated), range (default 24h) and bucket (default: 1m up
-// to a 2h range, 1h up to 7d, else 1d). With a config, names must be its checks or groups and the
+// Parses check (required; comma list or repeated), range (default 24h), bucket (default: 1m up
+// to a 2h range, 1h up to 7d, else 1d) and buckets (true, the default, or false: totals only). With a config, names must be its checks or groups and the
 // range must lie within the retention of the level it is read from. Returns the query or the
 // first bad parameter.
 std::variant<UptimeQuery, QueryError> parse_uptime_query(const QueryParams& params, int64_t now_ms,
@@ -53,7 +54,8 @@ std::vector<UptimeSeries> compute_uptime(SQLite::Database& db, const UptimeQuery
 
 // {"range", "bucket", "start", "end", "items": [{"check", "uptime", "coverage", "runs", "fails",
 // "warns", "p50_ms", "p95_ms", "max_ms", "buckets": [{"start", "runs", "fails", "warns", "uptime",
-// "coverage", "p50_ms", "p95_ms", "max_ms", "pass_ms", "warn_ms", "fail_ms"}]}]}
+// "coverage", "p50_ms", "p95_ms", "max_ms", "pass_ms", "warn_ms", "fail_ms"}]}]}; without "buckets"
+// when q.with_buckets is false.
 std::string uptime_json(const UptimeQuery& q, const std::vector<UptimeSeries>& answer);
 
 // The share of [from, from + elapsed) known, and of known time up; -1 when undefined.

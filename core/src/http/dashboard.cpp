@@ -3,7 +3,12 @@
 #include "common/json_out.h"
 #include "common/text.h"
 
+#include "http/compress.h"
+
+#include <algorithm>
 #include <chrono>
+#include <map>
+#include <mutex>
 
 namespace vitals {
 
@@ -42,6 +47,72 @@ std::string badge(Status s) {
 }
 
 }  // namespace
+
+const std::string& dashboard_asset_gzip(const EmbeddedAsset& asset) {
+    static std::mutex mu;
+    static std::map<const EmbeddedAsset*, std::string> made;
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = made.find(&asset);
+    if (it == made.end())
+        it = made.emplace(&asset, gzip(std::string_view(reinterpret_cast<const char*>(asset.data), asset.size), 9)).first;
+    return it->second;
+}
+
+std::variant<RecentQuery, QueryError> parse_recent_query(const QueryParams& params, const Config& config) {
+    RecentQuery q;
+    bool limit_seen = false;
+    for (const auto& [key, value] : params) {
+        if (key == "check") {
+            for (const auto& n : split_commas(value)) {
+                if (!config.find_check(n))
+                    return QueryError{key, "no check named \"" + n + "\"" +
+                                               (config.find_group(n) ? " (a group: groups have no results)" : "")};
+                if (std::find(q.checks.begin(), q.checks.end(), n) == q.checks.end()) q.checks.push_back(n);
+            }
+        } else if (key == "limit") {
+            if (limit_seen) return QueryError{key, "given more than once"};
+            limit_seen = true;
+            bool digits = !value.empty() && value.size() <= 2 &&
+                          std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
+            q.limit = digits ? std::stoi(value) : 0;
+            if (q.limit < 1 || q.limit > 60) return QueryError{key, "must be an integer from 1 to 60"};
+        } else {
+            return QueryError{key, "unknown parameter; known: check, limit"};
+        }
+    }
+    if (q.checks.empty()) return QueryError{"check", "missing; give check names, comma separated"};
+    return q;
+}
+
+std::string recent_json(const std::vector<std::pair<std::string, HistoryPage>>& pages) {
+    std::string out;
+    {
+        JsonObject root(out);
+        std::string& items = root.key("items");
+        items += '[';
+        for (size_t n = 0; n < pages.size(); ++n) {
+            if (n) items += ',';
+            JsonObject o(items);
+            o.str("check", pages[n].first);
+            std::string& results = o.key("results");
+            results += '[';
+            const auto& events = pages[n].second.items;
+            for (auto e = events.rbegin(); e != events.rend(); ++e) {
+                if (e != events.rbegin()) results += ',';
+                JsonObject r(results);
+                r.num("id", e->id).num("time_ms", e->time_ms).str("status", to_string(e->status));
+                if (e->duration_ms)
+                    r.num("duration_ms", *e->duration_ms);
+                else
+                    r.key("duration_ms") += "null";
+                r.str("output", utf8_sanitize(e->run ? e->run->output : std::string()));
+            }
+            results += ']';
+        }
+        items += ']';
+    }
+    return out;
+}
 
 std::string dashboard_page(const Snapshot& snap, bool details) {
     const PublishedGroup& overall = snap.group("default");

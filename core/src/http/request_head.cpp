@@ -84,6 +84,46 @@ bool valid_host(std::string_view h) {
 
 }  // namespace
 
+bool accepts_gzip(std::string_view value) {
+    auto trim = [](std::string_view v) {
+        while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+        while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+        return v;
+    };
+    auto iequals = [](std::string_view a, std::string_view b) {
+        if (a.size() != b.size()) return false;
+        for (size_t i = 0; i < a.size(); ++i)
+            if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+                return false;
+        return true;
+    };
+    std::optional<bool> gzip, star;
+    while (!value.empty()) {
+        size_t comma = value.find(',');
+        std::string_view element = value.substr(0, comma);
+        value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
+        size_t semi = element.find(';');
+        std::string_view coding = trim(element.substr(0, semi));
+        bool acceptable = true;  // q defaults to 1
+        while (semi != std::string_view::npos) {
+            std::string_view rest = element.substr(semi + 1);
+            semi = rest.find(';');
+            std::string_view param = trim(rest.substr(0, semi));
+            if (param.size() >= 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
+                // qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ): above 0 unless all zeros
+                std::string_view q = param.substr(2);
+                acceptable = q.find_first_not_of("0.") != std::string_view::npos;
+            }
+            element = rest;
+        }
+        if (iequals(coding, "gzip") || iequals(coding, "x-gzip"))
+            gzip = gzip.value_or(false) || acceptable;
+        else if (coding == "*")
+            star = acceptable;
+    }
+    return gzip ? *gzip : star.value_or(false);
+}
+
 bool normalize_target(std::string_view target, std::string& path, std::string& query, std::string& why) {
     std::string_view raw = target;
     if (raw.size() >= 7 && (iequals(raw.substr(0, 7), "http://") || (raw.size() >= 8 && iequals(raw.substr(0, 8), "https://")))) {
@@ -152,6 +192,7 @@ struct RequestParser::Impl : http::basic_parser<true> {
     int authorizations = 0;
     bool has_transfer_encoding = false;
     std::string transfer_encoding;  // every Transfer-Encoding field, joined with ","
+    std::string accept_encoding;    // every Accept-Encoding field, joined with ","
     std::optional<std::string> expect;
     bool expect_continue = false;
     bool continue_answered = false;
@@ -231,6 +272,10 @@ struct RequestParser::Impl : http::basic_parser<true> {
         case http::field::user_agent:
             req.user_agent.assign(v);
             break;
+        case http::field::accept_encoding:
+            if (!accept_encoding.empty()) accept_encoding += ',';
+            accept_encoding.append(v);
+            break;
         case http::field::transfer_encoding:
             has_transfer_encoding = true;
             if (!transfer_encoding.empty()) transfer_encoding += ',';
@@ -246,6 +291,7 @@ struct RequestParser::Impl : http::basic_parser<true> {
     }
 
     void on_header_impl(boost::system::error_code& ec) override {
+        req.accepts_gzip = vitals::accepts_gzip(accept_encoding);
         if (req.version == 11 && hosts != 1)
             return refuse(400, hosts == 0 ? "an HTTP/1.1 request needs a Host field"
                                           : "more than one Host field", ec);

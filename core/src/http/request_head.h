@@ -35,6 +35,7 @@ struct HttpRequest {
     bool keep_alive = true;
     std::string authorization;  // the one Authorization field, if any
     std::string user_agent;
+    bool accepts_gzip = false;  // Accept-Encoding lists gzip (or *) with a q above 0
 
     bool is(const char* m) const { return method == m; }
 };
@@ -78,6 +79,10 @@ private:
     int error_code_ = 0;
     std::string error_;
 };
+
+// Whether an Accept-Encoding value (every field of it, joined with ",") accepts gzip (RFC 9110
+// §12.5.3): "gzip" or "x-gzip" with a q above 0, or "*" with a q above 0 when gzip is not named.
+bool accepts_gzip(std::string_view accept_encoding);
 
 // The routing path of a request-target, or nullopt-like "" with `why` set when the target is not
 // one a server may act on (see HttpRequest::path). Exposed for tests.

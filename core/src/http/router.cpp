@@ -1,5 +1,6 @@
 #include "http/router.h"
 
+#include "http/compress.h"
 #include "http/dashboard.h"
 #include "http/server_hooks.h"
 
@@ -41,6 +42,17 @@ public:
 
     HttpResponse run() {
         route(*req_);
+        // The dashboard and the history-backed JSON (run off the event loops, but for the page and
+        // its state, which are small, and its assets, gzipped once) go out gzipped when asked.
+        switch (route_) {
+        case Route::dashboard:
+        case Route::dashboard_recent:
+        case Route::health_history:
+        case Route::health_uptime:
+        case Route::health_replay:
+        case Route::health_probers: compress_response(*req_, response_); break;
+        default: break;
+        }
         return std::move(response_);
     }
 
@@ -58,9 +70,9 @@ private:
             if (!read) return method_not_allowed("GET, HEAD", path);
             return uptime();
         }
-        if (route_ == Route::dashboard) {
+        if (route_ == Route::dashboard || route_ == Route::dashboard_recent) {
             if (!read) return method_not_allowed("GET, HEAD", path);
-            return dashboard(path);
+            return route_ == Route::dashboard ? dashboard(path) : dashboard_recent();
         }
         if (route_ == Route::health || route_ == Route::health_group || route_ == Route::health_check ||
             route_ == Route::health_history || route_ == Route::health_probers || route_ == Route::health_replay) {
@@ -190,14 +202,22 @@ private:
         }
     }
 
-    // /dashboard, /dashboard/state and the page's assets: from the snapshot (and the binary) alone.
-    void dashboard(const std::string& path) {
+    void dashboard_headers() {
         response_.headers.emplace_back("Content-Security-Policy", kDashboardCsp);
         response_.headers.emplace_back("X-Content-Type-Options", "nosniff");
         response_.headers.emplace_back("Referrer-Policy", "no-referrer");
+    }
+
+    // /dashboard, /dashboard/state and the page's assets: from the snapshot (and the binary) alone.
+    void dashboard(const std::string& path) {
+        dashboard_headers();
         if (path != "/dashboard" && path != "/dashboard/state") {
             const EmbeddedAsset* asset = find_dashboard_asset(path.substr(std::string("/dashboard/").size()));
             if (!asset) return problem(404, "no such endpoint: " + path);
+            if (req_->accepts_gzip && asset->size >= kCompressMinBytes) {
+                response_.headers.emplace_back("Content-Encoding", "gzip");
+                return reply(200, asset->content_type, dashboard_asset_gzip(*asset));
+            }
             return reply(200, asset->content_type, std::string(reinterpret_cast<const char*>(asset->data), asset->size));
         }
         auto snap = ctx_.slot->load();
@@ -207,6 +227,30 @@ private:
         // The probers panel appears when the prober record runs (/health/probers answers).
         bool probers = ctx_.probers != nullptr;
         reply(200, "application/json", dashboard_state_json(*snap, details, probers));
+    }
+
+    // /dashboard/recent: the heartbeat bars' results, from the history database.
+    void dashboard_recent() {
+        dashboard_headers();
+        auto params = history_params(served_to_whom("recent results hold check details"));
+        if (!params) return;
+        auto parsed = parse_recent_query(*params, config());
+        if (auto* err = std::get_if<QueryError>(&parsed))
+            return problem(400, "parameter " + err->parameter + ": " + err->message);
+        const auto& rq = std::get<RecentQuery>(parsed);
+        try {
+            std::vector<std::pair<std::string, HistoryPage>> pages;
+            for (const auto& name : rq.checks) {
+                HistoryQuery q;
+                q.checks = {name};
+                q.kinds = {EventKind::result};
+                q.limit = rq.limit;
+                pages.emplace_back(name, ctx_.history->query(q));
+            }
+            reply(200, "application/json", recent_json(pages));
+        } catch (const std::exception& e) {
+            problem(503, std::string("history database unavailable: ") + e.what());
+        }
     }
 
     void uptime() {
@@ -335,6 +379,7 @@ Route classify_route(const std::string& path) {
         return Route::health_group;
     }
     if (path == "/metrics") return Route::metrics;
+    if (path == "/dashboard/recent") return Route::dashboard_recent;
     if (path == "/dashboard" || path.rfind("/dashboard/", 0) == 0) return Route::dashboard;
     if (path.rfind("/admin/", 0) == 0) return Route::admin;
     return Route::other;
@@ -343,7 +388,7 @@ Route classify_route(const std::string& path) {
 bool is_slow_route(const HttpRequest& req) {
     Route r = classify_route(req.path);
     return r == Route::admin || r == Route::health_history || r == Route::health_probers || r == Route::health_replay ||
-           r == Route::health_uptime;
+           r == Route::health_uptime || r == Route::dashboard_recent;
 }
 
 HttpResponse route_request(const RouterContext& ctx, const HttpRequest& req, bool loopback) {
