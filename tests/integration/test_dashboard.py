@@ -5,19 +5,26 @@ without JavaScript (urllib), its escaping, its headers and its visibility rules.
 Chromium's own background traffic is cut off: every host but 127.0.0.1 resolves to nothing and any
 proxied request goes to a closed loopback port, so nothing leaves this machine."""
 
+import gzip
 import json
 import os
 import shutil
 import socket
+import subprocess
 import time
 import urllib.parse
 import urllib.request
 
-from vitals_harness import VitalsTestCase, file_check, write_status_file
+from peers import RedisServer, start_peer_script
+from vitals_harness import BUILD_DIR, VitalsTestCase, file_check, write_status_file
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-SCREENSHOT = os.environ.get("VITALS_DASHBOARD_SCREENSHOT")  # where to keep the README's screenshot
+# The README's screenshot (docs/dashboard.png) is this suite's: the real-checks scenario saves it
+# here, or where VITALS_DASHBOARD_SCREENSHOT says.
+SCREENSHOT = os.environ.get("VITALS_DASHBOARD_SCREENSHOT") or os.path.join(BUILD_DIR, "dashboard.png")
+HISTORY_SEED = os.path.join(BUILD_DIR, "tests", "history_seed")
+UPTIME_RANGES = (("24h", "1h"), ("7d", "1d"), ("30d", "1d"))  # the page's uptime columns
 
 try:
     from selenium import webdriver
@@ -170,8 +177,6 @@ class DashboardTest(VitalsTestCase):
         points = int(driver.find_element(By.CSS_SELECTOR, "#drill svg.chart").get_attribute("data-points"))
         self.assertEqual(points, len(self.api(d, "/health/uptime?check=a&range=1h&bucket=1m")["items"][0]["buckets"]))
         self.assertIn("a broke on purpose", self.text(driver, "#drill .drill-history"))
-        if SCREENSHOT:
-            driver.save_screenshot(SCREENSHOT)
         self.assertEqual(self.severe(driver), [], "console errors")
 
         # The daemon stops: the page says so plainly; it comes back when vitals does.
@@ -196,6 +201,126 @@ class DashboardTest(VitalsTestCase):
         for u in urls:
             scheme = urllib.parse.urlsplit(u).scheme
             if scheme in ("chrome", "about", "data"):  # the browser's own start page: no network
+                continue
+            self.assertTrue(u.startswith(origin + "/"), u)
+
+    def shown_uptime(self, driver, check, range_):
+        return self.text(driver, "tr[data-check=%s] td.uptime span[data-range='%s']" % (check, range_))
+
+    @staticmethod
+    def pct(up):
+        return "%.3f%%" % (up * 100) if 0.9995 <= up < 1 else "%.2f%%" % (up * 100)
+
+    def refreshes(self, driver):
+        return int(driver.find_element(By.TAG_NAME, "body").get_attribute("data-refreshes") or 0)
+
+    def test_real_checks_with_days_of_history(self):
+        """redis-server, a WebSocket server, disk and tcp, on ten days of history written through
+        the history writer (tests/tools/history_seed): what the page shows against the API."""
+        redis = RedisServer(self.path("redis")).start()
+        self.addCleanup(lambda: redis.stop())
+        ws = start_peer_script(self, "ws_server.py")
+        upstream = self.listener()
+        db = self.path("history.db")
+        # Seeded: redis fails 30 min a day, ws every third result (a known pattern for its
+        # heartbeat), disk warns 5 min an hour, tcp always passes; one result a minute until 2 min ago.
+        seed = subprocess.run([HISTORY_SEED, db, "--days", "10", "--interval", "60", "--until-ago", "120",
+                               "redis:fail=30/1440:latency=2", "ws:fail=1/3:latency=4", "disk:warn=5/60:latency=1",
+                               "tcp:latency=1"], capture_output=True, text=True, timeout=120)
+        self.assertEqual(seed.returncode, 0, seed.stderr + seed.stdout)
+        checks = [
+            {"name": "redis", "type": "redis", "interval": "1s", "timeout": "500ms",
+             "options": {"host": "127.0.0.1", "port": redis.port}},
+            {"name": "ws", "type": "websocket", "interval": "1s", "timeout": "500ms",
+             "options": {"url": "ws://127.0.0.1:%d/" % ws.port, "ping": True}},
+            {"name": "disk", "type": "disk", "interval": "1s", "timeout": "500ms",
+             "options": {"path": self.tmp, "warn_free_percent": 0, "fail_free_percent": 0}},
+            {"name": "tcp", "type": "tcp", "interval": "1s", "timeout": "500ms",
+             "options": {"host": "127.0.0.1", "port": upstream.port}},
+        ]
+        d = self.start_daemon({"checks": checks, "groups": {"alb": {"checks": ["redis", "ws", "disk", "tcp"]}},
+                               "history": {"path": db, "retention": "30d"}})
+        self.wait_for(lambda: self.api(d, "/health")["status"] == "pass", timeout=30, message="all four pass")
+        driver = self.browser()
+        origin = "http://127.0.0.1:%d" % d.port
+        driver.get(origin + "/dashboard")
+
+        self.wait_for(lambda: driver.find_element(By.ID, "overall").get_attribute("data-status") == "pass",
+                      timeout=30, message="overall pass")
+        rows = driver.find_elements(By.CSS_SELECTOR, "#checks tbody tr")
+        self.assertEqual([r.get_attribute("data-check") for r in rows], ["redis", "ws", "disk", "tcp"])
+        for name in ("redis", "ws", "disk", "tcp"):
+            self.wait_text(driver, "tr[data-check=%s] td.status" % name, "\u2714 pass", name + " passes")
+
+        # Heartbeats: 60 cells each (ten days of results behind them), each cell the status of the
+        # history row it names; ws's seeded cells follow its known pattern, fail then two passes.
+        self.wait_for(lambda: all(len(driver.find_elements(By.CSS_SELECTOR, "tr[data-check=%s] .hb-cell" % n)) == 60
+                                  for n in ("redis", "ws", "disk", "tcp")), timeout=30, message="60 cells a row")
+        cells = driver.find_elements(By.CSS_SELECTOR, "tr[data-check=ws] .hb-cell")
+        shown = [(int(c.get_attribute("data-id")), c.get_attribute("data-status"),
+                  c.value_of_css_property("background-color"), c.get_attribute("title")) for c in cells]
+        items = self.api(d, "/health/history?check=ws&kind=result&limit=200")["items"]
+        by_id = {i["id"]: i for i in items}
+        newest_shown = [i for i in items if i["id"] <= shown[-1][0]][:60]
+        self.assertEqual([s[0] for s in shown], sorted(i["id"] for i in newest_shown), "the newest 60, oldest first")
+        for cid, status, _, title in shown:
+            self.assertEqual(status, by_id[cid]["status"])
+            self.assertIn(by_id[cid]["output"], title)
+        seeded = [s for s in shown if "seeded" in by_id[s[0]]["output"] or by_id[s[0]]["output"] == "ws answered"]
+        self.assertGreaterEqual(len(seeded), 6, "seeded cells still in view")
+        pattern = [s[1] for s in seeded]
+        first_fail = pattern.index("fail")
+        self.assertLess(first_fail, 3)
+        for k, status in enumerate(pattern[first_fail:]):
+            self.assertEqual(status, "fail" if k % 3 == 0 else "pass", pattern)
+        colours = {}
+        for _, status, colour, _ in shown:
+            colours.setdefault(status, set()).add(colour)
+        self.assertEqual(set(colours), {"pass", "fail"})
+        self.assertEqual([len(v) for v in colours.values()], [1, 1], colours)  # one colour per status ...
+        self.assertNotEqual(colours["pass"], colours["fail"])                # ... and not the same one
+
+        # Uptime: every figure is /health/uptime's (seeded days make them other than 100%).
+        def uptime_matches():
+            for range_, bucket in UPTIME_RANGES:
+                api = self.api(d, "/health/uptime?check=redis,ws,disk,tcp&range=%s&bucket=%s" % (range_, bucket))
+                for item in api["items"]:
+                    if self.shown_uptime(driver, item["check"], range_) != self.pct(item["uptime"]):
+                        return False
+            return True
+        self.wait_for(uptime_matches, timeout=30, message="every uptime figure as /health/uptime gives it")
+        redis_7d = self.api(d, "/health/uptime?check=redis&range=7d&bucket=1d")["items"][0]["uptime"]
+        self.assertLess(redis_7d, 0.99)  # 30 min of fail a day
+        self.assertGreater(redis_7d, 0.97)
+        self.assertEqual(self.shown_uptime(driver, "tcp", "7d"), "100.00%")
+        self.assertEqual(self.severe(driver), [], "console errors")
+
+        # redis stops: its row and the header turn to fail within two refreshes of the API saying so.
+        redis.stop()
+        self.wait_for(lambda: d.get("/health/checks/redis").json()["status"] == "fail", timeout=30,
+                      message="the API says redis fails")
+        at_fail = self.refreshes(driver)
+        self.wait_text(driver, "tr[data-check=redis] td.status", "\u2716 fail", "row redis fail")
+        self.wait_text(driver, "#overall", "fail", "header fail")
+        self.assertLessEqual(self.refreshes(driver) - at_fail, 2, "refreshes before the row showed fail")
+        cause = [t for t in self.api(d, "/health/history?transitions=true&check=redis&limit=5")["items"]
+                 if t["status"] == "fail"][0]["cause"]
+        self.wait_text(driver, "#transitions", cause, "redis's transition with its cause")
+        self.assertIn("redis: fail (critical)", self.text(driver, "#cause"))
+        driver.save_screenshot(SCREENSHOT)
+
+        # The drill-down over 7 days: as many points as the API's buckets, over seeded days.
+        driver.find_element(By.CSS_SELECTOR, "tr[data-check=redis] th a").click()
+        self.wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#drill svg.chart"), timeout=30,
+                      message="the drill-down chart")
+        [b for b in driver.find_elements(By.CSS_SELECTOR, "#drill button") if b.text == "7d"][0].click()
+        api = self.api(d, "/health/uptime?check=redis&range=7d&bucket=1h")["items"][0]["buckets"]
+        self.wait_for(lambda: driver.find_element(By.CSS_SELECTOR, "#drill svg.chart").get_attribute("data-points")
+                      == str(len(api)), timeout=30, message="7 days of points")
+        self.assertEqual(len(api), 168)
+        self.assertEqual(self.severe(driver), [], "console errors")
+        for u in self.requested_urls(driver):
+            if urllib.parse.urlsplit(u).scheme in ("chrome", "about", "data"):
                 continue
             self.assertTrue(u.startswith(origin + "/"), u)
 
@@ -272,3 +397,66 @@ class DashboardTest(VitalsTestCase):
         self.assertEqual(state["details"], False)
         self.assertNotIn("checks", state)
         self.assertProblem(d.get("/health/history?check=a"), 403)
+
+    def test_a_remote_client_under_loopback_gets_the_status_only_page(self):
+        far = self.netns_peer()  # a client that is not loopback, in a namespace this test made
+        # 0.0.0.0: one listener reached from 127.0.0.1 and from the namespace (at far.host_addr).
+        d = self.start_daemon(dict(self.config(), server={"address": "0.0.0.0"}))
+        self.wait_for(lambda: self.api(d, "/health")["status"] == "pass", message="pass")
+        self.assertIn('data-check="a"', fetch(d.port, "/dashboard")[2])  # loopback: the full page
+
+        r = far.request(d.port, "/dashboard")
+        self.assertEqual(r.status, 200)
+        page = r.body.decode()
+        self.assertIn('data-shown="status"', page)
+        self.assertIn('id="overall" class="overall s-pass" data-status="pass"', page)
+        self.assertNotIn('data-check="a"', page)
+        self.assertNotIn("a is fine", page)
+        self.assertNotIn("alb", page)
+        state = far.request(d.port, "/dashboard/state").json()
+        self.assertEqual(state, {"status": "pass", "details": False, "mode": "loopback", "time": state["time"]})
+        for path in ("/dashboard/recent?check=a", "/health/uptime?check=a", "/health/history?check=a"):
+            with self.subTest(path=path):
+                self.assertProblem(far.request(d.port, path), 403)
+        js = far.request(d.port, "/dashboard/app.js", headers={"Accept-Encoding": "gzip"})
+        self.assertEqual(js.status, 200)  # the assets hold nothing of the checks
+        self.assertEqual(js.headers["Content-Encoding"], "gzip")
+
+    def test_answers_are_gzipped_when_asked_and_plain_otherwise(self):
+        d = self.start_daemon(self.config())
+        self.wait_for(lambda: len(self.api(d, "/dashboard/recent?check=a")["items"][0]["results"]) >= 20,
+                      timeout=30, message="twenty results of a")
+        for path in ("/dashboard/app.js", "/dashboard", "/dashboard/recent?check=a,b",
+                     "/health/history?check=a&limit=100", "/health/uptime?check=a&range=1h&bucket=1m"):
+            with self.subTest(path=path):
+                plain = d.get(path)
+                self.assertEqual(plain.status, 200)
+                self.assertNotIn("Content-Encoding", plain.headers)
+                self.assertEqual(plain.headers["Vary"], "Accept-Encoding")
+                z = d.get(path, headers={"Accept-Encoding": "br, gzip;q=0.8"})
+                self.assertEqual(z.status, 200)
+                self.assertEqual(z.headers["Content-Encoding"], "gzip")
+                self.assertEqual(z.headers["Vary"], "Accept-Encoding")
+                self.assertEqual(int(z.headers["Content-Length"]), len(z.body))
+                self.assertLess(len(z.body), len(plain.body))
+                body = gzip.decompress(z.body)
+                if path.startswith("/dashboard/app"):
+                    self.assertEqual(body, plain.body)
+                else:
+                    self.assertEqual(body[:12], plain.body[:12])
+                refused = d.get(path, headers={"Accept-Encoding": "gzip;q=0, identity"})
+                self.assertNotIn("Content-Encoding", refused.headers)
+        # Status answers are sent as rendered, whatever the client takes.
+        st = d.get("/health", headers={"Accept-Encoding": "gzip"})
+        self.assertNotIn("Content-Encoding", st.headers)
+        self.assertEqual(st.json()["status"], "pass")
+        recent = self.api(d, "/dashboard/recent?check=a&limit=5")["items"][0]["results"]
+        ids = [r["id"] for r in recent]
+        self.assertEqual(len(ids), 5)
+        self.assertEqual(ids, sorted(ids))
+        # Five consecutive results of a, the newest when asked: a run of a's history read after it.
+        later = sorted(i["id"] for i in self.api(d, "/health/history?check=a&kind=result&limit=100")["items"])
+        start = later.index(ids[0])
+        self.assertEqual(later[start:start + 5], ids)
+        self.assertProblem(d.get("/dashboard/recent?check=alb"), 400)
+        self.assertProblem(d.get("/dashboard/recent?check=a&limit=61"), 400)
