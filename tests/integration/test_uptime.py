@@ -164,3 +164,42 @@ class UptimeTest(VitalsTestCase):
         bad = self.run_vitals(["history", "--uptime", "-c", d.config_path, "--check", "a", "--status", "fail"])
         self.assertEqual(bad.returncode, 2)
         self.assertIn("--status: unknown parameter", bad.stderr)
+
+    def test_a_group_removed_by_a_reload_stops_counting_until_it_is_configured_again(self):
+        config = self.config()
+        config["groups"]["extra"] = {"checks": ["a"]}
+        started = time.time()
+        d = self.start_daemon(config, name="d")
+        self.wait_for(lambda: d.get("/health/extra").status == 200, message="extra passes")
+
+        def reload_with(groups):
+            with open(d.config_path) as f:
+                written = json.load(f)
+            written["groups"] = groups
+            with open(d.config_path, "w") as f:
+                json.dump(written, f)
+            r = d.get("/admin/reload", method="POST")
+            self.assertEqual(r.status, 200, r)
+
+        time.sleep(1)
+        reload_with({"alb": {"checks": ["a"]}})
+        removed = time.time()
+        self.assertEqual(d.get("/health/extra").status, 404)
+        time.sleep(4)  # the gap: extra is not configured
+        readded = time.time()
+        reload_with({"alb": {"checks": ["a"]}, "extra": {"checks": ["a"]}})
+        self.wait_for(lambda: d.get("/health/extra").status == 200, message="extra configured again")
+        time.sleep(1)
+        d.stop()  # time in status is written up to the stop
+        ended = time.time()
+        r = self.run_vitals(["history", "--uptime", "-c", d.config_path, "--check", "extra,alb", "--range", "1h",
+                             "--bucket", "1m", "--json"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        items = {i["check"]: i for i in json.loads(r.stdout)["items"]}
+        known = lambda i: (i["pass_ms"] + i["warn_ms"] + i["fail_ms"]) / 1000.0
+        gap = readded - removed
+        # alb was configured throughout: its known time spans (nearly) the run ...
+        self.assertGreater(known(items["alb"]), (ended - started) - gap / 2)
+        # ... extra's leaves out the gap: at most the run minus the gap.
+        self.assertLess(known(items["extra"]), (ended - started) - gap + 0.5)
+        self.assertGreater(known(items["extra"]), 1.0)

@@ -172,6 +172,53 @@ TEST_CASE("rollups: groups count time in status from their transitions, without 
     CHECK(uptime_of(c) == 1.0);
 }
 
+TEST_CASE("rollups: a reload's retain stops the series it removed at its time, and only those", "[rollup]") {
+    RollupAccumulator acc;
+    int64_t t0 = kDay0 + 4 * kHour;
+    acc.add(group_transition("old-group", Status::pass, t0));
+    acc.add(group_transition("alb", Status::fail, t0));
+    acc.add(result("gone", Status::warn, t0));
+    acc.add(result("gone", Status::warn, t0 + 1'000));
+    acc.add(result("kept", Status::pass, t0));
+    acc.advance(t0 + 2'000);
+    acc.retain({"alb", "kept"}, t0 + 10'000);  // the reload: 8 s after the last advance
+    acc.add(result("kept", Status::pass, t0 + 20'000));
+    acc.advance(t0 + 2 * kHour);  // a group left alone would count these two hours
+    RollupDeltas d = acc.take();
+    CHECK(total(d, "old-group", RollupLevel::hour).pass_ms == 10'000);
+    CHECK(total(d, "gone", RollupLevel::hour).warn_ms == 10'000);
+    CHECK(total(d, "alb", RollupLevel::hour).fail_ms == 2 * kHour);
+    CHECK(total(d, "kept", RollupLevel::hour).pass_ms == 20'000 + kMin);  // then silent, as before
+    // A name configured again starts anew: what lay between is unknown.
+    acc.add(group_transition("old-group", Status::warn, t0 + 3 * kHour));
+    acc.advance(t0 + 3 * kHour + 5'000);
+    RollupDeltas again = acc.take();
+    CHECK(total(again, "old-group", RollupLevel::hour).warn_ms == 5'000);
+    CHECK(total(again, "old-group", RollupLevel::hour).pass_ms == 0);
+}
+
+TEST_CASE("rollups: probe rows neither start a series nor set its status", "[rollup]") {
+    RollupAccumulator acc;
+    int64_t t0 = kDay0 + 5 * kHour;
+    HistoryEvent probe;
+    probe.kind = EventKind::probe;
+    probe.check = "alb";
+    probe.status = Status::fail;  // an answer in it was unhealthy (a 404, a timeout)
+    probe.time_ms = t0;
+    acc.add(probe);
+    probe.check = "removed";
+    acc.add(probe);
+    acc.add(group_transition("alb", Status::pass, t0 + 1'000));
+    probe.check = "alb";
+    probe.time_ms = t0 + 2'000;
+    acc.add(probe);
+    acc.advance(t0 + 10'000);
+    RollupDeltas d = acc.take();
+    CHECK(total(d, "alb", RollupLevel::hour).pass_ms == 9'000);
+    CHECK(total(d, "alb", RollupLevel::hour).fail_ms == 0);
+    CHECK(total(d, "removed", RollupLevel::hour).known_ms() == 0);
+}
+
 TEST_CASE("rollups: runs, fails and warns count raw statuses; latency percentiles from the buckets", "[rollup]") {
     RollupAccumulator acc;
     int64_t t0 = kDay0 + 4 * kHour;

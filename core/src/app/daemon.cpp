@@ -88,6 +88,13 @@ std::string Daemon::reload() {
     setup_logging(cfg.log.level, cfg.log.format);
     for (const auto& r : next.registry->refusals()) spdlog::error("plugin refused: {}: {}", r.file, r.reason);
     scheduler_->reconfigure(next.config, *next.registry);
+    if (history_) {
+        // Removed checks and groups stop counting time in status in the rollups from now on.
+        std::set<std::string> series;
+        for (const auto& c : next.config->checks) series.insert(c.name);
+        for (const auto& g : next.config->groups) series.insert(g.name);
+        history_->retain_series(std::move(series));
+    }
     probers_->set_config(next.config);
     std::atomic_store(&config_, next.config);
     registry_ = next.registry;  // keeps the new registry's refusal list; libraries stay loaded anyway

@@ -186,6 +186,11 @@ bool HistoryWriter::open_store() {
     return false;
 }
 
+void HistoryWriter::retain_series(std::set<std::string> names) {
+    std::lock_guard<std::mutex> lock(mu_);
+    retain_.emplace(std::move(names), unix_now_ms());
+}
+
 void HistoryWriter::write_batch(std::vector<HistoryEvent>& batch) {
     rollups_.advance(unix_now_ms());
     merge_deltas(pending_rollups_, rollups_.take());
@@ -262,6 +267,7 @@ void HistoryWriter::loop() {
     std::vector<HistoryEvent> batch;
     size_t fed = 0;  // how many of batch's events are folded into rollups_
     for (;;) {
+        std::optional<std::pair<std::set<std::string>, int64_t>> retain;
         {
             std::unique_lock<std::mutex> lock(mu_);
             // Wake for new events (at once, unless waiting to retry after an error), to retry, to
@@ -287,11 +293,17 @@ void HistoryWriter::loop() {
                 batch.push_back(std::move(queue_.front()));
                 queue_.pop_front();
             }
+            // Every event queued before retain_series() is in the batch or folded before it.
+            if (retain_ && queue_.empty()) {
+                retain = std::move(retain_);
+                retain_.reset();
+            }
         }
         // Each event is folded into the rollups once, when it joins the batch (a batch that fails
         // is retried with its deltas kept in pending_rollups_).
         for (size_t i = fed; i < batch.size(); ++i) rollups_.add(batch[i]);
         fed = batch.size();
+        if (retain) rollups_.retain(retain->first, retain->second);
         if (!ensure_open()) continue;
         bool tick_due = Clock::now() - last_tick_ >= options_.rollup_tick;
         if (!batch.empty() || (tick_due && !failing_)) {

@@ -21,6 +21,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -57,6 +58,11 @@ public:
 
     void record(HistoryEvent event) override;
 
+    // A reload configured these checks and groups: the others' time in status stops counting now
+    // (a removed group would count its last status until a restart, a removed check its silence).
+    // Applied once the events queued before the call are folded in.
+    void retain_series(std::set<std::string> names);
+
     // Blocks until everything queued before the call is written or given up, or `timeout` passes.
     // Returns whether it all was. At shutdown: flush(about 1 s), then stop(), which gives up what
     // an unusable database still holds and logs how many events that was and why.
@@ -86,6 +92,8 @@ private:
     std::condition_variable cv_;
     std::condition_variable flushed_;
     std::deque<HistoryEvent> queue_;
+    // retain_series() waiting for the queue to drain: the names, and when (unix ms) it was called.
+    std::optional<std::pair<std::set<std::string>, int64_t>> retain_;
     size_t queued_results_ = 0;
     uint64_t enqueued_ = 0;   // total accepted (for flush)
     uint64_t processed_ = 0;  // total written or given up (for flush)

@@ -126,6 +126,9 @@ void RollupAccumulator::accrue(const std::string& name, Series& s, Status status
 }
 
 void RollupAccumulator::add(const HistoryEvent& e) {
+    // Probe rows say what load balancers were answered (SPEC §9), not a check's or group's status:
+    // a 404 to a prober must not start a series, a slow answer must not set one's status.
+    if (e.kind == EventKind::probe) return;
     int64_t t = e.time_ms;
     auto it = series_.find(e.check);
     if (it == series_.end()) {
@@ -169,21 +172,34 @@ void RollupAccumulator::add(const HistoryEvent& e) {
     }
 }
 
+void RollupAccumulator::advance_series(const std::string& name, Series& s, int64_t now_ms) {
+    if (s.silent) return;
+    int64_t limit = now_ms;
+    if (s.last_result >= 0) {
+        int64_t silence = std::max(kMinSilence, 3 * s.last_gap);
+        if (now_ms - s.last_result > silence) {
+            limit = s.last_result + silence;
+            s.silent = true;
+        }
+    }
+    if (limit > s.since) {
+        accrue(name, s, s.status, s.since, limit, +1);
+        s.since = limit;
+    }
+}
+
 void RollupAccumulator::advance(int64_t now_ms) {
-    for (auto& [name, s] : series_) {
-        if (s.silent) continue;
-        int64_t limit = now_ms;
-        if (s.last_result >= 0) {
-            int64_t silence = std::max(kMinSilence, 3 * s.last_gap);
-            if (now_ms - s.last_result > silence) {
-                limit = s.last_result + silence;
-                s.silent = true;
-            }
+    for (auto& [name, s] : series_) advance_series(name, s, now_ms);
+}
+
+void RollupAccumulator::retain(const std::set<std::string>& names, int64_t at_ms) {
+    for (auto it = series_.begin(); it != series_.end();) {
+        if (names.count(it->first)) {
+            ++it;
+            continue;
         }
-        if (limit > s.since) {
-            accrue(name, s, s.status, s.since, limit, +1);
-            s.since = limit;
-        }
+        advance_series(it->first, it->second, at_ms);
+        it = series_.erase(it);
     }
 }
 

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -75,12 +76,16 @@ void merge_deltas(RollupDeltas& into, const RollupDeltas& from);
 class RollupAccumulator {
 public:
     // Folds one event in: a result counts as a run (and its latency) in its minute, hour and day,
-    // and every event sets its series' status from its time on.
+    // and every result or transition sets its series' status from its time on. Probe rows are not
+    // folded in (they are the probers' view, SPEC §9).
     void add(const HistoryEvent& e);
     // Time in status of every series up to now_ms (see above for silent checks).
     void advance(int64_t now_ms);
     // Vitals stops: every series' status is unknown from its last advance on.
     void forget() { series_.clear(); }
+    // A reload at at_ms configured `names`: every other series counts its status up to at_ms (or
+    // its silence, as advance() would), then no more; an event of that name later starts it anew.
+    void retain(const std::set<std::string>& names, int64_t at_ms);
     // The deltas gathered since the last take().
     RollupDeltas take();
     bool empty() const { return deltas_.empty(); }
@@ -100,6 +105,8 @@ private:
         uint64_t generation = 0;
     };
     RollupCell& cell(const std::string& name, Series& s, size_t level, int64_t start);
+    // Counts s's status up to now_ms, or to where its silence begins (then marks it silent).
+    void advance_series(const std::string& name, Series& s, int64_t now_ms);
     void accrue(const std::string& name, Series& s, Status status, int64_t from, int64_t to, int sign);
     std::map<std::string, Series> series_;
     RollupDeltas deltas_;
