@@ -324,6 +324,37 @@ class DashboardTest(VitalsTestCase):
                 continue
             self.assertTrue(u.startswith(origin + "/"), u)
 
+    def test_on_a_phone_and_in_dark_mode(self):
+        d = self.start_daemon(self.config())
+        self.wait_for(lambda: self.api(d, "/health")["status"] == "pass", message="pass")
+        driver = self.browser()
+        url = "http://127.0.0.1:%d/dashboard" % d.port
+
+        def loaded():
+            driver.get(url)
+            self.wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "tr[data-check=a] .hb-cell"), timeout=30,
+                          message="heartbeat cells")
+            return driver.execute_script("return getComputedStyle(document.body).backgroundColor")
+
+        light = loaded()
+        self.assertTrue(driver.find_element(By.CSS_SELECTOR, "tr[data-check=a] td.spark").is_displayed())
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia",
+                               {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+        dark = loaded()
+        self.assertNotEqual(light, dark)
+        self.assertEqual(dark, "rgb(13, 17, 23)")
+        # A phone's viewport: the page does not scroll sideways, the table does; the sparkline
+        # column goes; the status keeps its symbol and word.
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": 390, "height": 844, "deviceScaleFactor": 3, "mobile": True})
+        loaded()
+        self.assertLessEqual(driver.execute_script("return document.documentElement.scrollWidth"),
+                             driver.execute_script("return window.innerWidth"))
+        self.assertFalse(driver.find_element(By.CSS_SELECTOR, "tr[data-check=a] td.spark").is_displayed())
+        self.assertTrue(driver.find_element(By.CSS_SELECTOR, "tr[data-check=a] td.hb").is_displayed())
+        self.assertIn("\u2714 pass", self.text(driver, "tr[data-check=a] td.status"))
+        self.assertEqual(self.severe(driver), [], "console errors")
+
     def test_without_javascript_the_page_shows_the_status_escaped_with_a_strict_csp(self):
         d = self.start_daemon(self.config())
         self.wait_for(lambda: self.api(d, "/health")["status"] == "pass", message="pass")

@@ -1,6 +1,7 @@
 // The dashboard's data endpoint and the health port's gzip (issue 16: the first view's bytes).
 #include "http/compress.h"
 #include "http/dashboard.h"
+#include "published.h"
 
 #include <Poco/InflatingStream.h>
 #include <Poco/JSON/Object.h>
@@ -148,4 +149,39 @@ TEST_CASE("/dashboard/recent lists each check's results oldest first, outputs es
     CHECK(results->getObject(1)->getValue<int64_t>("duration_ms") == 12);
     CHECK(results->getObject(1)->getValue<std::string>("output") == "refused <script>\"x\"</script>");
     CHECK(items->getObject(1)->getArray("results")->size() == 0);
+}
+
+TEST_CASE("the server-rendered page escapes every name, cause and output it shows", "[dashboard]") {
+    // Names from a configuration cannot hold markup (config validation), but the page does not
+    // count on it: a view and a group named with markup, and an output with some.
+    const std::string evil_name = "<img src=x onerror=alert(1)>", evil_group = "\"><script>alert(2)</script>";
+    CheckView v;
+    v.name = evil_name;
+    v.type = "test";
+    v.interval = Millis(1000);
+    v.timeout = Millis(500);
+    v.stale_after = Millis(3500);
+    v.established = true;
+    v.effective = Status::fail;
+    CheckResult r;
+    r.status = Status::fail;
+    r.output = "</td><script>alert(3)</script> & 'quotes'";
+    r.time = std::chrono::system_clock::now();
+    r.mono_time = std::chrono::steady_clock::now();
+    v.last = r;
+    GroupConfig g;
+    g.name = evil_group;
+    g.checks = {evil_name};
+    auto snap = publish_views({std::make_shared<const CheckView>(std::move(v))}, {g});
+    std::string page = dashboard_page(*snap, true);
+    CHECK(page.find("<script>alert") == std::string::npos);
+    CHECK(page.find("<img") == std::string::npos);
+    CHECK(page.find("&lt;img src=x onerror=alert(1)&gt;") != std::string::npos);  // the name, as text
+    CHECK(page.find("&quot;&gt;&lt;script&gt;alert(2)&lt;/script&gt;") != std::string::npos);
+    CHECK(page.find("&lt;/td&gt;&lt;script&gt;alert(3)&lt;/script&gt; &amp; &#39;quotes&#39;") != std::string::npos);
+    // The one script element is the page's own.
+    size_t scripts = 0;
+    for (size_t at = page.find("<script"); at != std::string::npos; at = page.find("<script", at + 1)) ++scripts;
+    CHECK(scripts == 1);
+    CHECK(page.find("<script src=\"/dashboard/app.js\"></script>") != std::string::npos);
 }

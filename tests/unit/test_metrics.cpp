@@ -1,7 +1,7 @@
 // /metrics for fleet questions (SPEC §8, §11; issue 17): the info series rules join on, the
 // transition counters, and the reload timestamp, rendered from a real publisher's snapshot.
 #include "metrics/metrics.h"
-#include "snapshot/publisher.h"
+#include "published.h"
 
 #include <catch2/catch.hpp>
 
@@ -33,20 +33,11 @@ CheckViewPtr view(const std::string& name, const std::string& type, Impact impac
 }
 
 std::string render(const std::vector<CheckViewPtr>& views, const RuntimeCounters& rc = {}) {
-    auto cfg = std::make_shared<Config>();
-    GroupConfig all;
-    all.name = "default";
     GroupConfig alb;
     alb.name = "alb";
-    for (const auto& v : views) all.checks.push_back(v->name);
     alb.checks = {views.front()->name};
-    cfg->groups = {all, alb};
-    SnapshotSlot slot;
-    StatusPublisher publisher(slot, nullptr, "svc");
-    publisher.reset(cfg, views);
-    publisher.publish(std::chrono::steady_clock::now(), std::chrono::system_clock::now(), false, false, SchedulerStats{});
     HttpCounters http;
-    return render_metrics(*slot.load(), rc, http);
+    return render_metrics(*publish_views(views, {alb}), rc, http);
 }
 
 bool has_line(const std::string& text, const std::string& line) {
