@@ -2,14 +2,15 @@
 // raw rows and rollups are exactly what a daemon that had been running would have left (issue 16:
 // the dashboard's browser test and the uptime benchmark start vitals on such a file).
 //
-//   history_seed PATH [--days D] [--interval SECONDS] [--until-ago SECONDS] SERIES...
+//   history_seed PATH [--days D] [--interval SECONDS] [--until-ago SECONDS] [--no-rollups] SERIES...
 //
 // SERIES is NAME[:fail=F/N][:warn=W/N][:latency=MS]: one result every SECONDS (default 60) from
 // D days (default 7) before now until --until-ago seconds (default 60) before now; in every cycle
 // of N results the first F fail (then W warn), the rest pass; durations cycle from MS to 2×MS.
 // A transition row is written at every change of status, with the failing output as its cause,
 // as the scheduler writes them (rise = fall = 1). Raw rows are kept for D + 1 days, up to 50 M.
-// Prints the rows written and the rate.
+// Prints the rows written and the rate. --no-rollups: raw rows only (the writer's rollups off), to
+// time the same rows without them.
 #include "history/history_writer.h"
 
 #include <spdlog/spdlog.h>
@@ -65,7 +66,7 @@ std::optional<Series> parse_series(const std::string& arg) {
 
 int usage() {
     std::fprintf(stderr, "usage: history_seed PATH [--days D] [--interval SECONDS] [--until-ago SECONDS] "
-                         "NAME[:fail=F/N][:warn=W/N][:latency=MS]...\n");
+                         "[--no-rollups] NAME[:fail=F/N][:warn=W/N][:latency=MS]...\n");
     return 2;
 }
 
@@ -77,9 +78,12 @@ int main(int argc, char** argv) {
     std::string path = argv[1];
     double days = 7, interval_s = 60, until_ago_s = 60;
     std::vector<Series> series;
+    bool rollups = true;
     for (int i = 2; i < argc; ++i) {
         std::string a = argv[i];
-        if ((a == "--days" || a == "--interval" || a == "--until-ago") && i + 1 < argc) {
+        if (a == "--no-rollups") {
+            rollups = false;
+        } else if ((a == "--days" || a == "--interval" || a == "--until-ago") && i + 1 < argc) {
             double v = std::atof(argv[++i]);
             if (v <= 0 && a != "--until-ago") return usage();
             (a == "--days" ? days : a == "--interval" ? interval_s : until_ago_s) = v;
@@ -101,6 +105,7 @@ int main(int argc, char** argv) {
     o.retention = std::chrono::milliseconds(int64_t((days + 1) * 86'400'000));
     o.max_rows = 50'000'000;
     o.queue_capacity = 1'000'000;
+    o.rollups = rollups;
     HistoryWriter w(o);
     auto started = std::chrono::steady_clock::now();
     w.start();
