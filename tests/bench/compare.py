@@ -36,25 +36,26 @@ What each section does:
               a PostgreSQL made by initdb, grpc against build/fixtures/grpc_health_server, tls
               against a TLS nginx with a test CA, all on loopback).
   dashboard   issue 16, each figure beside today's history path: insert rate through the writer
-              (history_bench bench --rollups=both, 3 rounds: rollups off, as before issue 16, and on);
-              tests/history_seed writes 20 checks x 90 days (10 M raw rows, 1 M with --quick, and
-              their rollups) through the writer into a temp file (its rows/s printed), deleted at
-              the end. On it, vitals serve with 20 disk checks of those names:
+              (history_bench bench --rollups=both, 3 rounds: rollups off, as before issue 16, and
+              on); tests/history_seed writes 20 checks x 90 days (10 M raw rows, 1 M with --quick,
+              and their rollups) through the writer into a temp file (its rows/s printed), deleted
+              at the end. On it, vitals serve with 20 disk checks of those names:
               /health/uptime?check=ONE&range=30d&bucket=1h p50/p99 over one kept-alive connection,
               beside the same question answered from raw rows as a user had to before rollups (every
               page of /health/history?check=ONE&since=<30 days ago>&limit=1000, following `next`,
-              counted client-side). Headless Debian chromium (python3-selenium, chromium-driver;
-              started by tests/integration/test_dashboard.py's browser(), so with its options:
-              nothing but loopback reachable), a fresh profile per load, median of 5 loads of
-              /dashboard: first contentful paint (paint timing), the full first view (every request
-              of the first refresh cycle answered: the latest responseEnd of resource timing once
-              every row has its heartbeat bar and uptime cells), bytes on the wire (transferSize of
-              the document and those requests), and server time (each of those URLs timed alone from
-              Python over a kept-alive connection, median of 5, summed: loopback round trips
-              included); the same against a daemon with a fresh, empty history. Binary: bytes of
-              core/src/http/dashboard/* and `size` (text+data+bss) of dashboard_assets.cpp.o +
-              dashboard.cpp.o. VmRSS idle, after GET of the page and its assets, and after the page
-              loads, beside a daemon never asked for the page.
+              counted client-side), and without HTTP (history_bench uptime: HistoryReader and JSON
+              in-process on rollups it writes itself). Headless Debian chromium (python3-selenium,
+              chromium-driver; started by tests/integration/test_dashboard.py's browser(), so with
+              its options: nothing but loopback reachable), a fresh profile per load, median of 5
+              loads of /dashboard: first contentful paint (paint timing), the full first view (every
+              request of the first refresh cycle answered: the latest responseEnd of resource timing
+              once every row has its heartbeat bar and uptime cells), bytes on the wire
+              (transferSize of the document and those requests), and server time (each of those URLs
+              timed alone from Python over a kept-alive connection, median of 5, summed: loopback
+              round trips included); the same against a daemon with a fresh, empty history. Binary:
+              bytes of core/src/http/dashboard/* and `size` (text+data+bss) of
+              dashboard_assets.cpp.o + dashboard.cpp.o. VmRSS idle, after GET of the page and its
+              assets, and after the page loads, beside a daemon never asked for the page.
 """
 
 import argparse
@@ -1040,7 +1041,8 @@ def dashboard():
         out = subprocess.run([os.path.join(BUILD, "tests", "history_seed"), path, "--days", str(DASH_DAYS),
                               "--interval", str(DASH_INTERVAL)] + extra + dash_series(),
                              capture_output=True, text=True, check=True, timeout=1800).stdout
-        log("  %s, %s (%.0f s, %.0f MB)" % (out.strip(), label, time.monotonic() - t, os.path.getsize(path) / 1e6))
+        log("  %s: %s (%.0f s, %.0f MB)" % (label, out.strip().replace("\n", "; "), time.monotonic() - t,
+                                            os.path.getsize(path) / 1e6))
         m = re.search(r"(\d+) rows written .* = (\d+) rows/s", out)
         seed[label] = (int(m.group(1)), int(m.group(2)))
         if extra:
@@ -1048,6 +1050,12 @@ def dashboard():
                 if os.path.exists(f):
                     os.remove(f)
     results["dash_seed"] = (seed["rollups on"][0], seed["rollups on"][1], seed["rollups off"][1])
+    # The same uptime question without HTTP: HistoryReader + JSON in-process (history_bench uptime).
+    out = subprocess.run([os.path.join(BUILD, "tests", "history_bench"), "uptime", str(DASH_CHECKS)],
+                         capture_output=True, text=True, check=True, timeout=600).stdout
+    log("  " + out.strip().replace("\n", "\n  "))
+    m = re.search(r"one check .*: p50 (\d+) us, p99 (\d+) us", out)
+    results["dash_inproc"] = (int(m.group(1)) / 1000, int(m.group(2)) / 1000) if m else (float("nan"),) * 2
     # c. the daemons: seeded; fresh history (today's small-history case); fresh and never asked for the page.
     files, objs = asset_sizes()
     results["dash_size"] = (files, objs)
@@ -1111,7 +1119,9 @@ def dash_rows(row, ok):
         row("/health/uptime?check=ONE&range=30d&bucket=1h at %s rows + 90 d rollups, p50 / p99 ms (today's path: "
             "every /health/history page of 30 d, %s results in %d pages, median ms)"
             % (fmt_num(results["dash_seed"][0]), fmt_num(u["raw_rows"]), u["raw_pages"]),
-            "%.2f / %.2f (raw rows: %s)" % (u["p50"], u["p99"], fmt_num(u["raw_ms"])), "", "", "", "",
+            "%.2f / %.2f (in-process reader + JSON %.2f / %.2f; raw rows: %s)"
+            % (u["p50"], u["p99"], results["dash_inproc"][0], results["dash_inproc"][1], fmt_num(u["raw_ms"])),
+            "", "", "", "",
             "p99 ≤ 5 ms", ok(u["p99"] <= 5))
     views = results.get("dash_views")
     if views:
