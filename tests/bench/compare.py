@@ -4,11 +4,13 @@
 medians and ratios. Prints figures and a Markdown table; asserts nothing (machines are noisy).
 
 Usage: tests/bench/compare.py BUILD_DIR [--quick] [--only SECTION[,SECTION...]] [--probe-seconds N]
-Sections: throughput, memory, startup, scale, history, floods, types, probers (default: all, in that order).
+Sections: throughput, memory, startup, scale, history, floods, types, probers, dashboard (default: all, in that
+order).
 
 Needs: wrk, nginx (nginx-light), redis-server, node + npm (express is installed from the npm
 registry into a scratch folder under /tmp, never into the repository), python3-websockets (for
-the memory section's websocket check). Nothing is pinned to a CPU.
+the memory section's websocket check), chromium, chromium-driver and python3-selenium (the dashboard
+section). Nothing is pinned to a CPU.
 
 What each section does:
   throughput  GET /health under wrk (2 threads, 50 connections), keep-alive and with
@@ -33,6 +35,27 @@ What each section does:
               the same time: VmRSS increase and CPU per run (dns against a dnsmasq, postgres against
               a PostgreSQL made by initdb, grpc against build/fixtures/grpc_health_server, tls
               against a TLS nginx with a test CA, all on loopback).
+  dashboard   issue 16, each figure beside today's history path: insert rate through the writer
+              (history_bench bench --rollups=both, 3 rounds: rollups off, as before issue 16, and
+              on); tests/history_seed writes 20 checks x 90 days (10 M raw rows, 1 M with --quick,
+              and their rollups) through the writer into a temp file (its rows/s printed), deleted
+              at the end. On it, vitals serve with 20 disk checks of those names:
+              /health/uptime?check=ONE&range=30d&bucket=1h p50/p99 over one kept-alive connection,
+              beside the same question answered from raw rows as a user had to before rollups (every
+              page of /health/history?check=ONE&since=<30 days ago>&limit=1000, following `next`,
+              counted client-side), and without HTTP (history_bench uptime: HistoryReader and JSON
+              in-process on rollups it writes itself). Headless Debian chromium (python3-selenium,
+              chromium-driver; started by tests/integration/test_dashboard.py's browser(), so with
+              its options: nothing but loopback reachable), a fresh profile per load, median of 5
+              loads of /dashboard: first contentful paint (paint timing), the full first view (every
+              request of the first refresh cycle answered: the latest responseEnd of resource timing
+              once every row has its heartbeat bar and uptime cells), bytes on the wire
+              (transferSize of the document and those requests), and server time (each of those URLs
+              timed alone from Python over a kept-alive connection, median of 5, summed: loopback
+              round trips included); the same against a daemon with a fresh, empty history. Binary:
+              bytes of core/src/http/dashboard/* and `size` (text+data+bss) of
+              dashboard_assets.cpp.o + dashboard.cpp.o. VmRSS idle, after GET of the page and its
+              assets, and after the page loads, beside a daemon never asked for the page.
 """
 
 import argparse
@@ -60,7 +83,7 @@ HZ = os.sysconf("SC_CLK_TCK")
 ap = argparse.ArgumentParser()
 ap.add_argument("build", nargs="?", default="build")
 ap.add_argument("--quick", action="store_true", help="fewer rounds and shorter windows (a smoke run)")
-ap.add_argument("--only", default="throughput,memory,startup,scale,history,floods,types,probers")
+ap.add_argument("--only", default="throughput,memory,startup,scale,history,floods,types,probers,dashboard")
 ap.add_argument("--probe-seconds", type=int, default=60,
                 help="how long wrk floods /health for the probe-rows figure (issue 15; the target is for 60 s)")
 args = ap.parse_args()
@@ -751,6 +774,385 @@ def probers(redis_port, peer_port, ws_port):
     log()
 
 
+# ---------------------------------------------------------------- the dashboard and uptime (issue 16)
+
+DASH_CHECKS = 20
+DASH_DAYS = 90
+DASH_INTERVAL = 155.52 if args.quick else 15.552  # 20 series x 90 days: 1 M rows (--quick) or 10 M
+DASH_REQUESTS = 50 if args.quick else 300          # timed /health/uptime requests per side
+DASH_LOADS = 3 if args.quick else 5                # page loads per daemon (a fresh browser profile each)
+DASH_RAW_RUNS = 2 if args.quick else 5             # 30 days of raw rows paged through, per run
+DASH_INSERT_ROUNDS = 1 if args.quick else 3        # history_bench bench --rollups=both runs
+DASH_NAMES = ["check-%02d" % i for i in range(DASH_CHECKS)]
+DASH_DIR = os.path.join(SOURCE, "core", "src", "http", "dashboard")
+
+
+def dash_series():
+    """history_seed's series: every 7th check fails 1 run in 97, every 5th warns 1 in 31."""
+    out = []
+    for i, name in enumerate(DASH_NAMES):
+        s = name + ":latency=%d" % (3 + i % 9)
+        if i % 7 == 0:
+            s += ":fail=1/97"
+        elif i % 5 == 0:
+            s += ":warn=1/31"
+        out.append(s)
+    return out
+
+
+def start_dash_vitals(name, db):
+    """vitals serve with 20 disk checks named as the seeded series, on history file `db`, kept
+    92 days and up to 12 M rows (so the seeded rows are not pruned)."""
+    d = tempfile.mkdtemp(prefix=name + "-", dir=TMP)
+    cfg = {"server": {"address": "127.0.0.1", "port": 0},
+           "history": {"path": db, "retention": "92d", "max_rows": 12_000_000},
+           "log": {"level": "warn"},
+           "checks": [dict(disk_check(n), interval="10s") for n in DASH_NAMES]}
+    path = os.path.join(d, "vitals.json")
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    port = free_port()
+    p = spawn([VITALS, "serve", "-c", path, "--port", str(port)], "%s-%d" % (name, port), cwd=TMP)
+    wait_status(port, None, timeout=120)
+    p.db = db
+    return p, port
+
+
+class KeepAlive:
+    """One kept-alive HTTP/1.1 connection to 127.0.0.1:port; get() returns (ms, status, body)."""
+
+    def __init__(self, port):
+        self.c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def get(self, path):
+        t = time.perf_counter()
+        self.c.request("GET", path)
+        r = self.c.getresponse()
+        body = r.read()
+        return (time.perf_counter() - t) * 1000, r.status, body
+
+    def close(self):
+        self.c.close()
+
+
+def uptime_from_raw(conn, name, since_s):
+    """Today's history path for "uptime of NAME over 30 days": every result since `since_s` from
+    /health/history (limit 1000, following `next`), counted client-side. Returns (ms, pages, rows, uptime)."""
+    t = time.perf_counter()
+    cursor, pages, good, n = None, 0, 0, 0
+    while pages < 10_000:
+        path = "/health/history?check=%s&since=%d&limit=1000" % (name, since_s)
+        if cursor:
+            path += "&cursor=" + cursor
+        _, st, body = conn.get(path)
+        if st != 200:
+            raise RuntimeError("GET %s: %d %r" % (path, st, body[:300]))
+        page = json.loads(body)
+        pages += 1
+        for i in page["items"]:
+            if i["kind"] == "result":
+                n += 1
+                good += i["status"] in ("pass", "warn")
+        cursor = page["next"]
+        if not cursor:
+            break
+    return (time.perf_counter() - t) * 1000, pages, n, good / n if n else float("nan")
+
+
+def uptime_latency(port):
+    """p50/p99 ms of /health/uptime?check=ONE&range=30d&bucket=1h (one kept-alive connection, the
+    20 checks in turn), its bytes, and today's path for the same question (uptime_from_raw)."""
+    conn = KeepAlive(port)
+    times, size = [], 0
+    for i in range(DASH_REQUESTS):
+        ms, st, body = conn.get("/health/uptime?check=%s&range=30d&bucket=1h" % DASH_NAMES[i % DASH_CHECKS])
+        if st != 200:
+            raise RuntimeError("uptime: %d %r" % (st, body[:300]))
+        if i >= 10:  # the first few warm the page cache
+            times.append(ms)
+        size = len(body)
+    raw = []
+    since = int(time.time()) - 30 * 86400
+    deadline = time.monotonic() + 120
+    for i in range(DASH_RAW_RUNS):
+        raw.append(uptime_from_raw(conn, DASH_NAMES[i % DASH_CHECKS], since))
+        if time.monotonic() > deadline:
+            break
+    conn.close()
+    return {"p50": pct(times, 0.5), "p99": pct(times, 0.99), "bytes": size, "n": len(times),
+            "raw_ms": median([r[0] for r in raw]), "raw_max": max(r[0] for r in raw), "raw_pages": raw[0][1],
+            "raw_rows": raw[0][2], "raw_runs": len(raw)}
+
+
+class BrowserHost:
+    """What tests/integration/test_dashboard.py's browser() asks of its test case, so the bench
+    drives chromium with exactly the suite's options (every non-loopback request fails): files
+    under `profile_dir`, its cleanups run by close()."""
+
+    def __init__(self, profile_dir):
+        self.dir, self.cleanups = profile_dir, []
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def skipTest(self, why):  # noqa: N802 (unittest's name)
+        raise RuntimeError("no browser for the dashboard section: %s" % why)
+
+    def addCleanup(self, f, *a):  # noqa: N802
+        self.cleanups.append((f, a))
+
+    def close(self):
+        for f, a in reversed(self.cleanups):
+            f(*a)
+
+
+# Filled when every check's row has its heartbeat bar (its /health/history answered) and its three
+# uptime cells (the three /health/uptime answered) and the transitions list was answered.
+FIRST_VIEW_DONE = """
+var rows = document.querySelectorAll('#checks tbody tr');
+if (rows.length < %d) return false;
+for (var i = 0; i < rows.length; i++)
+  if (!rows[i].querySelector('td.hb .hb-bar') || rows[i].querySelectorAll('td.uptime span').length < 3) return false;
+return performance.getEntriesByType('resource').some(function (e) { return e.name.indexOf('transitions=true') >= 0; });
+""" % DASH_CHECKS
+
+FIRST_VIEW_FIGURES = """
+var nav = performance.getEntriesByType('navigation')[0];
+var fcp = performance.getEntriesByType('paint').filter(function (e) { return e.name === 'first-contentful-paint'; })[0];
+var res = performance.getEntriesByType('resource').map(function (e) {
+  return {name: e.name, start: e.startTime, end: e.responseEnd, bytes: e.transferSize};
+});
+return {fcp: fcp ? fcp.startTime : null, nav_end: nav.responseEnd, nav_bytes: nav.transferSize, url: nav.name,
+        load_end: nav.loadEventEnd, resources: res};
+"""
+
+
+def page_load(port, n):
+    """One first view of /dashboard in a fresh browser: FCP, end of the first refresh cycle's last
+    request, bytes on the wire, and the URLs it fetched."""
+    from selenium.webdriver.support.ui import WebDriverWait
+    from test_dashboard import DashboardTest
+    host = BrowserHost(tempfile.mkdtemp(prefix="chromium-%d-" % n, dir=TMP))
+    try:
+        driver = DashboardTest.browser(host)  # a fresh profile: nothing cached
+        driver.get("http://127.0.0.1:%d/dashboard" % port)
+        WebDriverWait(driver, 20, poll_frequency=0.02).until(lambda d: d.execute_script(FIRST_VIEW_DONE))
+        time.sleep(0.3)  # what is still in flight of the first cycle (the next one starts 3 s after it ends)
+        f = driver.execute_script(FIRST_VIEW_FIGURES)
+    finally:
+        host.close()
+        shutil.rmtree(host.dir, ignore_errors=True)
+    state = [r for r in f["resources"] if "/dashboard/state" in r["name"]]
+    state_end = min(r["end"] for r in state) if state else 0
+    # The first cycle: the assets, the first /dashboard/state and what its answer set off at once.
+    first = [r for r in f["resources"] if r["start"] <= state_end + 500]
+    return {"fcp": f["fcp"], "full": max([f["nav_end"]] + [r["end"] for r in first]),
+            "bytes": f["nav_bytes"] + sum(r["bytes"] for r in first),
+            "urls": [f["url"]] + [r["name"] for r in first], "requests": 1 + len(first)}
+
+
+def server_time(port, urls, runs=5):
+    """Each first-view URL timed alone over one kept-alive connection (median of `runs`): the sum,
+    and per URL (path -> (ms, bytes))."""
+    conn = KeepAlive(port)
+    each = {}
+    for url in urls:
+        path = url.split("://", 1)[1].split("/", 1)[1]
+        path = "/" + path
+        times, size = [], 0
+        for _ in range(runs):
+            ms, st, body = conn.get(path)
+            times.append(ms)
+            size = len(body)
+        each[path] = (median(times), size)
+    conn.close()
+    return sum(v[0] for v in each.values()), each
+
+
+def first_views(port, label):
+    loads = []
+    deadline = time.monotonic() + 300
+    for n in range(DASH_LOADS):
+        loads.append(page_load(port, n))
+        l = loads[-1]
+        log("  %s page load %d: FCP %.0f ms, first view %.0f ms, %d requests, %.1f KB on the wire"
+            % (label, n + 1, l["fcp"] or float("nan"), l["full"], l["requests"], l["bytes"] / 1000))
+        if time.monotonic() > deadline:
+            break
+    total, each = server_time(port, loads[-1]["urls"])
+    kinds = {}
+    for path, (ms, size) in each.items():
+        k = kinds.setdefault(request_kind(path), [0, 0.0, 0])
+        k[0] += 1
+        k[1] += ms
+        k[2] += size
+    log("  %s server time of the %d first-view requests, each alone: %.1f ms, %.1f KB of bodies: %s"
+        % (label, len(each), total, sum(v[2] for v in kinds.values()) / 1000,
+           "; ".join("%s x%d %.1f ms %.1f KB" % (k, v[0], v[1], v[2] / 1000)
+                     for k, v in sorted(kinds.items(), key=lambda kv: -kv[1][2]))))
+    return {"fcp": median([l["fcp"] for l in loads if l["fcp"] is not None]), "full": median([l["full"] for l in loads]),
+            "bytes": median([l["bytes"] for l in loads]), "requests": loads[-1]["requests"], "server_ms": total,
+            "loads": len(loads), "kinds": kinds}
+
+
+def request_kind(path):
+    """What a first-view request is for, for the per-kind sums (the check lists left out)."""
+    if path.startswith("/health/uptime"):
+        return "uptime " + "&".join(p for p in path.split("?", 1)[1].split("&") if not p.startswith("check="))
+    if path.startswith("/health/history"):
+        return "transitions" if "transitions=true" in path else "heartbeats (history limit=90, one check)"
+    return path
+
+
+def asset_sizes():
+    """Bytes of core/src/http/dashboard/* and text+data+bss of the objects that hold them and serve
+    the page (`size` of dashboard_assets.cpp.o and dashboard.cpp.o)."""
+    files = sum(os.path.getsize(os.path.join(DASH_DIR, f)) for f in os.listdir(DASH_DIR))
+    objs = 0
+    for root, _, names in os.walk(os.path.join(BUILD, "core")):
+        for n in names:
+            if n in ("dashboard_assets.cpp.o", "dashboard.cpp.o"):
+                out = subprocess.run(["size", os.path.join(root, n)], capture_output=True, text=True).stdout
+                objs += int(out.splitlines()[1].split()[3])  # dec = text + data + bss
+    return files, objs
+
+
+def dashboard():
+    log("== 8. the dashboard and uptime (issue 16): %d checks, %d days at %.3f s (%s raw rows)"
+        % (DASH_CHECKS, DASH_DAYS, DASH_INTERVAL, fmt_num(DASH_CHECKS * DASH_DAYS * 86400 / DASH_INTERVAL)))
+    # a. insert rate through the writer, rollups off (the history path before issue 16) and on, in
+    # alternating rounds (off, on, off, on, ...): the medians.
+    rates = {"off": [], "on": []}
+    for _ in range(DASH_INSERT_ROUNDS):
+        out = subprocess.run([os.path.join(BUILD, "tests", "history_bench"), "bench", str(HISTORY_ROWS),
+                              "--rollups=both"], capture_output=True, text=True, check=True, timeout=600).stdout
+        log(out.rstrip())
+        for r, w in re.findall(r"= (\d+) rows/s, rollups (on|off)", out):
+            rates[w].append(int(r))
+    results["dash_insert"] = (median(rates["off"]), median(rates["on"]))
+    # b. 90 days of 20 checks through the writer (raw rows and rollups as a daemon leaves them);
+    # first the same rows without rollups (today's path), into a file deleted at once.
+    d = tempfile.mkdtemp(prefix="vitals-dash-", dir=TMP)
+    seeded = os.path.join(d, "seeded.db")
+    seed = {}
+    for label, extra in (("rollups off", ["--no-rollups"]), ("rollups on", [])):
+        path = os.path.join(d, "raw-only.db") if extra else seeded
+        t = time.monotonic()
+        out = subprocess.run([os.path.join(BUILD, "tests", "history_seed"), path, "--days", str(DASH_DAYS),
+                              "--interval", str(DASH_INTERVAL)] + extra + dash_series(),
+                             capture_output=True, text=True, check=True, timeout=1800).stdout
+        log("  %s: %s (%.0f s, %.0f MB)" % (label, out.strip().replace("\n", "; "), time.monotonic() - t,
+                                            os.path.getsize(path) / 1e6))
+        m = re.search(r"(\d+) rows written .* = (\d+) rows/s", out)
+        seed[label] = (int(m.group(1)), int(m.group(2)))
+        if extra:
+            for f in (path, path + "-wal", path + "-shm"):
+                if os.path.exists(f):
+                    os.remove(f)
+    results["dash_seed"] = (seed["rollups on"][0], seed["rollups on"][1], seed["rollups off"][1])
+    # The same uptime question without HTTP: HistoryReader + JSON in-process (history_bench uptime).
+    out = subprocess.run([os.path.join(BUILD, "tests", "history_bench"), "uptime", str(DASH_CHECKS)],
+                         capture_output=True, text=True, check=True, timeout=600).stdout
+    log("  " + out.strip().replace("\n", "\n  "))
+    m = re.search(r"one check .*: p50 (\d+) us, p99 (\d+) us", out)
+    results["dash_inproc"] = (int(m.group(1)) / 1000, int(m.group(2)) / 1000) if m else (float("nan"),) * 2
+    # c. the daemons: seeded; fresh history (today's small-history case); fresh and never asked for the page.
+    files, objs = asset_sizes()
+    results["dash_size"] = (files, objs)
+    log("  dashboard assets: %d bytes of files in core/src/http/dashboard; dashboard_assets.cpp.o + dashboard.cpp.o: "
+        "%d bytes (text+data+bss)" % (files, objs))
+    sv, sport = start_dash_vitals("vitals-seeded", seeded)
+    fv, fport = start_dash_vitals("vitals-fresh", os.path.join(d, "fresh.db"))
+    cv, cport = start_dash_vitals("vitals-control", os.path.join(d, "control.db"))
+    try:
+        time.sleep(3)
+        idle = {k: mem_kb(p.pid, "VmRSS") for k, p in (("seeded", sv), ("fresh", fv), ("control", cv))}
+        up = uptime_latency(sport)
+        log("  seeded: /health/uptime?check=ONE&range=30d&bucket=1h over one kept-alive connection, %d requests: "
+            "p50 %.2f ms, p99 %.2f ms, %.1f KB" % (up["n"], up["p50"], up["p99"], up["bytes"] / 1000))
+        log("  seeded: the same from raw rows (/health/history?check=ONE&since=30 days ago&limit=1000, every page, "
+            "counted client-side): median %.0f ms, max %.0f ms of %d runs (%d pages, %s results)"
+            % (up["raw_ms"], up["raw_max"], up["raw_runs"], up["raw_pages"], fmt_num(up["raw_rows"])))
+        results["dash_uptime"] = up
+        # The page and its assets alone (no API requests): what serving them adds to RSS.
+        rss_fresh0 = mem_kb(fv.pid, "VmRSS")
+        conn = KeepAlive(fport)
+        for path in ("/dashboard", "/dashboard/app.js", "/dashboard/app.css", "/dashboard/favicon.svg"):
+            conn.get(path)
+        conn.close()
+        time.sleep(0.5)
+        rss_assets = mem_kb(fv.pid, "VmRSS")
+        views = {"seeded": first_views(sport, "seeded"), "fresh": first_views(fport, "fresh history")}
+        results["dash_views"] = views
+        after = {k: mem_kb(p.pid, "VmRSS") for k, p in (("seeded", sv), ("fresh", fv), ("control", cv))}
+        results["dash_rss"] = {"idle": idle, "after": after, "fresh_before_assets": rss_fresh0,
+                               "fresh_after_assets": rss_assets}
+        log("  VmRSS kB idle (3 s after start): seeded %d, fresh %d, control %d" % (idle["seeded"], idle["fresh"],
+                                                                                  idle["control"]))
+        log("  VmRSS kB fresh daemon: %d before, %d after GET /dashboard, app.js, app.css, favicon.svg (no API calls)"
+            % (rss_fresh0, rss_assets))
+        log("  VmRSS kB after %d page loads each: seeded %d, fresh %d; control (never asked for the page) %d"
+            % (DASH_LOADS, after["seeded"], after["fresh"], after["control"]))
+    finally:
+        for p in (sv, fv, cv):
+            stop(p, timeout=15)
+        shutil.rmtree(d, ignore_errors=True)  # the seeded file is 1+ GB
+    log()
+
+
+def dash_rows(row, ok):
+    """The dashboard section's rows of the table (issue 16); today's history path beside each figure."""
+    if results.get("dash_insert"):
+        off, on = results["dash_insert"]
+        row("history insert rate through the writer, rows/s: rollups on (off: today's path)",
+            "%s (off %s, %.0f %%)" % (fmt_num(on), fmt_num(off), 100.0 * on / off), "", "", "", "", "≥ 200,000",
+            ok(on >= 200000))
+    if results.get("dash_seed"):
+        n, rate, off = results["dash_seed"]
+        row("history_seed: %s rows (%d checks, %d days; a 5,000-row batch spans %.1f h of their time) through "
+            "the writer, rows/s: rollups on (off: today's path)"
+            % (fmt_num(n), DASH_CHECKS, DASH_DAYS, 5000 / DASH_CHECKS * DASH_INTERVAL / 3600),
+            "%s (off %s, %.0f %%)" % (fmt_num(rate), fmt_num(off), 100.0 * rate / off), "", "", "", "", "≥ 200,000",
+            ok(rate >= 200000))
+    if results.get("dash_uptime"):
+        u = results["dash_uptime"]
+        row("/health/uptime?check=ONE&range=30d&bucket=1h at %s rows + 90 d rollups, p50 / p99 ms (today's path: "
+            "every /health/history page of 30 d, %s results in %d pages, median ms)"
+            % (fmt_num(results["dash_seed"][0]), fmt_num(u["raw_rows"]), u["raw_pages"]),
+            "%.2f / %.2f (in-process reader + JSON %.2f / %.2f; raw rows: %s)"
+            % (u["p50"], u["p99"], results["dash_inproc"][0], results["dash_inproc"][1], fmt_num(u["raw_ms"])),
+            "", "", "", "",
+            "p99 ≤ 5 ms", ok(u["p99"] <= 5))
+    views = results.get("dash_views")
+    if views:
+        s, f = views["seeded"], views["fresh"]
+        row("dashboard first view, %d checks: server time ms (each of its %d requests alone, summed) / KB on the "
+            "wire (fresh history: today's small-history case)" % (DASH_CHECKS, s["requests"]),
+            "%.1f / %.1f (fresh %.1f / %.1f)" % (s["server_ms"], s["bytes"] / 1000, f["server_ms"], f["bytes"] / 1000),
+            "", "", "", "", "≤ 20 ms, ≤ 150 KB", ok(s["server_ms"] <= 20 and s["bytes"] <= 150_000))
+        for label, v in (("seeded", s), ("fresh history", f)):
+            row("dashboard first view, %s: server ms / KB of bodies per kind of request" % label,
+                "; ".join("%s ×%d: %.1f / %.1f" % (k, n, ms, b / 1000)
+                          for k, (n, ms, b) in sorted(v["kinds"].items(), key=lambda kv: -kv[1][2])),
+                "", "", "", "", "", "")
+        row("dashboard in headless chromium, %d checks: first contentful paint / full first view ms, median of %d "
+            "(fresh history)" % (DASH_CHECKS, s["loads"]),
+            "%.0f / %.0f (fresh %.0f / %.0f)" % (s["fcp"], s["full"], f["fcp"], f["full"]), "", "", "", "",
+            "≤ 300 ms / ≤ 1 s", ok(s["fcp"] <= 300 and s["full"] <= 1000))
+    if results.get("dash_size"):
+        files, objs = results["dash_size"]
+        row("dashboard in the binary, KiB: asset files / objects serving them (text+data+bss)",
+            "%.1f / %.1f" % (files / 1024, objs / 1024), "", "", "", "", "≤ 1 MiB", ok(max(files, objs) <= 1 << 20))
+    if results.get("dash_rss"):
+        r = results["dash_rss"]
+        row("VmRSS kB idle: fresh history / control never asked for the page; fresh after GET of the page and "
+            "assets; after %d page loads: fresh / seeded / control" % DASH_LOADS,
+            "%d / %d; %+d; %d / %d / %d" % (r["idle"]["fresh"], r["idle"]["control"],
+                                             r["fresh_after_assets"] - r["fresh_before_assets"], r["after"]["fresh"],
+                                             r["after"]["seeded"], r["after"]["control"]),
+            "", "", "", "", "nothing until requested", ok(abs(r["idle"]["fresh"] - r["idle"]["control"]) <= 256))
+
+
 # ---------------------------------------------------------------- the table
 
 def table():
@@ -831,6 +1233,7 @@ def table():
         tracked, rss, hwm = results["probers_mem"]
         row("memory MiB, VmRSS / VmHWM with 20 checks and %d probers tracked" % tracked,
             "%.1f / %.1f" % (rss / 1024, hwm / 1024), "", "", "", "", "≤ 16 MiB", ok(rss / 1024 <= 16))
+    dash_rows(row, ok)
     head = ("what", "vitals", "nginx", "express", "vitals/nginx", "vitals/express", "target", "met")
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     out += ["| " + " | ".join(r) + " |" for r in rows]
@@ -893,6 +1296,8 @@ def main():
         procs.append(ws)
         probers(redis_port, peer_port, int(ws.stdout.readline().split()[1]))
         stop(ws)
+    if "dashboard" in SECTIONS:
+        dashboard()
     log("== summary (medians; ratios are per-round ratios' medians for throughput)")
     log(table())
     log()

@@ -1,8 +1,11 @@
 // History benchmark (issue 4) and load generator.
 //
-//   history_bench bench [ROWS]        insert ROWS (default 1,000,000) through the real HistoryWriter,
-//                                     then time "newest 100 of one check" and "newest 100 of all"
-//                                     through HistoryReader; prints rows/s and p50/p99 latencies.
+//   history_bench bench [ROWS] [--rollups=on|off|both]
+//                                     insert ROWS (default 1,000,000) through the real HistoryWriter
+//                                     with rollups on (default), off (raw rows only, the history path
+//                                     before issue 16) or both, one file each, off first; then time
+//                                     "newest 100 of one check" and "newest 100 of all" through
+//                                     HistoryReader on the last file; prints rows/s and p50/p99 latencies.
 //   history_bench write-forever PATH  writes results through the writer as fast as it can until
 //                                     killed (used by the kill -9 integrity test).
 //   history_bench prune-rate [RATE] [SECONDS] [MAX_ROWS]
@@ -31,6 +34,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -198,6 +202,28 @@ int uptime_bench(int checks) {
     return 0;
 }
 
+// Inserts `rows` results through the real HistoryWriter into a new file at `path`; prints and
+// returns the rate (rows/s), or -1 if not everything was written.
+static double insert_rate(const std::string& path, int rows, bool rollups) {
+    HistoryWriterOptions o;
+    o.path = path;
+    o.queue_capacity = size_t(rows) + 1;  // measure writing, not dropping
+    o.max_rows = int64_t(rows) * 2;
+    o.rollups = rollups;
+    HistoryWriter w(o);
+    int64_t t0 = now_ms();
+    auto start = Clock::now();
+    w.start();
+    for (int i = 0; i < rows; ++i) w.record(event(i, t0 + i / 100));
+    w.flush();
+    double secs = std::chrono::duration<double>(Clock::now() - start).count();
+    w.stop();
+    double rate = double(w.written()) / secs;
+    std::printf("history insert: %d rows in %.2f s through HistoryWriter = %.0f rows/s, rollups %s (target >= 200000)\n",
+                int(w.written()), secs, rate, rollups ? "on" : "off");
+    return w.written() == uint64_t(rows) ? rate : -1;
+}
+
 int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::warn);
     std::string mode = argc > 1 ? argv[1] : "bench";
@@ -207,28 +233,29 @@ int main(int argc, char** argv) {
                           argc > 4 ? std::atoll(argv[4]) : 100'000);
     if (mode == "uptime") return uptime_bench(argc > 2 ? std::atoi(argv[2]) : 20);
     if (mode != "bench") {
-        std::fprintf(stderr, "usage: history_bench bench [ROWS] | write-forever PATH | prune-rate [RATE] [SECONDS] [MAX_ROWS] | uptime [CHECKS]\n");
+        std::fprintf(stderr, "usage: history_bench bench [ROWS] [--rollups=on|off|both] | write-forever PATH | prune-rate [RATE] [SECONDS] [MAX_ROWS] | uptime [CHECKS]\n");
         return 2;
     }
-    int rows = argc > 2 ? std::atoi(argv[2]) : 1'000'000;
+    int rows = argc > 2 && argv[2][0] != '-' ? std::atoi(argv[2]) : 1'000'000;
+    std::string with = "on";
+    for (int i = 2; i < argc; ++i)
+        if (std::string(argv[i]).rfind("--rollups=", 0) == 0) with = argv[i] + std::strlen("--rollups=");
+    if (with != "on" && with != "off" && with != "both") {
+        std::fprintf(stderr, "history_bench bench: --rollups=on|off|both\n");
+        return 2;
+    }
     char tmpl[] = "/tmp/vitals-bench-XXXXXX";
     std::string dir = ::mkdtemp(tmpl);
-    std::string path = dir + "/history.db";
-
-    HistoryWriterOptions o;
-    o.path = path;
-    o.queue_capacity = size_t(rows) + 1;  // measure writing, not dropping
-    o.max_rows = int64_t(rows) * 2;
-    HistoryWriter w(o);
-    int64_t t0 = now_ms();
-    auto start = Clock::now();
-    w.start();
-    for (int i = 0; i < rows; ++i) w.record(event(i, t0 + i / 100));
-    w.flush();
-    double secs = std::chrono::duration<double>(Clock::now() - start).count();
-    w.stop();
-    std::printf("history insert: %d rows in %.2f s through HistoryWriter = %.0f rows/s (target >= 200000)\n",
-                int(w.written()), secs, double(w.written()) / secs);
+    std::string path;
+    // Rollups off first (the history path before SPEC §10), then on; the reads below use the last file.
+    for (bool rollups : {false, true}) {
+        if ((with == "on" && !rollups) || (with == "off" && rollups)) continue;
+        path = dir + (rollups ? "/history.db" : "/raw-only.db");
+        if (insert_rate(path, rows, rollups) < 0) {
+            std::filesystem::remove_all(dir);
+            return 1;
+        }
+    }
 
     HistoryReader reader(path);
     for (const char* what : {"one check", "all checks"}) {

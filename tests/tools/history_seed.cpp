@@ -2,15 +2,17 @@
 // raw rows and rollups are exactly what a daemon that had been running would have left (issue 16:
 // the dashboard's browser test and the uptime benchmark start vitals on such a file).
 //
-//   history_seed PATH [--days D] [--interval SECONDS] [--until-ago SECONDS] SERIES...
+//   history_seed PATH [--days D] [--interval SECONDS] [--until-ago SECONDS] [--no-rollups] SERIES...
 //
 // SERIES is NAME[:fail=F/N][:warn=W/N][:latency=MS]: one result every SECONDS (default 60) from
 // D days (default 7) before now until --until-ago seconds (default 60) before now; in every cycle
 // of N results the first F fail (then W warn), the rest pass; durations cycle from MS to 2×MS.
 // A transition row is written at every change of status, with the failing output as its cause,
 // as the scheduler writes them (rise = fall = 1). Raw rows are kept for D + 1 days, up to 50 M.
-// Prints the rows written and the rate.
+// Prints the rows written and the rate. --no-rollups: raw rows only (the writer's rollups off), to
+// time the same rows without them.
 #include "history/history_writer.h"
+#include "history/rollup_store.h"
 
 #include <spdlog/spdlog.h>
 
@@ -65,7 +67,7 @@ std::optional<Series> parse_series(const std::string& arg) {
 
 int usage() {
     std::fprintf(stderr, "usage: history_seed PATH [--days D] [--interval SECONDS] [--until-ago SECONDS] "
-                         "NAME[:fail=F/N][:warn=W/N][:latency=MS]...\n");
+                         "[--no-rollups] NAME[:fail=F/N][:warn=W/N][:latency=MS]...\n");
     return 2;
 }
 
@@ -77,9 +79,12 @@ int main(int argc, char** argv) {
     std::string path = argv[1];
     double days = 7, interval_s = 60, until_ago_s = 60;
     std::vector<Series> series;
+    bool rollups = true;
     for (int i = 2; i < argc; ++i) {
         std::string a = argv[i];
-        if ((a == "--days" || a == "--interval" || a == "--until-ago") && i + 1 < argc) {
+        if (a == "--no-rollups") {
+            rollups = false;
+        } else if ((a == "--days" || a == "--interval" || a == "--until-ago") && i + 1 < argc) {
             double v = std::atof(argv[++i]);
             if (v <= 0 && a != "--until-ago") return usage();
             (a == "--days" ? days : a == "--interval" ? interval_s : until_ago_s) = v;
@@ -101,6 +106,7 @@ int main(int argc, char** argv) {
     o.retention = std::chrono::milliseconds(int64_t((days + 1) * 86'400'000));
     o.max_rows = 50'000'000;
     o.queue_capacity = 1'000'000;
+    o.rollups = rollups;
     HistoryWriter w(o);
     auto started = std::chrono::steady_clock::now();
     w.start();
@@ -143,5 +149,16 @@ int main(int argc, char** argv) {
     std::printf("history_seed: %llu rows written (%llu dropped) in %.2f s = %.0f rows/s\n",
                 (unsigned long long)w.written(), (unsigned long long)w.dropped_results(), secs,
                 double(w.written()) / secs);
+    // A daemon that had run for those days would have pruned the rollups beyond each level's
+    // retention (minutes after 7 d) as it went; the writer above only had seconds for it.
+    int64_t pruned = 0;
+    {
+        auto store = SqliteHistoryStore::open_for_writing(path);
+        for (size_t i = 0; i < kRollupLevels.size(); ++i)
+            for (int n = 100'000; n == 100'000;)
+                pruned += n = prune_rollups(store->db(), kRollupLevels[i], now - o.rollup_retention[i].count(), 100'000);
+        store->checkpoint();
+    }
+    std::printf("history_seed: %lld rollup rows beyond their retention pruned\n", (long long)pruned);
     return flushed && w.dropped_results() == 0 && w.write_errors() == 0 ? 0 : 1;
 }

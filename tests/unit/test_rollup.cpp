@@ -330,6 +330,27 @@ TEST_CASE("history writer: rollups are written with the batches and pruned by th
     CHECK(read_rollups(store->db(), "old", RollupLevel::hour, now - kDay, now + kDay).size() == 1);
 }
 
+TEST_CASE("history writer: with rollups off it writes raw rows only", "[rollup]") {
+    TempDir dir;
+    int64_t now = wall_ms();
+    HistoryWriterOptions o;
+    o.path = dir.file("h.db");
+    o.rollups = false;
+    {
+        HistoryWriter w(o);
+        w.start();
+        w.record(result("a", Status::pass, now - 1'000));
+        w.record(result("a", Status::fail, now));
+        REQUIRE(w.flush());
+        CHECK(w.written() == 2);
+    }
+    auto store = SqliteHistoryStore::open_read_only(o.path);
+    REQUIRE(store);
+    CHECK(store->db().execAndGet("SELECT count(*) FROM events").getInt64() == 2);
+    for (RollupLevel level : kRollupLevels)
+        CHECK(read_rollups(store->db(), "a", level, now - kDay, now + kDay).empty());
+}
+
 TEST_CASE("uptime query: every bad parameter is named; ranges beyond retention say what is kept", "[rollup]") {
     Config cfg;
     CheckConfig c;

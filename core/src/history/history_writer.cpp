@@ -192,11 +192,13 @@ void HistoryWriter::retain_series(std::set<std::string> names) {
 }
 
 void HistoryWriter::write_batch(std::vector<HistoryEvent>& batch) {
-    rollups_.advance(unix_now_ms());
-    merge_deltas(pending_rollups_, rollups_.take());
+    if (options_.rollups) {
+        rollups_.advance(unix_now_ms());
+        merge_deltas(pending_rollups_, rollups_.take());
+    }
     last_tick_ = Clock::now();
     try {
-        store_->insert(batch, &pending_rollups_);
+        store_->insert(batch, options_.rollups ? &pending_rollups_ : nullptr);
         pending_rollups_.clear();
     } catch (const SQLite::Exception& e) {
         // The batch is kept for the next attempt; the queue bound still applies to new events.
@@ -301,7 +303,8 @@ void HistoryWriter::loop() {
         }
         // Each event is folded into the rollups once, when it joins the batch (a batch that fails
         // is retried with its deltas kept in pending_rollups_).
-        for (size_t i = fed; i < batch.size(); ++i) rollups_.add(batch[i]);
+        if (options_.rollups)
+            for (size_t i = fed; i < batch.size(); ++i) rollups_.add(batch[i]);
         fed = batch.size();
         if (retain) rollups_.retain(retain->first, retain->second);
         if (!ensure_open()) continue;

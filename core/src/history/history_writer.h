@@ -46,6 +46,9 @@ struct HistoryWriterOptions {
                                                              std::chrono::milliseconds(730LL * 86'400'000)};
     // With no events to write, time in status is still written this often (what a crash loses).
     std::chrono::milliseconds rollup_tick{5'000};
+    // Off: no rollups are gathered or written, raw rows only (the history path before SPEC §10;
+    // the insert benchmark compares the two).
+    bool rollups = true;
 };
 
 class HistoryWriter : public HistorySink {
