@@ -609,6 +609,35 @@ def scale(redis_p, redis_port):
     log()
 
 
+def history():
+    log("== 5. history (issue 4): tests/history_bench bench %d" % HISTORY_ROWS)
+    out = subprocess.run([os.path.join(BUILD, "tests", "history_bench"), "bench", str(HISTORY_ROWS)],
+                         capture_output=True, text=True, check=True).stdout
+    log(out.rstrip())
+    m = re.search(r"= (\d+) rows/s, rollups on", out)
+    results["hist_rate"] = int(m.group(1)) if m else float("nan")
+    for key, label in (("one", "one check"), ("all", "all checks")):
+        m = re.search(r"\(%s\).*p50 (\d+) us, p99 (\d+) us" % label, out)
+        results["hist_" + key] = (int(m.group(1)), int(m.group(2))) if m else (float("nan"),) * 2
+    log("   tests/history_bench prune-rate %d %d %d (issue 12)" % (PRUNE_RATE, PRUNE_SECONDS, PRUNE_MAX_ROWS))
+    out = subprocess.run([os.path.join(BUILD, "tests", "history_bench"), "prune-rate", str(PRUNE_RATE),
+                          str(PRUNE_SECONDS), str(PRUNE_MAX_ROWS)], capture_output=True, text=True, check=True).stdout
+    log(out.rstrip())
+    m = re.search(r"max rows seen (\d+) \(max_rows (\d+), batch at most (\d+)\)", out)
+    results["hist_prune"] = tuple(int(x) for x in m.groups()) if m else None
+    log()
+
+
+def floods():
+    log("== 6. floods (issue 6): tests/bench/floods.py")
+    out = subprocess.run(["/usr/bin/python3", os.path.join(HERE, "floods.py"), BUILD], capture_output=True, text=True,
+                         check=True).stdout
+    log(out.rstrip())
+    m = re.search(r"keep-alive:\s+([\d.]+) / ([\d.]+) / ([\d.]+)", out)
+    results["floods"] = tuple(float(x) for x in m.groups()) if m else None
+    log()
+
+
 def types():
     """VmRSS increase and CPU per run of one check of each type every second (see the docstring)."""
     from peers import Dnsmasq, PostgresServer  # noqa: E402  (the integration tests' peers)
@@ -681,7 +710,7 @@ def timed_get(port, path, runs=10):
 
 def probers(redis_port, peer_port, ws_port):
     import sqlite3
-    log("== 7. the load balancer's view (issue 15)")
+    log("== 8. the load balancer's view (issue 15)")
     # a. wrk at full speed: history rows per prober per second.
     vit, port = start_vitals("vitals-probes", [disk_check()])
     res = wrk(port, False, args.probe_seconds)
@@ -1018,7 +1047,7 @@ def asset_sizes():
 
 
 def dashboard():
-    log("== 8. the dashboard and uptime (issue 16): %d checks, %d days at %.3f s (%s raw rows)"
+    log("== 9. the dashboard and uptime (issue 16): %d checks, %d days at %.3f s (%s raw rows)"
         % (DASH_CHECKS, DASH_DAYS, DASH_INTERVAL, fmt_num(DASH_CHECKS * DASH_DAYS * 86400 / DASH_INTERVAL)))
     # a. insert rate through the writer, rollups off (the history path before issue 16) and on, in
     # alternating rounds (off, on, off, on, ...): the medians.
