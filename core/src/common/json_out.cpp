@@ -2,6 +2,7 @@
 
 #include <Poco/NumberFormatter.h>
 
+#include <cmath>
 #include <cstdio>
 
 namespace vitals {
@@ -33,7 +34,34 @@ void append_json_string(std::string& out, std::string_view s) {
 }
 
 JsonObject& JsonObject::dbl(const char* key, double value) {
-    this->key(key) += Poco::NumberFormatter::format(value);
+    std::string& out = this->key(key);
+    // Whole numbers as integers (what the general conversion prints for them, without its cost).
+    if (value == std::floor(value) && std::fabs(value) < 1e15) {
+        out += std::to_string(int64_t(value));
+        return *this;
+    }
+    out += Poco::NumberFormatter::format(value);
+    return *this;
+}
+
+JsonObject& JsonObject::micros(const char* key, int64_t millionths) {
+    std::string& out = this->key(key);
+    if (millionths < 0) {
+        out += '-';
+        millionths = -millionths;
+    }
+    out += std::to_string(millionths / 1'000'000);
+    int64_t frac = millionths % 1'000'000;
+    if (frac == 0) return *this;
+    char digits[8];
+    int n = 6;
+    while (frac % 10 == 0) {  // trailing zeros go: 0.5, not 0.500000
+        frac /= 10;
+        --n;
+    }
+    for (int i = n - 1; i >= 0; --i, frac /= 10) digits[i] = char('0' + frac % 10);
+    out += '.';
+    out.append(digits, size_t(n));
     return *this;
 }
 

@@ -38,6 +38,8 @@ public:
     }
     // Spelled as Poco::Dynamic::Var converts a double.
     JsonObject& dbl(const char* key, double value);
+    // A number given in millionths, printed as dbl() prints that decimal (0.454545, 1, 0.5).
+    JsonObject& micros(const char* key, int64_t millionths);
     JsonObject& boolean(const char* key, bool value) {
         this->key(key) += value ? "true" : "false";
         return *this;

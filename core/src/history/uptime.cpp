@@ -7,6 +7,8 @@
 #include "common/json_out.h"
 
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <sstream>
 
 namespace vitals {
@@ -19,22 +21,35 @@ constexpr int64_t kMaxBuckets = 10'000;
 
 int64_t floor_to(int64_t t, int64_t len) { return (t >= 0 ? t / len : (t - len + 1) / len) * len; }
 
-// Rounded to 6 decimals: the answer is exact to well below a millisecond per day, and stable to print.
-double round6(double v) { return v < 0 ? v : double(int64_t(v * 1e6 + 0.5)) / 1e6; }
-
-// A share (uptime, coverage), or null when undefined (negative).
+// A share (uptime, coverage) rounded to 6 decimals (exact to well below a millisecond per day,
+// and stable to print), or null when undefined (negative).
 void share(JsonObject& o, const char* key, double v) {
     if (v < 0)
         o.key(key) += "null";
     else
-        o.dbl(key, round6(v));
+        o.micros(key, int64_t(v * 1e6 + 0.5));
 }
 
+// A latency read from the buckets: a bucket's bound (its text made once) or the exact maximum.
 void millis(JsonObject& o, const char* key, std::optional<double> v) {
-    if (v)
-        o.dbl(key, *v);
-    else
+    static const std::array<std::string, kLatencyBuckets> bounds = [] {
+        std::array<std::string, kLatencyBuckets> b;
+        for (int i = 0; i < kLatencyBuckets; ++i) {
+            std::string s;
+            JsonObject(s).dbl("v", latency_bucket_bound(i));
+            b[size_t(i)] = s.substr(5, s.size() - 6);  // {"v":X}
+        }
+        return b;
+    }();
+    if (!v) {
         o.key(key) += "null";
+        return;
+    }
+    int b = *v >= 1 ? int(std::lround(std::log(*v) / std::log(latency_bucket_bound(1)))) : -1;
+    if (b >= 0 && b < kLatencyBuckets && latency_bucket_bound(b) == *v)
+        o.key(key) += bounds[size_t(b)];
+    else
+        o.dbl(key, *v);
 }
 
 void set_cell(JsonObject& o, const RollupCell& c) {
