@@ -204,11 +204,13 @@ int uptime_bench(int checks) {
 
 // Inserts `rows` results through the real HistoryWriter into a new file at `path`; prints and
 // returns the rate (rows/s), or -1 if not everything was written.
-static double insert_rate(const std::string& path, int rows, bool rollups) {
+// `existing`: the file holds rows already (a seeded history): none of them is pruned meanwhile.
+static double insert_rate(const std::string& path, int rows, bool rollups, bool existing = false) {
     HistoryWriterOptions o;
     o.path = path;
     o.queue_capacity = size_t(rows) + 1;  // measure writing, not dropping
-    o.max_rows = int64_t(rows) * 2;
+    o.max_rows = existing ? 1'000'000'000 : int64_t(rows) * 2;
+    if (existing) o.retention = std::chrono::milliseconds(3650LL * 86'400'000);
     o.rollups = rollups;
     HistoryWriter w(o);
     int64_t t0 = now_ms();
@@ -224,6 +226,33 @@ static double insert_rate(const std::string& path, int rows, bool rollups) {
     return w.written() == uint64_t(rows) ? rate : -1;
 }
 
+// Newest 100 of one check and of all, 2,000 times each, through HistoryReader: p50 and p99.
+static bool read_bench(const std::string& path, int64_t rows) {
+    HistoryReader reader(path);
+    if (rows < 0) {
+        SQLite::Database db(path, SQLite::OPEN_READONLY);
+        rows = db.execAndGet("SELECT count(*) FROM events").getInt64();
+    }
+    for (const char* what : {"one check", "all checks"}) {
+        std::vector<double> us;
+        for (int i = 0; i < 2000; ++i) {
+            HistoryQuery q;
+            if (std::string(what) == "one check") q.checks = {"check-" + std::to_string(i % 20)};
+            q.limit = 100;
+            auto t = Clock::now();
+            auto page = reader.query(q);
+            us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t).count());
+            if (page.items.size() != 100) {
+                std::fprintf(stderr, "unexpected page size %zu\n", page.items.size());
+                return false;
+            }
+        }
+        std::printf("history newest-100 (%s) at %lld rows: p50 %.0f us, p99 %.0f us (target p99 <= 200 us)\n", what,
+                    (long long)rows, percentile(us, 0.50), percentile(us, 0.99));
+    }
+    return true;
+}
+
 int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::warn);
     std::string mode = argc > 1 ? argv[1] : "bench";
@@ -233,16 +262,23 @@ int main(int argc, char** argv) {
                           argc > 4 ? std::atoll(argv[4]) : 100'000);
     if (mode == "uptime") return uptime_bench(argc > 2 ? std::atoi(argv[2]) : 20);
     if (mode != "bench") {
-        std::fprintf(stderr, "usage: history_bench bench [ROWS] [--rollups=on|off|both] | write-forever PATH | prune-rate [RATE] [SECONDS] [MAX_ROWS] | uptime [CHECKS]\n");
+        std::fprintf(stderr, "usage: history_bench bench [ROWS] [--rollups=on|off|both] [--into=DB] | write-forever PATH | prune-rate [RATE] [SECONDS] [MAX_ROWS] | uptime [CHECKS]\n");
         return 2;
     }
     int rows = argc > 2 && argv[2][0] != '-' ? std::atoi(argv[2]) : 1'000'000;
-    std::string with = "on";
-    for (int i = 2; i < argc; ++i)
+    std::string with = "on", into;
+    for (int i = 2; i < argc; ++i) {
         if (std::string(argv[i]).rfind("--rollups=", 0) == 0) with = argv[i] + std::strlen("--rollups=");
-    if (with != "on" && with != "off" && with != "both") {
-        std::fprintf(stderr, "history_bench bench: --rollups=on|off|both\n");
+        if (std::string(argv[i]).rfind("--into=", 0) == 0) into = argv[i] + std::strlen("--into=");
+    }
+    if ((with != "on" && with != "off" && with != "both") || (!into.empty() && with == "both")) {
+        std::fprintf(stderr, "history_bench bench: --rollups=on|off|both (one of on, off with --into)\n");
         return 2;
+    }
+    // --into: ROWS more into an existing history (live times, after what it holds), then the reads.
+    if (!into.empty()) {
+        if (!std::filesystem::exists(into) || insert_rate(into, rows, with == "on", true) < 0) return 1;
+        return read_bench(into, -1) ? 0 : 1;
     }
     char tmpl[] = "/tmp/vitals-bench-XXXXXX";
     std::string dir = ::mkdtemp(tmpl);
@@ -257,24 +293,7 @@ int main(int argc, char** argv) {
         }
     }
 
-    HistoryReader reader(path);
-    for (const char* what : {"one check", "all checks"}) {
-        std::vector<double> us;
-        for (int i = 0; i < 2000; ++i) {
-            HistoryQuery q;
-            if (std::string(what) == "one check") q.checks = {"check-" + std::to_string(i % 20)};
-            q.limit = 100;
-            auto t = Clock::now();
-            auto page = reader.query(q);
-            us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t).count());
-            if (page.items.size() != 100) {
-                std::fprintf(stderr, "unexpected page size %zu\n", page.items.size());
-                return 1;
-            }
-        }
-        std::printf("history newest-100 (%s) at %d rows: p50 %.0f us, p99 %.0f us (target p99 <= 200 us)\n", what,
-                    rows, percentile(us, 0.50), percentile(us, 0.99));
-    }
+    if (!read_bench(path, rows)) return 1;
     if (!std::getenv("VITALS_BENCH_KEEP")) std::filesystem::remove_all(dir); else std::printf("kept %s\n", path.c_str());
     return 0;
 }
