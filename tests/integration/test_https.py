@@ -20,24 +20,10 @@ import tempfile
 import time
 import unittest
 
-from peers import OPENSSL, TestPki
+from peers import OPENSSL, TestPki, client_hello
 from vitals_harness import HANG_GUARD, VITALS, VitalsTestCase, daemon_env, file_check, read_until, wait_for
 
 TOKEN = "tls-admin-token-1234"
-
-
-def client_hello(server_hostname="127.0.0.1"):
-    """The bytes of a real TLS ClientHello, made by Python's ssl without a socket."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = ctx.wrap_bio(incoming, outgoing, server_hostname=server_hostname)
-    try:
-        obj.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    return outgoing.read()
 
 
 def serial_of(cert_path):
