@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <regex>
 #include <set>
+#include <tuple>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -249,15 +250,19 @@ void read_server_tls(ValueReader& r, const Object::Ptr& server, Config& cfg) {
     if (!o) return;
     r.known_keys(o, p, {"cert", "key", "min_version", "client_ca", "client_auth"});
     Config::Server::Tls tls;
-    for (auto [key, field] : {std::pair<const char*, std::string*>{"cert", &tls.cert}, {"key", &tls.key}}) {
-        if (!o->has(key))
-            r.error(p, std::string("missing \"") + key + "\" (a PEM file)");
-        else if (auto v = r.str(o, key, p)) {
-            if (v->empty())
-                r.error(p + "." + key, "empty path");
-            else
-                *field = *v;
-        }
+    std::optional<std::string> cert = r.str(o, "cert", p), key = r.str(o, "key", p);
+    // Both given and both empty after substitution ("${VITALS_TLS_CERT:-}"): TLS off, so that one
+    // file serves both ways and the environment decides (packaging/docker/sidecar.json).
+    if (cert && key && cert->empty() && key->empty()) return;
+    for (auto [name, value, field] : {std::tuple<const char*, std::optional<std::string>*, std::string*>{
+                                          "cert", &cert, &tls.cert},
+                                      {"key", &key, &tls.key}}) {
+        if (!o->has(name))
+            r.error(p, std::string("missing \"") + name + "\" (a PEM file)");
+        else if (*value && (*value)->empty())
+            r.error(p + "." + name, "empty path (both cert and key empty turns TLS off)");
+        else if (*value)
+            *field = **value;
     }
     if (auto v = r.choice<std::string>(o, "min_version", p, {{"1.2", "1.2"}, {"1.3", "1.3"}})) tls.min_version = *v;
     if (auto v = r.str(o, "client_ca", p)) tls.client_ca = *v;
