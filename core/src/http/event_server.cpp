@@ -302,9 +302,8 @@ struct EventServer::Loop {
         return false;
     }
 
-    // receive() on a TLS connection: the handshake, then SSL_read to WANT_READ (OpenSSL may hold a
-    // decrypted record the socket no longer signals, so it is read out). Returns false when the
-    // connection was closed.
+    // receive() on a TLS connection: the handshake, then SSL_read while OpenSSL holds bytes (a
+    // record the socket no longer signals is read out). Returns false when the connection was closed.
     bool receive_tls(Conn& c) {
         c.tls_want_write = false;
         if (c.handshaking) {
@@ -319,6 +318,9 @@ struct EventServer::Loop {
                 c.received_us = ProberRecord::now_us();
                 c.in.append(buf, size_t(n));
                 if (c.in.size() > opt.max_header_bytes + sizeof buf) break;  // the parser decides first
+                // Nothing buffered in OpenSSL: skip the read that would only say WANT_READ (the
+                // socket is level-triggered, so bytes still in it are reported again).
+                if (!SSL_has_pending(c.ssl)) break;
                 continue;
             }
             int err = SSL_get_error(c.ssl, n);
