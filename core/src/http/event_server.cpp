@@ -209,8 +209,11 @@ struct EventServer::Loop {
     }
 
     void accept_all() {
-        // A bounded batch: what is left wakes another loop (level-triggered, EPOLLEXCLUSIVE).
-        for (int batch = 0; batch < 64; ++batch) {
+        // A bounded batch: what is left wakes another loop (level-triggered, EPOLLEXCLUSIVE). With
+        // TLS, one at a time: each new connection's first handshake step (the server's signature)
+        // runs here at once, and a batch would queue handshakes on this loop while another idles.
+        const int max_batch = srv.tls ? 1 : 64;
+        for (int batch = 0; batch < max_batch; ++batch) {
             sockaddr_storage peer{};
             socklen_t len = sizeof peer;
             int fd = ::accept4(srv.listen_fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);

@@ -54,8 +54,8 @@ bool readable_file(const std::string& path, std::string& why) {
 int no_passphrase(char*, int, int, void*) { return 0; }
 
 // Session ticket keys, shared by every context so that a certificate reload does not invalidate the
-// tickets clients hold. A new key every kRotateEvery; the previous one still decrypts (and asks the
-// client to take a new ticket), so a ticket lives at most two periods.
+// tickets clients hold. A new key every kRotateEvery; the previous one still decrypts, so a ticket
+// lives at most two periods (every resumption hands out a new one, under the current key).
 class TicketKeys {
 public:
     static constexpr std::chrono::seconds kRotateEvery{3600};
@@ -88,7 +88,7 @@ public:
         return true;
     }
 
-    // The key named `name`: 1 the current one, 2 the previous one (the ticket should be renewed), 0 none.
+    // The key named `name`: 1 the current one, 2 the previous one, 0 none.
     int find(const unsigned char* name, Key& out) {
         std::lock_guard<std::mutex> lock(mu_);
         if (have_current_ && std::memcmp(name, current_.name, 16) == 0) {
@@ -116,8 +116,8 @@ bool set_hmac_key(EVP_MAC_CTX* hctx, unsigned char* key) {
     return EVP_MAC_CTX_set_params(hctx, params) == 1;
 }
 
-// OpenSSL's ticket key callback (SSL_CTX_set_tlsext_ticket_key_evp_cb): 1 done, 2 decrypted with an
-// old key (renew), 0 unknown key (full handshake), -1 error.
+// OpenSSL's ticket key callback (SSL_CTX_set_tlsext_ticket_key_evp_cb): 1 encrypted, 2 decrypted
+// (and renew), 0 unknown key (full handshake), -1 error.
 int ticket_key_cb(SSL*, unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cctx, EVP_MAC_CTX* hctx, int enc) {
     TicketKeys::Key key;
     if (enc) {
@@ -127,11 +127,13 @@ int ticket_key_cb(SSL*, unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* 
         if (EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), nullptr, key.aes, iv) != 1) return -1;
         return set_hmac_key(hctx, key.hmac) ? 1 : -1;
     }
-    int found = TicketKeys::instance().find(name, key);
-    if (found == 0) return 0;
+    if (TicketKeys::instance().find(name, key) == 0) return 0;
     if (!set_hmac_key(hctx, key.hmac)) return -1;
     if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), nullptr, key.aes, iv) != 1) return -1;
-    return found;
+    // Always "renew": a resumed handshake issues a fresh ticket. TLS 1.3 clients use a ticket once
+    // (RFC 8446 C.4); without a new one, every other connection of a client that reconnects in a
+    // loop (a prober, wrk) would be a full handshake.
+    return 2;
 }
 
 // ALPN: http/1.1 when the client offers it; a client offering only other protocols gets no ALPN
@@ -200,6 +202,8 @@ std::shared_ptr<const TlsContext> TlsContext::build(const Config::Server::Tls& t
     // released while a connection is idle: an idle keep-alive connection costs a few hundred bytes
     // of TLS state, not two 16 KiB records.
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+    // Read ahead: a record's header and body (and whatever follows) in one read, not two.
+    SSL_CTX_set_read_ahead(ctx, 1);
     SSL_CTX_set_cipher_list(ctx, kTls12Ciphers);
     SSL_CTX_set_ciphersuites(ctx, kTls13Suites);
     // Resumption by stateless tickets only: no per-session cache growing with the clients.
