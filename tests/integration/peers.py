@@ -403,7 +403,15 @@ class Nginx:
     def __init__(self, directory, servers):
         self.dir = directory
         _os.makedirs(directory, exist_ok=True)
-        self.ports = {name: free_port() for name in servers}
+        # Distinct ports: free_port() can hand out the same one twice, and nginx then serves two
+        # blocks on one port (the first as the default: seen, test_tls's self-signed check got the
+        # expired certificate's block).
+        self.ports = {}
+        for name in servers:
+            port = free_port()
+            while port in self.ports.values():
+                port = free_port()
+            self.ports[name] = port
         blocks = []
         for name, body in servers.items():
             body = body.replace("@PORT@", str(self.ports[name]))
