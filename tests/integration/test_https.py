@@ -223,7 +223,7 @@ class HttpsBadInputTest(HttpsTestCase):
         d = self.tls_daemon()
         self.wait_healthy(d)
         keep = self.keep_alive(d)
-        threads_before = len(os.listdir("/proc/%d/task" % d.proc.pid))
+        threads_before = d.serving_threads()
         hello = client_hello()
         self.assertEqual(hello[0], 0x16, "not a TLS handshake record")
         held = []
@@ -252,7 +252,7 @@ class HttpsBadInputTest(HttpsTestCase):
         for _ in range(10):
             self.assertEqual(self.https(d, "/health")[0], 200)
         self.assertEqual(self.https(d, "/health", conn=keep)[0], 200)
-        self.assertLessEqual(len(os.listdir("/proc/%d/task" % d.proc.pid)), threads_before,
+        self.assertLessEqual(d.serving_threads(), threads_before,
                              "hostile connections cost threads")
 
         # The stalled handshakes are closed at the header timeout (5 s): a descriptor each until then.
