@@ -1,7 +1,5 @@
 #include "http/tls_context.h"
 
-#include "common/time_format.h"
-
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -159,16 +157,11 @@ constexpr const char* kTls12Ciphers =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
-std::string asn1_time_text(const ASN1_TIME* t, int64_t& unix_s) {
+// An ASN.1 time as unix seconds (0 when it cannot be read).
+int64_t unix_seconds(const ASN1_TIME* t) {
     tm parts{};
-    if (!t || ASN1_TIME_to_tm(t, &parts) != 1) {
-        unix_s = 0;
-        return "?";
-    }
-    unix_s = int64_t(timegm(&parts));
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &parts);
-    return buf;
+    if (!t || ASN1_TIME_to_tm(t, &parts) != 1) return 0;
+    return int64_t(timegm(&parts));
 }
 
 }  // namespace
@@ -249,7 +242,7 @@ std::shared_ptr<const TlsContext> TlsContext::build(const Config::Server::Tls& t
             SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any_client_cert);
     }
     X509* leaf = SSL_CTX_get0_certificate(ctx);
-    asn1_time_text(X509_get0_notAfter(leaf), out->not_after_);
+    out->not_after_ = unix_seconds(X509_get0_notAfter(leaf));
     if (BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), nullptr)) {
         if (char* hex = BN_bn2hex(bn)) {
             out->serial_ = hex;
