@@ -4,8 +4,8 @@
 medians and ratios. Prints figures and a Markdown table; asserts nothing (machines are noisy).
 
 Usage: tests/bench/compare.py BUILD_DIR [--quick] [--only SECTION[,SECTION...]] [--probe-seconds N]
-Sections: throughput, memory, startup, scale, history, floods, types, probers, dashboard (default: all, in that
-order).
+Sections: throughput, memory, tls, startup, scale, history, floods, types, probers, dashboard (default: all,
+in that order).
 
 Needs: wrk, nginx (nginx-light), redis-server, node + npm (express is installed from the npm
 registry into a scratch folder under /tmp, never into the repository), python3-websockets (for
@@ -29,6 +29,9 @@ What each section does:
               /proc/PID/stat per run over a 20 s window, VmRSS, snapshot build time, start lag and
               missed runs from the daemon's own vitals_scheduler_* metrics, fresh GET /health.
   history     tests/history_bench (issue 4), and its prune-rate mode (issue 12: rows kept at 5,000 rows/s).
+  tls         issue 19: GET /health over TLS (server.tls) under wrk, keep-alive and a new TLS connection
+              per request, beside nginx (2 workers) serving the same certificate; VmRSS with TLS on
+              and 20 checks, idle and under wrk over TLS.
   floods      tests/bench/floods.py (issue 6).
   types       the cost of check types that bring their own library (issue 18): a daemon with a disk
               check and one check of the type every second, beside a disk-only daemon running at
@@ -66,6 +69,7 @@ import re
 import resource
 import shutil
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -83,7 +87,7 @@ HZ = os.sysconf("SC_CLK_TCK")
 ap = argparse.ArgumentParser()
 ap.add_argument("build", nargs="?", default="build")
 ap.add_argument("--quick", action="store_true", help="fewer rounds and shorter windows (a smoke run)")
-ap.add_argument("--only", default="throughput,memory,startup,scale,history,floods,types,probers,dashboard")
+ap.add_argument("--only", default="throughput,memory,tls,startup,scale,history,floods,types,probers,dashboard")
 ap.add_argument("--probe-seconds", type=int, default=60,
                 help="how long wrk floods /health for the probe-rows figure (issue 15; the target is for 60 s)")
 args = ap.parse_args()
@@ -141,8 +145,19 @@ def stop_all():
         stop(p)
 
 
-def get(port, path="/health", timeout=2.0):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def unverified_tls():
+    """An ssl context that checks nothing (as an ALB's HTTPS health check does not)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def get(port, path="/health", timeout=2.0, tls=False):
+    if tls:
+        c = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=unverified_tls())
+    else:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         c.request("GET", path)
         r = c.getresponse()
@@ -151,13 +166,13 @@ def get(port, path="/health", timeout=2.0):
         c.close()
 
 
-def wait_status(port, want=200, timeout=20.0, path="/health"):
+def wait_status(port, want=200, timeout=20.0, path="/health", tls=False):
     """Polls until GET path answers `want` (None: any answer)."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
         try:
-            last = get(port, path)
+            last = get(port, path, tls=tls)
             if want is None or last[0] == want:
                 return last
         except OSError as e:
@@ -241,25 +256,46 @@ http {
   keepalive_requests 1000000;
   server {
     listen 127.0.0.1:%(port)d %(reuseport)s;
+    %(tls)s
     location / { return 200; }
   }
 }
 """
 
 
-def nginx_argv(workers, port):
+# nginx with the same certificate, protocols and TLS 1.3 suite order as vitals' server.tls (its
+# default suite order puts AES-256 first), session tickets on (its default).
+NGINX_TLS = ("listen 127.0.0.1:%(port)d ssl; ssl_certificate %(cert)s; ssl_certificate_key %(key)s; "
+             "ssl_protocols TLSv1.2 TLSv1.3; ssl_prefer_server_ciphers on; "
+             "ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256;")
+
+
+def nginx_argv(workers, port, tls=None):
+    """nginx on `port`, plain HTTP, or with tls=(cert, key) HTTPS only."""
     d = tempfile.mkdtemp(prefix="nginx-", dir=TMP)
     conf = os.path.join(d, "nginx.conf")
+    listen_port = free_port() if tls else port  # with TLS, the plain listener moves out of the way
+    extra = NGINX_TLS % {"port": port, "cert": tls[0], "key": tls[1]} if tls else ""
     with open(conf, "w") as f:
-        f.write(NGINX_CONF % {"workers": workers, "dir": d, "port": port, "reuseport": ""})
+        f.write(NGINX_CONF % {"workers": workers, "dir": d, "port": listen_port, "reuseport": "", "tls": extra})
     return ["nginx", "-p", d, "-c", conf, "-g", "daemon off; master_process on;"]
 
 
-def start_nginx(workers=2):
+def start_nginx(workers=2, tls=None):
     port = free_port()
-    p = spawn(nginx_argv(workers, port), "nginx-%d" % port)
-    wait_status(port)
+    p = spawn(nginx_argv(workers, port, tls), "nginx-%d" % port)
+    wait_status(port, tls=bool(tls))
     return p, port
+
+
+def bench_certificate():
+    """A self-signed RSA 2048 certificate for 127.0.0.1 (what most ALB targets would serve)."""
+    d = tempfile.mkdtemp(prefix="tls-", dir=TMP)
+    cert, key = os.path.join(d, "server.crt"), os.path.join(d, "server.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "30", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
 
 
 def ensure_express():
@@ -299,9 +335,10 @@ def check(name, type_, options, interval="1s", timeout="500ms", **extra):
     return c
 
 
-def vitals_config(name, checks, port=0):
+def vitals_config(name, checks, port=0, tls=None):
     d = tempfile.mkdtemp(prefix=name + "-", dir=TMP)
-    cfg = {"server": {"address": "127.0.0.1", "port": port},
+    cfg = {"server": dict({"address": "127.0.0.1", "port": port}, **({"tls": {"cert": tls[0], "key": tls[1]}}
+                                                                        if tls else {})),
            "history": {"path": os.path.join(d, "history.db")},
            "log": {"level": "warn"},
            "checks": checks}
@@ -311,11 +348,12 @@ def vitals_config(name, checks, port=0):
     return path, cfg["history"]["path"]
 
 
-def start_vitals(name, checks, want=200, timeout=20.0):
+def start_vitals(name, checks, want=200, timeout=20.0, tls=None):
+    """vitals on a free port; with tls=(cert, key), HTTPS (server.tls)."""
     port = free_port()
-    path, db = vitals_config(name, checks)
+    path, db = vitals_config(name, checks, tls=tls)
     p = spawn([VITALS, "serve", "-c", path, "--port", str(port)], "%s-%d" % (name, port), cwd=TMP)
-    wait_status(port, want, timeout)
+    wait_status(port, want, timeout, tls=bool(tls))
     p.config_path, p.db = path, db
     return p, port
 
@@ -337,11 +375,11 @@ def four_checks(redis_port, peer_port):
 UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
 
 
-def wrk(port, close, seconds=None):
+def wrk(port, close, seconds=None, scheme="http"):
     argv = ["wrk", "-t%d" % WRK_THREADS, "-c%d" % WRK_CONNS, "-d%ds" % (seconds or WRK_SECONDS), "--latency"]
     if close:
         argv += ["-H", "Connection: close"]
-    argv.append("http://127.0.0.1:%d/health" % port)
+    argv.append("%s://127.0.0.1:%d/health" % (scheme, port))
     out = subprocess.run(argv, capture_output=True, text=True, timeout=120).stdout
     r = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
     for p in ("50", "99"):
@@ -362,19 +400,22 @@ def fmt_num(x, digits=0):
 
 # ---------------------------------------------------------------- sections
 
-def throughput(sides):
-    log("== 1. GET /health under wrk (-t%d -c%d, %d s per run, %d rounds alternating vitals, nginx, express)"
-        % (WRK_THREADS, WRK_CONNS, WRK_SECONDS, ROUNDS))
+def throughput(sides, scheme="http", key="tp"):
+    """wrk against each side in turn; figures under results[(key, mode, side)]. With scheme "https",
+    "close" is a new TLS connection per request (TCP and TLS handshakes each time)."""
+    log("== %s. GET /health%s under wrk (-t%d -c%d, %d s per run, %d rounds alternating %s)"
+        % ("1" if key == "tp" else "1b", " over TLS" if scheme == "https" else "", WRK_THREADS, WRK_CONNS,
+           WRK_SECONDS, ROUNDS, ", ".join(sides)))
     for name, (_, port) in sides.items():
-        st, body = get(port)
+        st, body = get(port, tls=scheme == "https")
         log("  %-8s 127.0.0.1:%d /health -> %d, %d-byte body" % (name, port, st, len(body)))
     data = {(n, m): [] for n in sides for m in ("keepalive", "close")}
     for name, (_, port) in sides.items():  # warm-up (JIT, caches), not counted
-        wrk(port, False, 1)
+        wrk(port, False, 1, scheme)
     for r in range(ROUNDS):
         for mode in ("keepalive", "close"):
             for name, (_, port) in sides.items():
-                res = wrk(port, mode == "close")
+                res = wrk(port, mode == "close", scheme=scheme)
                 data[(name, mode)].append(res)
                 log("  round %d %-9s %-8s %9s req/s  p50 %6.3f ms  p99 %6.3f ms%s" % (
                     r + 1, mode, name, fmt_num(res["rps"]), res["p50"], res["p99"],
@@ -383,11 +424,11 @@ def throughput(sides):
     for mode in ("keepalive", "close"):
         for name in sides:
             runs = data[(name, mode)]
-            results[("tp", mode, name)] = {k: median([x[k] for x in runs]) for k in ("rps", "p50", "p99")}
-            results[("tp", mode, name)]["bad"] = sum(x["non2xx"] + x["errors"] for x in runs)
+            results[(key, mode, name)] = {k: median([x[k] for x in runs]) for k in ("rps", "p50", "p99")}
+            results[(key, mode, name)]["bad"] = sum(x["non2xx"] + x["errors"] for x in runs)
         # ratios per round (both sides measured moments apart), then their median
-        for other in ("nginx", "express"):
-            results[("tp_ratio", mode, other)] = median(
+        for other in (o for o in sides if o != "vitals"):
+            results[(key + "_ratio", mode, other)] = median(
                 [v["rps"] / o["rps"] for v, o in zip(data[("vitals", mode)], data[(other, mode)])])
     log()
 
@@ -439,6 +480,38 @@ def memory(nginx, express, redis_port, peer_port, ws_port):
         log("  %-8s idle VmRSS %7d   under load (max sampled VmRSS) %7d   after %7d   VmHWM %7d"
             "   (after: RssAnon %d, RssFile %d)" % (name, idle, peak_rss, after, hwm, anon, files))
     stop(vit[0])
+    log()
+
+
+def tls_memory(cert_key, redis_port, peer_port, ws_port):
+    """VmRSS of vitals with TLS on and the 20 checks of memory(), idle and under wrk over TLS."""
+    log("== 2b. resident memory with server.tls (kB): 20 checks, idle, then under wrk over TLS")
+    vit = start_vitals("vitals-20-tls", twenty_checks(redis_port, peer_port, ws_port), tls=cert_key)
+    time.sleep(5)
+    idle = peak = mem_kb(vit[0].pid, "VmRSS")
+    for close in (False, True):
+        w = subprocess.Popen(["wrk", "-t%d" % WRK_THREADS, "-c%d" % WRK_CONNS, "-d3s"] +
+                             (["-H", "Connection: close"] if close else []) +
+                             ["https://127.0.0.1:%d/health" % vit[1]], stdout=subprocess.DEVNULL)
+        while w.poll() is None:
+            peak = max(peak, mem_kb(vit[0].pid, "VmRSS"))
+            time.sleep(0.1)
+    after, hwm = mem_kb(vit[0].pid, "VmRSS"), mem_kb(vit[0].pid, "VmHWM")
+    results["tls_mem"] = {"idle": idle, "load": peak, "after": after, "hwm": hwm}
+    log("  vitals   idle VmRSS %7d   under load (max sampled VmRSS) %7d   after %7d   VmHWM %7d" % (idle, peak, after, hwm))
+    stop(vit[0])
+    log()
+
+
+def floods():
+    """tests/bench/floods.py, plain and over TLS (issue 19: TLS slowloris)."""
+    log("== 6. floods (issues 6, 19): tests/bench/floods.py, then with --tls")
+    for key, extra in (("floods", []), ("floods_tls", ["--tls"])):
+        out = subprocess.run(["/usr/bin/python3", os.path.join(HERE, "floods.py"), BUILD] + extra, capture_output=True,
+                             text=True, check=True, timeout=300).stdout
+        log(out.rstrip())
+        m = re.search(r"keep-alive:\s+([\d.]+) / ([\d.]+) / ([\d.]+)", out)
+        results[key] = tuple(float(x) for x in m.groups()) if m else None
     log()
 
 
@@ -625,16 +698,6 @@ def history():
     log(out.rstrip())
     m = re.search(r"max rows seen (\d+) \(max_rows (\d+), batch at most (\d+)\)", out)
     results["hist_prune"] = tuple(int(x) for x in m.groups()) if m else None
-    log()
-
-
-def floods():
-    log("== 6. floods (issue 6): tests/bench/floods.py")
-    out = subprocess.run(["/usr/bin/python3", os.path.join(HERE, "floods.py"), BUILD], capture_output=True, text=True,
-                         check=True).stdout
-    log(out.rstrip())
-    m = re.search(r"keep-alive:\s+([\d.]+) / ([\d.]+) / ([\d.]+)", out)
-    results["floods"] = tuple(float(x) for x in m.groups()) if m else None
     log()
 
 
@@ -1221,6 +1284,22 @@ def table():
             "%.2f / %.2f" % (n["p50"], n["p99"]), "%.2f / %.2f" % (e["p50"], e["p99"]),
             "%.2f× / %.2f×" % (v["p50"] / n["p50"], v["p99"] / n["p99"]),
             "%.2f× / %.2f×" % (v["p50"] / e["p50"], v["p99"] / e["p99"]), "", "")
+    # Issue 19's targets over TLS: >= 0.9x nginx (2 workers, same certificate) both ways.
+    for mode, label in (("close", "new TLS connection per request"), ("keepalive", "keep-alive over TLS")):
+        if ("tls", mode, "vitals") not in results:
+            break
+        v, n = results[("tls", mode, "vitals")], results[("tls", mode, "nginx")]
+        rn = results[("tls_ratio", mode, "nginx")]
+        row("/health req/s, %s" % label, fmt_num(v["rps"]), fmt_num(n["rps"]), "", "%.2f×" % rn, "",
+            "≥ 0.9× nginx", ok(rn >= 0.9))
+        row("/health p50 / p99 ms, %s" % label, "%.2f / %.2f" % (v["p50"], v["p99"]),
+            "%.2f / %.2f" % (n["p50"], n["p99"]), "", "%.2f× / %.2f×" % (v["p50"] / n["p50"], v["p99"] / n["p99"]),
+            "", "", "")
+    if "tls_mem" in results:
+        m = results["tls_mem"]
+        row("memory MiB with server.tls, idle VmRSS / max under wrk over TLS / VmHWM (20 checks)",
+            "%.1f / %.1f / %.1f" % (m["idle"] / 1024, m["load"] / 1024, m["hwm"] / 1024), "", "", "", "",
+            "≤ 16 MiB", ok(m["load"] / 1024 <= 16))
     if ("mem", "vitals") in results:
         for key, label in (("idle", "idle VmRSS"), ("hwm", "VmHWM after load")):
             v, n, e = (results[("mem", s)][key] / 1024 for s in ("vitals", "nginx", "express"))
@@ -1255,10 +1334,11 @@ def table():
         row("history rows at %s rows/s for %d s: most seen / max_rows" % (fmt_num(PRUNE_RATE), PRUNE_SECONDS),
             "%s / %s" % (fmt_num(most), fmt_num(max_rows)), "", "", "", "", "≤ max_rows + one batch",
             ok(most <= max_rows + batch))
-    if results.get("floods"):
-        f = results["floods"]
-        row("fresh /health with 2,000 hostile connections open, p50 / p99 / max ms", "%.2f / %.2f / %.2f" % f,
-            "", "", "", "", "max ≤ 100 ms", ok(f[2] <= 100))
+    for key, what in (("floods", ""), ("floods_tls", "TLS ")):
+        if results.get(key):
+            f = results[key]
+            row("fresh %s/health with 2,000 hostile %sconnections open, p50 / p99 / max ms" % (what, what),
+                "%.2f / %.2f / %.2f" % f, "", "", "", "", "max ≤ 100 ms", ok(f[2] <= 100))
     for (kind, name), r in sorted((k, v) for k, v in results.items() if k[0] == "type"):
         row("one %s check at 1 s: VmRSS increase / CPU per run" % name, "%+d kB / %.2f ms" % (r["rss"], r["cpu_per_run"]),
             "", "", "", "", "", "")
@@ -1297,7 +1377,7 @@ def main():
         pass
     log("vitals benchmarks: %s (CMAKE_BUILD_TYPE=%s), %d CPUs, load average %s at start%s" % (
         VITALS, build_type, os.cpu_count(), " ".join(load), ", --quick" if args.quick else ""))
-    need = {"throughput", "memory", "startup", "scale", "probers"} & set(SECTIONS)
+    need = {"throughput", "memory", "startup", "scale", "probers", "tls"} & set(SECTIONS)
     if need:
         express_version = ensure_express()
         log("express %s (node %s), %s, %s" % (
@@ -1324,6 +1404,19 @@ def main():
             stop(ws)
         stop(ngx[0])
         stop(exp[0])
+    if "tls" in SECTIONS:
+        cert_key = bench_certificate()
+        vit = start_vitals("vitals-4-tls", four_checks(redis_port, peer_port), tls=cert_key)
+        ngx = start_nginx(workers=2, tls=cert_key)
+        throughput({"vitals": vit, "nginx": ngx}, scheme="https", key="tls")
+        stop(vit[0])
+        stop(ngx[0])
+        ws = subprocess.Popen(["/usr/bin/python3", os.path.join(SOURCE, "tests", "integration", "peers",
+                                                            "ws_server.py"), "--port", "0"],
+                              stdout=subprocess.PIPE, text=True)
+        procs.append(ws)
+        tls_memory(cert_key, redis_port, peer_port, int(ws.stdout.readline().split()[1]))
+        stop(ws)
     if "startup" in SECTIONS:
         startup()
     if "scale" in SECTIONS:

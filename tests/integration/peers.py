@@ -322,6 +322,20 @@ def start_peer_script(testcase, script, *args):
     return peer.start()
 
 
+def client_hello(server_hostname="127.0.0.1"):
+    """The bytes of a real TLS ClientHello, made by Python's ssl without a socket."""
+    ctx = _ssl.SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = _ssl.CERT_NONE
+    incoming, outgoing = _ssl.MemoryBIO(), _ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_hostname=server_hostname)
+    try:
+        obj.do_handshake()
+    except _ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
+
+
 class TestPki:
     """A throwaway CA (made with the openssl CLI) that issues server certificates with any validity
     window — including already expired ones — through `openssl ca` (`openssl x509 -req` has no way
@@ -389,7 +403,15 @@ class Nginx:
     def __init__(self, directory, servers):
         self.dir = directory
         _os.makedirs(directory, exist_ok=True)
-        self.ports = {name: free_port() for name in servers}
+        # Distinct ports: free_port() can hand out the same one twice, and nginx then serves two
+        # blocks on one port (the first as the default: seen, test_tls's self-signed check got the
+        # expired certificate's block).
+        self.ports = {}
+        for name in servers:
+            port = free_port()
+            while port in self.ports.values():
+                port = free_port()
+            self.ports[name] = port
         blocks = []
         for name, body in servers.items():
             body = body.replace("@PORT@", str(self.ports[name]))

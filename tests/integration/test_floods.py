@@ -3,10 +3,14 @@ malformed requests, must never keep a fresh GET /health from being answered corr
 figures live in tests/bench (floods); here only correctness, with generous socket timeouts."""
 
 import http.client
+import os
 import resource
 import socket
+import ssl
+import tempfile
 import unittest
 
+from peers import TestPki, client_hello
 from vitals_harness import HANG_GUARD, VitalsTestCase, parse_responses, raw, read_until
 
 
@@ -20,16 +24,35 @@ def raise_fd_limit(need):
 class HealthPortTestCase(VitalsTestCase):
     """A daemon with one passing check, and a fresh GET /health on its port."""
 
-    def start(self):
+    def start(self, server=None):
         ok = self.status_file("ok.status", "pass")
         return self.start_daemon({
+            "server": server or {},
             "plugins": self.plugins_with_fixtures(),
             "checks": [{"name": "ok", "type": "fixture_file", "interval": "200ms", "timeout": "100ms",
                         "options": {"path": ok}}],
         })
 
-    def fresh_health(self, d):
-        c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=5)
+    def hold_keepalive(self, d, n, tls=None):
+        """`n` keep-alive connections, each answered once and then left idle (closed on cleanup)."""
+        held = []
+        self.addCleanup(lambda: [c.close() for c in held])
+        for _ in range(n):
+            if tls:
+                c = http.client.HTTPSConnection("127.0.0.1", d.port, timeout=HANG_GUARD, context=tls)
+            else:
+                c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=5)
+            c.request("GET", "/health")
+            c.getresponse().read()
+            held.append(c)
+        return held
+
+    def fresh_health(self, d, tls=None):
+        """GET /health on a new connection; over TLS with the ssl context `tls`."""
+        if tls:
+            c = http.client.HTTPSConnection("127.0.0.1", d.port, timeout=HANG_GUARD, context=tls)
+        else:
+            c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=5)
         try:
             c.request("GET", "/health")
             r = c.getresponse()
@@ -53,13 +76,7 @@ class FloodTest(HealthPortTestCase):
             s = socket.create_connection(("127.0.0.1", d.port), timeout=5)
             s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
             held.append(s)
-        keepalive = []
-        self.addCleanup(lambda: [c.close() for c in keepalive])
-        for _ in range(200):  # idle keep-alive after one request
-            c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=5)
-            c.request("GET", "/health")
-            c.getresponse().read()
-            keepalive.append(c)
+        self.hold_keepalive(d, 200)  # idle keep-alive after one request
         for _ in range(20):
             status, body = self.fresh_health(d)
             self.assertEqual(status, 200)
@@ -78,6 +95,47 @@ class FloodTest(HealthPortTestCase):
                   b"GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         self.assertEqual(out.count(b"HTTP/1.1 200 OK"), 5)
         self.assertTrue(out.rstrip().endswith(b'"detail":"no such endpoint: /nope"}'))
+
+
+class TlsFloodTest(HealthPortTestCase):
+    """TLS slowloris (server.tls): handshakes that never finish and idle TLS keep-alive connections
+    cost descriptors, never threads, and a fresh HTTPS /health is answered meanwhile."""
+
+    @classmethod
+    def setUpClass(cls):
+        tmp = tempfile.TemporaryDirectory(prefix="vitals-flood-tls-")
+        cls.addClassCleanup(tmp.cleanup)
+        cls.pki = TestPki(os.path.join(tmp.name, "pki"))
+        cls.cert, cls.key = cls.pki.issue("server", days=30)
+
+    def fresh_https(self, d):
+        return self.fresh_health(d, ssl.create_default_context(cafile=self.pki.ca_cert))
+
+    def test_stalled_handshakes_and_idle_tls_connections_do_not_block_health(self):
+        if raise_fd_limit(1400) < 1400:
+            self.skipTest("cannot open 1400 descriptors here")
+        d = self.start({"tls": {"cert": self.cert, "key": self.key}})
+        self.wait_for(lambda: self.fresh_https(d)[0] == 200, message="/health 200 over TLS")
+        threads = d.serving_threads()
+        hello = client_hello()
+        held = []
+        self.addCleanup(lambda: [s.close() for s in held])
+        for i in range(1000):  # TLS slowloris: a ClientHello cut short (or whole), then nothing
+            s = socket.create_connection(("127.0.0.1", d.port), timeout=HANG_GUARD)
+            s.sendall(hello[:40] if i % 2 else hello)
+            held.append(s)
+        self.hold_keepalive(d, 200, ssl.create_default_context(cafile=self.pki.ca_cert))  # idle TLS keep-alive
+        for _ in range(20):
+            status, body = self.fresh_https(d)
+            self.assertEqual(status, 200)
+            self.assertIn(b'"status":"pass"', body)
+        self.assertLessEqual(d.serving_threads(), threads, "the flood cost threads")
+        # Stalled handshakes are dropped at the header timeout (5 s): the descriptors come back.
+        for s in (held[0], held[999]):
+            s.settimeout(HANG_GUARD)
+            self.assertEqual(read_until(s)[1], "closed", "a stalled handshake was not closed")
+        self.assertEqual(self.fresh_https(d)[0], 200)
+        self.assertTrue(d.alive())
 
 
 class MalformedRequestTest(HealthPortTestCase):

@@ -692,7 +692,12 @@ class CloudFormationTest(unittest.TestCase):
         self.assertEqual(p["HealthCheckPort"], "8081")
         self.assertEqual(p["HealthCheckPath"], "/health/alb")
         self.assertEqual(p["Matcher"], {"HttpCode": "200"})
-        self.assertEqual(p["HealthCheckProtocol"], "HTTP")
+        # HTTP unless the HTTPS variant is asked for (issue 19).
+        self.assertEqual(p["HealthCheckProtocol"], {"Ref": "HealthCheckProtocol"})
+        proto = self.t["Parameters"]["HealthCheckProtocol"]
+        self.assertEqual((proto["Default"], proto["AllowedValues"]), ("HTTP", ["HTTP", "HTTPS"]))
+        self.assertEqual(self.t["Conditions"]["HttpsHealthCheck"],
+                         {"Fn::Equals": [{"Ref": "HealthCheckProtocol"}, "HTTPS"]})
         self.assertEqual(p["TargetType"], "ip")
         # Traffic goes to the WebSocket port, not to vitals.
         self.assertEqual(p["Port"], {"Ref": "WebSocketPort"})
@@ -706,6 +711,32 @@ class CloudFormationTest(unittest.TestCase):
                  for rule in sg["Properties"].get("SecurityGroupIngress", [])
                  if isinstance(rule.get("FromPort"), int) and rule["FromPort"] <= 8081 <= rule["ToPort"]]
         self.assertTrue([r for r in rules if r.get("SourceSecurityGroupId") == {"Ref": "LoadBalancerSecurityGroup"}])
+
+    def test_https_variant_serves_tls_from_a_key_pair_made_at_start(self):
+        """The HTTPS variant's entry point, run here (its paths moved into a temp dir, `vitals validate`
+        in place of `serve`): it makes a key pair once and sidecar.json then turns server.tls on."""
+        (td,) = self.of_type("AWS::ECS::TaskDefinition").values()
+        (vitals,) = [c for c in td["Properties"]["ContainerDefinitions"] if c["Name"] == "vitals"]
+        cond, https, http = vitals["EntryPoint"]["Fn::If"]
+        self.assertEqual((cond, http), ("HttpsHealthCheck", {"Ref": "AWS::NoValue"}))
+        self.assertEqual(https[:2], ["/bin/sh", "-c"])
+        with tempfile.TemporaryDirectory() as tmp:
+            script = https[2].replace("/var/lib/vitals", tmp).replace("/usr/bin/vitals", os.path.join(BUILD_DIR, "vitals"))
+            argv = ["/bin/sh", "-c", script] + https[3:] + ["validate", "-c", os.path.join(PACKAGING, "docker", "sidecar.json")]
+            env = daemon_env(os.path.join(BUILD_DIR, "plugins"))
+            for _ in range(2):  # the second start keeps the pair the first one made
+                p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120, env=env)
+                self.assertEqual(p.returncode, 0, p.stdout)
+                self.assertIn("TLS: certificate %s/tls/tls.crt" % tmp, p.stdout)
+                if _ == 0:
+                    made = os.stat(os.path.join(tmp, "tls", "tls.key")).st_mtime_ns
+            self.assertEqual(os.stat(os.path.join(tmp, "tls", "tls.key")).st_mtime_ns, made)
+        # Without the variables (the HTTP variant) the same file leaves TLS off.
+        p = subprocess.run([os.path.join(BUILD_DIR, "vitals"), "validate", "-c",
+                            os.path.join(PACKAGING, "docker", "sidecar.json")], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=120, env=env)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertNotIn("TLS:", p.stdout)
 
     HEALTH_CHECK_PARAMETERS = ("HealthCheckIntervalSeconds", "HealthCheckTimeoutSeconds", "HealthyThresholdCount",
                                "UnhealthyThresholdCount")
@@ -856,7 +887,9 @@ class TerraformTest(unittest.TestCase):
         self.assertEqual(settings["path"], '"/health/alb"')
         self.assertEqual(settings["matcher"], '"200"')
         self.assertEqual(settings["port"], "tostring(var.vitals_port)")
-        self.assertEqual(settings["protocol"], '"HTTP"')
+        self.assertEqual(settings["protocol"], "var.health_check_protocol")
+        self.assertRegex(self.text["variables.tf"], r'variable "health_check_protocol" \{[^}]*default\s*=\s*"HTTP"')
+        self.assertRegex(main, r'entryPoint\s*=\s*local\.vitals_tls_entry_point')
         self.assertRegex(main, r"deregistration_delay\s*=\s*var\.deregistration_delay")
         self.assertRegex(main, r"stopTimeout\s*=\s*var\.stop_timeout")
         self.assertRegex(main, r'name\s*=\s*"VITALS_DRAIN",\s*value\s*=\s*"\$\{var\.drain_seconds\}s"')
@@ -884,6 +917,8 @@ class TerraformTest(unittest.TestCase):
               for k, x in cfn["TargetGroup"]["Properties"].items()}
         vitals = [c for c in cfn["TaskDefinition"]["Properties"]["ContainerDefinitions"] if c["Name"] == "vitals"][0]
         cfn_env = {e["Name"]: e["Value"] for e in vitals["Environment"]}
+        # The HTTPS variant's entry point: the same script (HCL escapes quotes as JSON does).
+        self.assertIn(json.dumps(vitals["EntryPoint"]["Fn::If"][1][2]), main)
         self.assertEqual(
             (v["health_check_interval"], v["health_check_timeout"], v["healthy_threshold"], v["unhealthy_threshold"],
              v["deregistration_delay"], v["stop_timeout"], v["drain_seconds"], v["websocket_port"]),

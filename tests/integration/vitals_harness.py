@@ -459,6 +459,18 @@ class Daemon:
                     return int(line.split()[1])
         raise AssertionError("no VmRSS in /proc/%d/status" % self.proc.pid)
 
+    def serving_threads(self):
+        """How many threads the daemon runs, leaving out the check workers (vitals-check), whose pool
+        grows and shrinks with the checks' own load: what clients of the health port could cost."""
+        n = 0
+        for tid in os.listdir("/proc/%d/task" % self.proc.pid):
+            try:
+                with open("/proc/%d/task/%s/comm" % (self.proc.pid, tid)) as f:
+                    n += f.read().strip() != "vitals-check"
+            except OSError:
+                pass  # the thread ended meanwhile
+        return n
+
     def get(self, path, method="GET", headers=None, body=None, timeout=5.0):
         """One request on a fresh connection: a Response, which unpacks as (status, headers, body)."""
         return http_request(self.host, self.port, path, method, headers, body, timeout)

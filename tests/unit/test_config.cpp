@@ -509,3 +509,36 @@ TEST_CASE("load_balancer: validate warns about a drain the balancer cannot see a
     // A drain with the default balancer (ALB: 30 s x 2) is judged too.
     CHECK(config_warnings(parse(R"({"checks": [], "shutdown": {"drain": "15s"}})")).size() == 1);
 }
+
+TEST_CASE("server.tls: files, versions, client certificates; both paths empty is TLS off", "[config]") {
+    const std::string disk = R"(, "checks": [{"name": "d", "type": "disk"}]})";
+    Config plain = parse(R"({"server": {"port": 1})" + disk);
+    CHECK_FALSE(plain.server.tls);
+
+    Config c = parse(R"({"server": {"tls": {"cert": "/c.pem", "key": "${K}", "client_ca": "/ca.pem",
+                         "client_auth": "admin", "min_version": "1.3"}})" + disk, {{"K", "/k.pem"}});
+    REQUIRE(c.server.tls);
+    CHECK(c.server.tls->cert == "/c.pem");
+    CHECK(c.server.tls->key == "/k.pem");
+    CHECK(c.server.tls->min_version == "1.3");
+    CHECK(c.server.tls->client_ca == "/ca.pem");
+    CHECK(c.server.tls->client_auth == ClientAuth::admin);
+    Config d = parse(R"({"server": {"tls": {"cert": "/c.pem", "key": "/k.pem"}})" + disk);
+    REQUIRE(d.server.tls);
+    CHECK(d.server.tls->min_version == "1.2");
+    CHECK(d.server.tls->client_auth == ClientAuth::none);
+
+    // The environment turns it off: both empty after substitution.
+    Config off = parse(R"({"server": {"tls": {"cert": "${C:-}", "key": "${K:-}"}})" + disk);
+    CHECK_FALSE(off.server.tls);
+
+    auto errors = errors_of(R"({"server": {"tls": {"cert": "", "min_version": "1.1", "client_auth": "all",
+                               "ciphers": "x"}})" + disk);
+    CHECK(has_error(errors, "server.tls: missing \"key\""));
+    CHECK(has_error(errors, "server.tls.cert: empty path"));
+    CHECK(has_error(errors, "server.tls.min_version: invalid value \"1.1\"", "1.2, 1.3"));
+    CHECK(has_error(errors, "server.tls.client_auth: \"all\" needs server.tls.client_ca"));
+    CHECK(has_error(errors, "server.tls.ciphers: unknown key", "cert, key, min_version"));
+    CHECK(has_error(errors_of(R"({"server": {"tls": {"cert": "/c", "key": "/k", "client_auth": "some"}})" + disk),
+                    "server.tls.client_auth: invalid value \"some\"", "none, admin, all"));
+}

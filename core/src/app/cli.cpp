@@ -23,7 +23,7 @@ Loaded load_or_exit(const Args& args, bool quiet_refusals, PluginLoading plugins
         setup_logging(l.config->log.level, l.config->log.format);
         if (!quiet_refusals)
             for (const auto& r : l.registry->refusals()) spdlog::error("plugin refused: {}: {}", r.file, r.reason);
-        return {l.config, l.registry};
+        return {l.config, l.registry, l.tls};
     } catch (const ConfigError& e) {
         std::fprintf(stderr, "vitals: %s: invalid configuration:\n", args.config.c_str());
         for (const auto& err : e.errors()) std::fprintf(stderr, "  %s\n", err.c_str());

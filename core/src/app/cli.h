@@ -41,6 +41,7 @@ struct Args {
 struct Loaded {
     std::shared_ptr<const Config> config;
     std::shared_ptr<PluginRegistry> registry;
+    std::shared_ptr<const TlsContext> tls;  // null without server.tls
 };
 Loaded load_or_exit(const Args& args, bool quiet_refusals = false, PluginLoading plugins = PluginLoading::used);
 

@@ -11,7 +11,7 @@ namespace vitals {
 
 int cmd_serve(const Args& args) {
     Loaded loaded = load_or_exit(args);
-    Daemon daemon(args.config, args.port, {loaded.config, loaded.registry});
+    Daemon daemon(args.config, args.port, {loaded.config, loaded.registry, loaded.tls});
     int code = daemon.run();
     std::fflush(nullptr);
     spdlog::default_logger()->flush();

@@ -34,6 +34,35 @@ std::string join(const std::vector<std::string>& items) {
 Daemon::Daemon(std::string config_path, std::optional<int> port, LoadedConfig loaded)
     : config_path_(std::move(config_path)), port_(port), config_(loaded.config), registry_(loaded.registry) {
     last_reload_success_ms_ = unix_now_ms();  // the start-up load is the first successful one
+    if (config_->server.tls) {
+        tls_stamp_ = stamp_tls_files(*config_->server.tls);
+        tls_.store(loaded.tls);
+    }
+}
+
+void Daemon::log_tls(const char* what, const TlsContext& ctx, const Config::Server::Tls& tls) {
+    spdlog::info("{} {} (serial {}, key {}), TLS {} and up, client certificates: {}", what, tls.cert, ctx.serial(),
+                 tls.key, tls.min_version, to_string(tls.client_auth));
+    std::string soon = tls_expiry_warning(tls, ctx, unix_now_ms() / 1000);
+    if (!soon.empty()) spdlog::warn("{}", soon);
+}
+
+void Daemon::reload_tls_if_changed() {
+    std::lock_guard<std::mutex> one_at_a_time(reload_mu_);
+    std::shared_ptr<const Config> cfg = config();
+    if (!cfg->server.tls) return;
+    const Config::Server::Tls& tls = *cfg->server.tls;
+    TlsFileStamp now = stamp_tls_files(tls);  // before reading: a change while building is seen next time
+    if (now == tls_stamp_) return;
+    tls_stamp_ = now;
+    std::string error;
+    auto next = TlsContext::build(tls, error);
+    if (!next) {
+        spdlog::error("server.tls files changed but cannot be used; the running certificate stays: {}", error);
+        return;
+    }
+    tls_.store(next);
+    log_tls("TLS files changed: new connections use", *next, tls);
 }
 
 Daemon::~Daemon() = default;
@@ -77,6 +106,14 @@ std::string Daemon::reload() {
     }
     std::shared_ptr<const Config> old = config();
     const Config& cfg = *next.config;
+    if (bool(cfg.server.tls) != bool(old->server.tls)) {
+        ++reloads_failed_;
+        last_reload_ok_ = false;
+        std::string error = std::string("server.tls: a reload cannot turn TLS ") + (cfg.server.tls ? "on" : "off") +
+                            " (the port's clients would all fail at once); restart vitals for that";
+        spdlog::error("reload of {} failed; the running configuration stays: {}", config_path_, error);
+        return error;
+    }
     // Parts bound at start-up: say so instead of pretending they changed.
     if (cfg.server.address != old->server.address || cfg.server.port != old->server.port ||
         cfg.server.threads != old->server.threads)
@@ -96,6 +133,11 @@ std::string Daemon::reload() {
         history_->retain_series(std::move(series));
     }
     probers_->set_config(next.config);
+    if (next.tls) {
+        tls_stamp_ = stamp_tls_files(*cfg.server.tls);
+        tls_.store(next.tls);  // open connections keep the context they were accepted with
+        log_tls("reload: new connections use", *next.tls, *cfg.server.tls);
+    }
     std::atomic_store(&config_, next.config);
     registry_ = next.registry;  // keeps the new registry's refusal list; libraries stay loaded anyway
     ++reloads_ok_;
@@ -108,8 +150,16 @@ std::string Daemon::reload() {
 
 void Daemon::reload_thread() {
     std::unique_lock<std::mutex> lock(reload_request_mu_);
+    // Between reloads, every kTlsWatchEvery: whether server.tls's files changed (a renewed
+    // certificate written by certbot or a secrets agent is picked up without a reload).
+    constexpr Millis kTlsWatchEvery{1000};
     for (;;) {
-        reload_request_cv_.wait(lock, [&] { return reload_requested_ || reloader_stop_; });
+        if (!reload_request_cv_.wait_for(lock, kTlsWatchEvery, [&] { return reload_requested_ || reloader_stop_; })) {
+            lock.unlock();
+            reload_tls_if_changed();
+            lock.lock();
+            continue;
+        }
         if (reloader_stop_) return;
         reload_requested_ = false;
         reloading_ = true;
@@ -130,6 +180,7 @@ RuntimeCounters Daemon::counters() const {
     c.last_reload_success_seconds = double(last_reload_success_ms_.load()) / 1000.0;
     c.draining = scheduler_ && scheduler_->draining();
     if (probers_) c.probers = probers_->counts(ProberRecord::now_us());
+    if (auto tls = tls_.load()) c.tls_cert_not_after = tls->not_after();
     return c;
 }
 
@@ -205,7 +256,8 @@ int Daemon::run() {
     history_reader_ = std::make_unique<HistoryReader>(cfg.history.path);
     probers_ = std::make_unique<ProberRecord>(event_loops(), config_, history_.get());
     try {
-        server_ = std::make_unique<HealthServer>(cfg.server, slot_, history_reader_.get(), *this, probers_.get());
+        server_ = std::make_unique<HealthServer>(cfg.server, slot_, history_reader_.get(), *this, probers_.get(),
+                                                 cfg.server.tls ? &tls_ : nullptr);
     } catch (const Poco::Exception& e) {
         spdlog::error("cannot listen on {}:{}: {}", cfg.server.address, cfg.server.port, e.displayText());
         return 1;
@@ -219,8 +271,10 @@ int Daemon::run() {
         name_this_thread("vitals-reload");
         reload_thread();
     });
-    spdlog::info("vitals {} listening on {}:{} with {} checks ({} plugin types loaded)", VITALS_VERSION,
-                 cfg.server.address, server_->port(), cfg.checks.size(), registry_->types().size());
+    spdlog::info("vitals {} listening on {}:{} with {} checks ({} plugin types loaded){}", VITALS_VERSION,
+                 cfg.server.address, server_->port(), cfg.checks.size(), registry_->types().size(),
+                 cfg.server.tls ? ", HTTPS" : "");
+    if (auto tls = tls_.load()) log_tls("HTTPS with", *tls, *cfg.server.tls);
 
     for (;;) {
         int sig = 0;

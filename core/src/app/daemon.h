@@ -48,6 +48,14 @@ private:
     std::shared_ptr<PluginRegistry> registry_;
     std::mutex reload_mu_;  // one reload at a time
 
+    // server.tls: the context new connections use, swapped by reload and when its files change.
+    TlsSlot tls_;
+    TlsFileStamp tls_stamp_;  // guarded by reload_mu_: the files tls_ was last built from
+    // Rebuilds tls_ when the files of the running server.tls changed since; a bad file is logged
+    // (once per change) and the running certificate stays.
+    void reload_tls_if_changed();
+    void log_tls(const char* what, const TlsContext& ctx, const Config::Server::Tls& tls);
+
     // SIGHUP reloads run on this thread, never on the signal thread: a reload can take seconds (a
     // plugin's create(), a plugin file loaded in a child), and SIGTERM must start the drain at once
     // whatever else runs. Signals that arrive during a reload coalesce into one more reload.
@@ -75,7 +83,7 @@ private:
     std::unique_ptr<HistoryReader> history_reader_;
     std::unique_ptr<Scheduler> scheduler_;
     std::unique_ptr<ProberRecord> probers_;  // before server_: outlives the loops that record into it
-    std::unique_ptr<HealthServer> server_;
+    std::unique_ptr<HealthServer> server_;  // after tls_: uses it
 };
 
 }  // namespace vitals

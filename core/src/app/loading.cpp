@@ -34,8 +34,14 @@ LoadedConfig load_configuration(const std::string& path, std::optional<int> port
         if (!CheckInstance::create(*registry->find(c.type), c.options_json, error))
             errors.push_back("checks[" + std::to_string(i) + "].options: " + c.type + ": " + error);
     }
+    std::shared_ptr<const TlsContext> tls;
+    if (cfg.server.tls) {
+        std::string error;
+        tls = TlsContext::build(*cfg.server.tls, error);
+        if (!tls) errors.push_back(error);
+    }
     if (!errors.empty()) throw with_refusals(errors);
-    return {std::make_shared<const Config>(std::move(cfg)), registry};
+    return {std::make_shared<const Config>(std::move(cfg)), registry, tls};
 }
 
 }  // namespace vitals

@@ -30,6 +30,7 @@ enum class CloseReason {
     timeout,         // header, keep-alive or write timeout
     protocol_error,  // a malformed request, answered with a 4xx/5xx
     io_error,        // send or receive failed (reset by the client)
+    tls_error,       // the TLS handshake failed (server.tls): a bad or refused ClientHello, garbage
     shutdown,        // the daemon is stopping
     count_
 };
@@ -62,6 +63,7 @@ inline const char* close_reason_label(CloseReason r) {
     case CloseReason::protocol_error: return "protocol_error";
     case CloseReason::io_error: return "io_error";
     case CloseReason::shutdown: return "shutdown";
+    case CloseReason::tls_error: return "tls_error";
     case CloseReason::count_: break;
     }
     return "io_error";

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <regex>
 #include <set>
+#include <tuple>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -41,6 +42,15 @@ const char* to_string(Details d) {
     case Details::never: return "never";
     }
     return "loopback";
+}
+
+const char* to_string(ClientAuth a) {
+    switch (a) {
+    case ClientAuth::none: return "none";
+    case ClientAuth::admin: return "admin";
+    case ClientAuth::all: return "all";
+    }
+    return "none";
 }
 
 bool CheckConfig::same_definition(const CheckConfig& o) const {
@@ -232,11 +242,44 @@ void read_http_status(ValueReader& r, const Object::Ptr& parent, const std::stri
     if (auto v = r.integer(o, "fail", p, 200, 599)) out.fail = int(*v);
 }
 
+// server.tls: the structure only; the files are read by app/loading.cpp (http/tls_context.h).
+void read_server_tls(ValueReader& r, const Object::Ptr& server, Config& cfg) {
+    if (!server->has("tls")) return;
+    const std::string p = "server.tls";
+    auto o = r.object(server->get("tls"), p);
+    if (!o) return;
+    r.known_keys(o, p, {"cert", "key", "min_version", "client_ca", "client_auth"});
+    Config::Server::Tls tls;
+    std::optional<std::string> cert = r.str(o, "cert", p), key = r.str(o, "key", p);
+    // Both given and both empty after substitution ("${VITALS_TLS_CERT:-}"): TLS off, so that one
+    // file serves both ways and the environment decides (packaging/docker/sidecar.json).
+    if (cert && key && cert->empty() && key->empty()) return;
+    for (auto [name, value, field] : {std::tuple<const char*, std::optional<std::string>*, std::string*>{
+                                          "cert", &cert, &tls.cert},
+                                      {"key", &key, &tls.key}}) {
+        if (!o->has(name))
+            r.error(p, std::string("missing \"") + name + "\" (a PEM file)");
+        else if (*value && (*value)->empty())
+            r.error(p + "." + name, "empty path (both cert and key empty turns TLS off)");
+        else if (*value)
+            *field = **value;
+    }
+    if (auto v = r.choice<std::string>(o, "min_version", p, {{"1.2", "1.2"}, {"1.3", "1.3"}})) tls.min_version = *v;
+    if (auto v = r.str(o, "client_ca", p)) tls.client_ca = *v;
+    if (auto v = r.choice<ClientAuth>(o, "client_auth", p,
+                                      {{"none", ClientAuth::none}, {"admin", ClientAuth::admin}, {"all", ClientAuth::all}}))
+        tls.client_auth = *v;
+    if (tls.client_auth != ClientAuth::none && tls.client_ca.empty())
+        r.error(p + ".client_auth", std::string("\"") + to_string(tls.client_auth) +
+                                        "\" needs server.tls.client_ca, the CA that signs client certificates");
+    cfg.server.tls = tls;
+}
+
 void read_server(ValueReader& r, const Object::Ptr& root, Config& cfg) {
     if (!root->has("server")) return;
     auto o = r.object(root->get("server"), "server");
     if (!o) return;
-    r.known_keys(o, "server", {"address", "port", "details", "admin_token_env", "threads"});
+    r.known_keys(o, "server", {"address", "port", "details", "admin_token_env", "threads", "tls"});
     if (auto v = r.str(o, "address", "server")) {
         // inet_pton, not Poco's IPAddress::tryParse, which refuses the wildcard "::".
         in6_addr buf6{};
@@ -261,6 +304,7 @@ void read_server(ValueReader& r, const Object::Ptr& root, Config& cfg) {
             r.error("server.admin_token_env", "not an environment variable name: \"" + *v + "\"");
     }
     if (auto v = r.integer(o, "threads", "server", 1, 64)) cfg.server.threads = int(*v);
+    read_server_tls(r, o, cfg);
 }
 
 void read_plugins(ValueReader& r, const Object::Ptr& root, Config& cfg) {

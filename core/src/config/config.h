@@ -25,9 +25,17 @@ enum class Impact { critical, degraded, ignore };
 enum class Scope { local, shared };
 enum class Details { always, loopback, token, never };
 enum class Isolation { in_process, process };
+// Who must show a client certificate signed by server.tls.client_ca (SPEC §7, README "HTTPS").
+enum class ClientAuth {
+    none,   // no certificate is asked for
+    admin,  // admin endpoints need one (with the bearer token, or instead of it when none is set);
+            // other paths answer without
+    all     // every connection needs one: the handshake fails without it
+};
 
 const char* to_string(Impact i);
 const char* to_string(Details d);
+const char* to_string(ClientAuth a);
 
 // HTTP code answered for each status.
 struct HttpStatusMap {
@@ -74,6 +82,20 @@ struct Config {
         // Threads that answer the slow requests (admin actions, history queries) off the event loops;
         // status requests never use them.
         int threads = 2;
+        // server.tls: the port speaks TLS only when set. The files are read when the configuration
+        // is loaded (app/loading.h) and again when they change.
+        struct Tls {
+            std::string cert;       // PEM: the certificate, then any intermediates
+            std::string key;        // PEM, unencrypted
+            std::string min_version = "1.2";  // "1.2" or "1.3"
+            std::string client_ca;  // PEM CA certificates for client certificates; "" without
+            ClientAuth client_auth = ClientAuth::none;
+            bool operator==(const Tls& o) const {
+                return cert == o.cert && key == o.key && min_version == o.min_version && client_ca == o.client_ca &&
+                       client_auth == o.client_auth;
+            }
+        };
+        std::optional<Tls> tls;
     } server;
     struct Plugins {
         std::vector<std::string> dirs;  // empty in the file → the defaults of SPEC §5

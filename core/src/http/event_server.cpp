@@ -6,10 +6,13 @@
 
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/NetException.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
 #include <arpa/inet.h>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <ctime>
 #include <deque>
@@ -78,6 +81,7 @@ struct EventServer::Impl {
     OnError on_error;
     OnClose on_close;
     OnStatusAnswer on_status_answer;
+    const TlsSlot* tls = nullptr;  // null: plain HTTP
     EventServerOptions opt;
     std::atomic<size_t>* connections = nullptr;  // across all loops
     std::unique_ptr<WorkerPool> workers;
@@ -92,6 +96,12 @@ struct EventServer::Loop {
         int fd = -1;
         bool loopback = false;
         PeerAddress peer;
+        // TLS (server.tls): the session, from accept to close; null on a plain connection (and after
+        // a plain HTTP request to the TLS port, which is answered in plain text).
+        SSL* ssl = nullptr;
+        bool handshaking = false;     // SSL_do_handshake has not completed
+        bool tls_want_write = false;  // OpenSSL must write before it can read on (handshake, tickets)
+        bool verified_cert = false;   // the client's certificate verified (ClientInfo::verified_cert)
         int64_t received_us = 0;  // the kernel's receive time of the last bytes read
         bool registered = false;  // added to the epoll set
         uint32_t events = 0;      // registered interest
@@ -173,6 +183,7 @@ struct EventServer::Loop {
         // (exec checks) still holding the descriptor until its exec, the set could report a few
         // more events for it; they carry this connection's id, which is never reused, and are
         // ignored.
+        if (it->second->ssl) SSL_free(it->second->ssl);  // its SSL_CTX reference goes with it
         ::close(it->second->fd);
         conns.erase(it);
         srv.connections->fetch_sub(1, std::memory_order_relaxed);
@@ -198,8 +209,11 @@ struct EventServer::Loop {
     }
 
     void accept_all() {
-        // A bounded batch: what is left wakes another loop (level-triggered, EPOLLEXCLUSIVE).
-        for (int batch = 0; batch < 64; ++batch) {
+        // A bounded batch: what is left wakes another loop (level-triggered, EPOLLEXCLUSIVE). With
+        // TLS, one at a time: each new connection's first handshake step (the server's signature)
+        // runs here at once, and a batch would queue handshakes on this loop while another idles.
+        const int max_batch = srv.tls ? 1 : 64;
+        for (int batch = 0; batch < max_batch; ++batch) {
             sockaddr_storage peer{};
             socklen_t len = sizeof peer;
             int fd = ::accept4(srv.listen_fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -223,7 +237,12 @@ struct EventServer::Loop {
             c->fd = fd;
             c->loopback = is_loopback(peer);
             c->peer = PeerAddress::from(peer);
-            c->deadline = Clock::now() + opt.header_timeout;
+            c->deadline = Clock::now() + opt.header_timeout;  // the TLS handshake included
+            if (srv.tls && !start_tls(*c)) {
+                ::close(fd);
+                if (srv.on_close) srv.on_close(CloseReason::tls_error);
+                continue;
+            }
             Conn& conn = *c;
             uint64_t id = c->id;
             conns.emplace(id, std::move(c));
@@ -236,6 +255,92 @@ struct EventServer::Loop {
             auto it = conns.find(id);
             if (it != conns.end() && !it->second->registered) watch(*it->second, kReadEvents);
         }
+    }
+
+    // A server-side SSL on the connection's socket, with the context new connections use now.
+    bool start_tls(Conn& c) {
+        std::shared_ptr<const TlsContext> ctx = srv.tls->load();
+        if (!ctx) return false;
+        c.ssl = SSL_new(ctx->ctx());
+        if (!c.ssl || SSL_set_fd(c.ssl, c.fd) != 1) {
+            if (c.ssl) SSL_free(c.ssl);
+            c.ssl = nullptr;
+            ERR_clear_error();
+            return false;
+        }
+        SSL_set_accept_state(c.ssl);
+        c.handshaking = true;
+        return true;
+    }
+
+    // The handshake, as far as the socket allows. Returns false when the connection was closed or
+    // answered (a failed handshake); true when it completed or waits for the socket.
+    bool handshake(Conn& c) {
+        int r = SSL_do_handshake(c.ssl);
+        if (r == 1) {
+            c.handshaking = false;
+            c.verified_cert = SSL_get0_peer_certificate(c.ssl) && SSL_get_verify_result(c.ssl) == X509_V_OK;
+            return true;
+        }
+        int err = SSL_get_error(c.ssl, r);
+        if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+            c.tls_want_write = err == SSL_ERROR_WANT_WRITE;
+            return true;
+        }
+        // OpenSSL's error queue is per thread: cleared here, so the next connection's
+        // SSL_get_error does not read this one's.
+        bool plain_http = ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_HTTP_REQUEST;
+        ERR_clear_error();
+        SSL_free(c.ssl);  // after a fatal error, no SSL_shutdown: the alert (if any) is already sent
+        c.ssl = nullptr;
+        c.handshaking = false;
+        if (plain_http) {  // say so in plain text, as the client will read it
+            fail(c, 400, "this port speaks HTTPS (server.tls is set): use https://");
+            return false;
+        }
+        // Closed after a linger, as an error answer is: the rest of the client's bytes are read and
+        // dropped first, so that the close is a FIN after the alert, not a reset that may destroy it.
+        c.close_reason = CloseReason::tls_error;
+        finish(c);
+        return false;
+    }
+
+    // receive() on a TLS connection: the handshake, then SSL_read while OpenSSL holds bytes (a
+    // record the socket no longer signals is read out). Returns false when the connection was closed.
+    bool receive_tls(Conn& c) {
+        c.tls_want_write = false;
+        if (c.handshaking) {
+            if (!handshake(c)) return false;  // c may be gone
+            if (c.handshaking) return true;   // waits for the socket
+        }
+        char buf[16384];
+        for (;;) {
+            int n = SSL_read(c.ssl, buf, sizeof buf);
+            if (n > 0) {
+                // OpenSSL reads the socket itself: no kernel receive timestamp, the time of reading.
+                c.received_us = ProberRecord::now_us();
+                c.in.append(buf, size_t(n));
+                if (c.in.size() > opt.max_header_bytes + sizeof buf) break;  // the parser decides first
+                // Nothing buffered in OpenSSL: skip the read that would only say WANT_READ (the
+                // socket is level-triggered, so bytes still in it are reported again).
+                if (!SSL_has_pending(c.ssl)) break;
+                continue;
+            }
+            int err = SSL_get_error(c.ssl, n);
+            if (err == SSL_ERROR_WANT_READ) break;
+            if (err == SSL_ERROR_WANT_WRITE) {
+                c.tls_want_write = true;
+                break;
+            }
+            if (err == SSL_ERROR_ZERO_RETURN) {  // close_notify, or EOF (SSL_OP_IGNORE_UNEXPECTED_EOF)
+                c.peer_closed = true;
+                break;
+            }
+            ERR_clear_error();
+            close_conn(c.id, CloseReason::io_error);
+            return false;
+        }
+        return true;
     }
 
     static std::string serialize(const HttpResponse& r, bool head, bool close) {
@@ -292,7 +397,11 @@ struct EventServer::Loop {
     // reset, which can destroy the answer before the client reads it.
     void finish(Conn& c) {
         bool unread = !c.in.empty() || c.close_reason == CloseReason::protocol_error ||
-                      c.close_reason == CloseReason::limit;
+                      c.close_reason == CloseReason::limit || c.close_reason == CloseReason::tls_error;
+        if (c.ssl) {
+            SSL_shutdown(c.ssl);  // close_notify, if the socket takes it; never waits for the client's
+            ERR_clear_error();
+        }
         ::shutdown(c.fd, SHUT_WR);
         if (!unread || c.peer_closed) {
             close_conn(c.id, c.close_reason);
@@ -310,6 +419,23 @@ struct EventServer::Loop {
     // the connection was closed or ended.
     bool flush(Conn& c) {
         while (c.out_sent < c.out.size()) {
+            if (c.ssl) {
+                size_t left = std::min<size_t>(c.out.size() - c.out_sent, INT_MAX);
+                int n = SSL_write(c.ssl, c.out.data() + c.out_sent, int(left));  // partial writes enabled
+                if (n > 0) {
+                    c.out_sent += size_t(n);
+                    continue;
+                }
+                int err = SSL_get_error(c.ssl, n);
+                ERR_clear_error();
+                if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
+                    uint32_t want = err == SSL_ERROR_WANT_READ ? uint32_t(EPOLLIN) : uint32_t(EPOLLOUT);
+                    watch(c, c.peer_closed ? want : want | EPOLLRDHUP);
+                    return true;
+                }
+                close_conn(c.id, CloseReason::io_error);
+                return false;
+            }
             ssize_t n = ::send(c.fd, c.out.data() + c.out_sent, c.out.size() - c.out_sent, MSG_NOSIGNAL);
             if (n > 0) {
                 c.out_sent += size_t(n);
@@ -372,12 +498,12 @@ struct EventServer::Loop {
                 watch(c, c.peer_closed ? 0u : uint32_t(EPOLLRDHUP));
                 auto box = mailbox;
                 uint64_t id = c.id;
-                bool loopback = c.loopback;
+                ClientInfo client{c.loopback, c.verified_cert};
                 Handler h = srv.handler;
-                srv.workers->submit([box, id, loopback, h, req = std::move(req), head, close] {
+                srv.workers->submit([box, id, client, h, req = std::move(req), head, close] {
                     std::string bytes;
                     try {
-                        bytes = serialize(h(req, loopback), head, close);
+                        bytes = serialize(h(req, client), head, close);
                     } catch (const std::exception& e) {
                         bytes = serialize(problem_response(500, e.what()), head, true);
                     }
@@ -391,7 +517,7 @@ struct EventServer::Loop {
             }
             HttpResponse r;
             try {
-                r = srv.handler(req, c.loopback);
+                r = srv.handler(req, ClientInfo{c.loopback, c.verified_cert});
             } catch (const std::exception& e) {
                 r = problem_response(500, e.what());
                 close = true;
@@ -416,6 +542,7 @@ struct EventServer::Loop {
 
     // Reads what is there. Returns false when the connection was closed.
     bool receive(Conn& c) {
+        if (c.ssl && c.state != Conn::State::lingering) return receive_tls(c);
         char buf[16384];
         // The first read of a connection reads on to EAGAIN or the end: a request queued while the
         // daemon could not run (a stall) may already be followed by the client's close, and the
@@ -468,12 +595,19 @@ struct EventServer::Loop {
     }
 
     void readable(Conn& c) {
-        if (!receive(c)) return;
-        if (c.state == Conn::State::lingering) {
-            if (c.peer_closed || c.lingered > kMaxLingerBytes) close_conn(c.id, c.close_reason);
-            return;
+        for (;;) {
+            if (!receive(c)) return;
+            if (c.state == Conn::State::lingering) {
+                if (c.peer_closed || c.lingered > kMaxLingerBytes) close_conn(c.id, c.close_reason);
+                return;
+            }
+            if (!process(c)) return;
+            // What OpenSSL decrypted beyond the size cap is not signalled by the socket again.
+            if (!(c.ssl && c.state == Conn::State::reading && !c.peer_closed && SSL_pending(c.ssl) > 0)) break;
         }
-        process(c);
+        // A TLS connection reading on may first have to write (handshake messages, tickets).
+        if (c.ssl && c.state == Conn::State::reading && !c.peer_closed)
+            watch(c, c.tls_want_write ? kReadEvents | EPOLLOUT : kReadEvents);
     }
 
     void deliver_done() {
@@ -532,7 +666,7 @@ struct EventServer::Loop {
                 }
                 switch (c.state) {
                 case Conn::State::writing:
-                    if (ev & EPOLLOUT) {
+                    if ((ev & EPOLLOUT) || (c.ssl && (ev & EPOLLIN))) {  // SSL_write may want to read
                         if (flush(c) && c.state == Conn::State::reading) process(c);
                     } else if (ev & EPOLLRDHUP) {
                         c.peer_closed = true;  // keep writing; no more RDHUP reports (see flush)
@@ -549,7 +683,7 @@ struct EventServer::Loop {
                     break;
                 case Conn::State::reading:
                 case Conn::State::lingering:
-                    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) readable(c);
+                    if ((ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) || (c.ssl && (ev & EPOLLOUT))) readable(c);
                     break;
                 }
             }
@@ -595,6 +729,8 @@ EventServer::EventServer(Poco::Net::ServerSocket socket, Handler handler, IsSlow
 EventServer::~EventServer() { stop(); }
 
 void EventServer::on_status_answer(OnStatusAnswer f) { impl_->on_status_answer = std::move(f); }
+
+void EventServer::use_tls(const TlsSlot* slot) { impl_->tls = slot; }
 
 size_t EventServer::loops() const { return impl_->loops.size(); }
 

@@ -19,11 +19,18 @@
 // `loops` event loops (threads) share the one listening socket, each waiting on it with
 // EPOLLEXCLUSIVE so a new connection wakes one idle loop; a connection stays on the loop that
 // accepted it. Sharing one socket (rather than SO_REUSEPORT sockets) keeps a port clash an error.
+//
+// With TLS (use_tls), each connection holds its SSL object from accept to close, on the same loop:
+// SSL_do_handshake, SSL_read and SSL_write run on the non-blocking socket, and WANT_READ/WANT_WRITE
+// set the connection's epoll interest. The handshake is part of the request head and bounded by
+// header_timeout, so a client that stalls it costs a descriptor, not a thread. A failed handshake is
+// closed as tls_error; a plain HTTP request sent to the TLS port gets a plain 400 saying so.
 #pragma once
 
 #include "common/duration.h"
 #include "http/request_head.h"
 #include "http/router.h"
+#include "http/tls_context.h"
 #include "metrics/metrics.h"
 #include "probers/prober_record.h"
 
@@ -53,7 +60,7 @@ struct EventServerOptions {
 
 class EventServer {
 public:
-    using Handler = std::function<HttpResponse(const HttpRequest&, bool loopback)>;
+    using Handler = std::function<HttpResponse(const HttpRequest&, const ClientInfo&)>;
     using IsSlow = std::function<bool(const HttpRequest&)>;
     // Called for answers the server makes itself (malformed requests, limits): route "other".
     using OnError = std::function<void(int code)>;
@@ -75,6 +82,9 @@ public:
 
     // Before start().
     void on_status_answer(OnStatusAnswer f);
+    // Before start(): every connection speaks TLS, with the context `slot` holds when it is accepted
+    // (never null once set; the slot outlives the server). Without it, plain HTTP.
+    void use_tls(const TlsSlot* slot);
     size_t loops() const;
 
     void start();

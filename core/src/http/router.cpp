@@ -37,8 +37,8 @@ const char* reason_for(int code) { return HTTPResponse::getReasonForStatus(HTTPR
 
 class RequestRouter {
 public:
-    RequestRouter(const RouterContext& ctx, const HttpRequest& req, bool loopback)
-        : ctx_(ctx), req_(&req), loopback_(loopback) {}
+    RequestRouter(const RouterContext& ctx, const HttpRequest& req, const ClientInfo& client)
+        : ctx_(ctx), req_(&req), loopback_(client.loopback), verified_cert_(client.verified_cert) {}
 
     HttpResponse run() {
         route(*req_);
@@ -156,7 +156,8 @@ private:
 
     // The 403 texts: what the route holds, and to whom server.details serves it.
     static std::string served_to_whom(const std::string& what) {
-        return what + "; it is served to loopback clients or with the admin token, depending on server.details";
+        return what + "; it is served to loopback clients or with the admin token (or a verified client certificate), "
+                      "depending on server.details";
     }
 
     // The checks for history-backed routes (/health/history, /health/uptime, /health/replay):
@@ -310,9 +311,19 @@ private:
         return given && constant_time_equals(*given, token);
     }
 
-    // Answers 401/403 and returns false unless the caller may use admin endpoints.
+    // Answers 401/403 and returns false unless the caller may use admin endpoints. With
+    // server.tls.client_auth "admin" or "all", a verified client certificate is needed as well as
+    // the token, or instead of it when no token is set.
     bool authorize_admin() {
-        const std::string& var = config().server.admin_token_env;
+        const Config& cfg = config();
+        const std::string& var = cfg.server.admin_token_env;
+        bool cert_needed = cfg.server.tls && cfg.server.tls->client_auth != ClientAuth::none;
+        if (cert_needed && !verified_cert_) {
+            problem(403, std::string("admin endpoints need a client certificate signed by server.tls.client_ca "
+                                     "(server.tls.client_auth is \"") +
+                             to_string(cfg.server.tls->client_auth) + "\")");
+            return false;
+        }
         if (!admin_token(var).empty()) {
             if (token_matches(var)) return true;
             response_.headers.emplace_back("WWW-Authenticate", bearer() ? "Bearer realm=\"vitals\", error=\"invalid_token\""
@@ -320,7 +331,7 @@ private:
             problem(401, bearer() ? "invalid bearer token" : "admin endpoints need Authorization: Bearer <token> ($" + var + ")");
             return false;
         }
-        if (loopback_) return true;
+        if (cert_needed || loopback_) return true;
         problem(403, "no admin token is configured ($" + var + " is unset): admin endpoints answer loopback clients only");
         return false;
     }
@@ -330,7 +341,7 @@ private:
         case Details::always: return true;
         case Details::never: return false;
         case Details::loopback: return loopback_;
-        case Details::token: return token_matches(token_env);
+        case Details::token: return verified_cert_ || token_matches(token_env);
         }
         return false;
     }
@@ -361,6 +372,7 @@ private:
     const RouterContext& ctx_;
     const HttpRequest* req_;
     bool loopback_;
+    bool verified_cert_;  // a client certificate verified against server.tls.client_ca
     std::shared_ptr<const Config> config_;
     Route route_ = Route::other;
     HttpResponse response_;
@@ -391,8 +403,8 @@ bool is_slow_route(const HttpRequest& req) {
            r == Route::health_uptime || r == Route::dashboard_recent;
 }
 
-HttpResponse route_request(const RouterContext& ctx, const HttpRequest& req, bool loopback) {
-    return RequestRouter(ctx, req, loopback).run();
+HttpResponse route_request(const RouterContext& ctx, const HttpRequest& req, const ClientInfo& client) {
+    return RequestRouter(ctx, req, client).run();
 }
 
 HttpResponse problem_response(int code, const std::string& detail) {

@@ -25,6 +25,12 @@ struct HttpResponse {
     bool status_answer = false;
 };
 
+// What the transport knows of the client that sent a request.
+struct ClientInfo {
+    bool loopback = false;       // connected from 127.0.0.0/8 or ::1
+    bool verified_cert = false;  // showed a client certificate that verified against server.tls.client_ca
+};
+
 // What the router reads; all pointers outlive the server.
 struct RouterContext {
     SnapshotSlot* slot = nullptr;
@@ -34,8 +40,8 @@ struct RouterContext {
     ProberRecord* probers = nullptr;   // may be null: /health/probers answers 503
 };
 
-// Answers one request. `loopback`: the client connected from 127.0.0.0/8 or ::1.
-HttpResponse route_request(const RouterContext& ctx, const HttpRequest& req, bool loopback);
+// Answers one request from `client`.
+HttpResponse route_request(const RouterContext& ctx, const HttpRequest& req, const ClientInfo& client);
 
 // The route of a request's normalised path (HttpRequest::path), as routing decides it.
 Route classify_route(const std::string& path);

@@ -16,7 +16,7 @@ size_t event_loops() {
 }
 
 HealthServer::HealthServer(const Config::Server& server, SnapshotSlot& slot, HistoryReader* history,
-                           ServerHooks& hooks, ProberRecord* probers)
+                           ServerHooks& hooks, ProberRecord* probers, const TlsSlot* tls)
     : counters_(std::make_unique<HttpCounters>()) {
     context_.slot = &slot;
     context_.history = history;
@@ -40,10 +40,11 @@ HealthServer::HealthServer(const Config::Server& server, SnapshotSlot& slot, His
     HttpCounters* counters = counters_.get();
     const RouterContext* ctx = &context_;
     transport_ = std::make_unique<EventServer>(
-        socket, [ctx](const HttpRequest& req, bool loopback) { return route_request(*ctx, req, loopback); },
+        socket, [ctx](const HttpRequest& req, const ClientInfo& client) { return route_request(*ctx, req, client); },
         [](const HttpRequest& req) { return is_slow_route(req); },
         [counters](int code) { counters->count(Route::other, code); },
         [counters](CloseReason why) { counters->count_close(why); }, options);
+    if (tls) transport_->use_tls(tls);
     if (probers)
         transport_->on_status_answer([probers](size_t loop, const PeerAddress& peer, const HttpRequest& req, int code,
                                                int64_t received_us, int64_t answered_us, bool abandoned) {

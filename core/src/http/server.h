@@ -26,8 +26,9 @@ public:
     // socket cannot be bound.
     // `probers` may be null (nothing is recorded; /health/probers answers 503); it has at least
     // event_loops() loop tables.
+    // `tls` non-null: the port speaks TLS with the context it holds (server.tls); it outlives the server.
     HealthServer(const Config::Server& server, SnapshotSlot& slot, HistoryReader* history, ServerHooks& hooks,
-                 ProberRecord* probers = nullptr);
+                 ProberRecord* probers = nullptr, const TlsSlot* tls = nullptr);
     ~HealthServer();
 
     void start();

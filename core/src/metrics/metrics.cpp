@@ -160,6 +160,12 @@ std::string render_metrics(const Snapshot& snap, const RuntimeCounters& rc, cons
            "Unix time of the last successful configuration load (start-up included).");
     out += "vitals_config_last_reload_success_timestamp_seconds " + number(rc.last_reload_success_seconds) + "\n";
 
+    if (rc.tls_cert_not_after > 0) {
+        header(out, "vitals_tls_cert_expiry_timestamp_seconds", "gauge",
+               "Unix time when the health port's TLS certificate (server.tls.cert) expires.");
+        out += "vitals_tls_cert_expiry_timestamp_seconds " + std::to_string(rc.tls_cert_not_after) + "\n";
+    }
+
     header(out, "vitals_probers", "gauge",
            "Probers of the status paths (client address, User-Agent, path): tracked, and of them silent.");
     out += "vitals_probers{state=\"tracked\"} " + std::to_string(rc.probers.tracked) + "\n";
@@ -181,7 +187,7 @@ std::string render_metrics(const Snapshot& snap, const RuntimeCounters& rc, cons
         }
     header(out, "vitals_http_connections_closed_total", "counter",
            "Health port connections closed, by reason (answered_close, peer_closed, limit, timeout, "
-           "protocol_error, io_error, shutdown).");
+           "protocol_error, io_error, tls_error, shutdown).");
     for (size_t r = 0; r < size_t(CloseReason::count_); ++r)
         out += "vitals_http_connections_closed_total{reason=\"" + std::string(close_reason_label(CloseReason(r))) +
                "\"} " + std::to_string(http.closes(CloseReason(r))) + "\n";

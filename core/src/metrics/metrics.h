@@ -36,6 +36,7 @@ struct RuntimeCounters {
     uint64_t history_write_errors = 0;
     uint64_t history_dropped_results = 0;
     uint64_t reloads_ok = 0;
+    int64_t tls_cert_not_after = 0;  // unix seconds; 0: the port does not speak TLS
     uint64_t reloads_failed = 0;
     bool last_reload_ok = true;
     double last_reload_success_seconds = 0;  // unix time of the last successful load (start-up included)

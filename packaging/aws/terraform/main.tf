@@ -27,6 +27,13 @@ data "aws_partition" "current" {}
 locals {
   https = var.certificate_arn != ""
 
+  # HealthCheckProtocol HTTPS: vitals serves TLS on its port (server.tls, from VITALS_TLS_CERT/KEY in
+  # sidecar.json) with a self-signed key pair made once per task at start; the ALB encrypts its
+  # probes and, as for any target, does not verify the certificate.
+  vitals_tls_entry_point = var.health_check_protocol == "HTTPS" ? ["/bin/sh", "-c",
+    "d=/var/lib/vitals/tls && mkdir -p $d && { [ -s $d/tls.key ] || openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj /CN=vitals -keyout $d/tls.key -out $d/tls.crt 2>/dev/null; } && VITALS_TLS_CERT=$d/tls.crt VITALS_TLS_KEY=$d/tls.key exec /usr/bin/vitals \"$@\"",
+  "vitals"] : null
+
   vitals_environment = [
     { name = "VITALS_WS_URL", value = "ws://127.0.0.1:${var.websocket_port}${var.websocket_path}" },
     { name = "VITALS_DRAIN", value = "${var.drain_seconds}s" },
@@ -150,7 +157,7 @@ resource "aws_lb_target_group" "websocket" {
 
   health_check {
     enabled  = true
-    protocol = "HTTP"
+    protocol = var.health_check_protocol
     port     = tostring(var.vitals_port) # overridden: vitals, not the WebSocket port
     path     = "/health/alb"
     matcher  = "200"
@@ -244,6 +251,7 @@ resource "aws_ecs_task_definition" "this" {
       essential = true
       # /etc/vitals/sidecar.json (packaging/docker/sidecar.json): group "alb" = the WebSocket handshake.
       command      = ["serve", "-c", "/etc/vitals/sidecar.json"]
+      entryPoint   = local.vitals_tls_entry_point
       environment  = local.vitals_environment
       portMappings = [{ containerPort = var.vitals_port, protocol = "tcp" }]
       # Above shutdown.drain: SIGKILL must not cut the drain short.

@@ -68,6 +68,16 @@ variable "certificate_arn" {
 
 # --- timing -----------------------------------------------------------------------------------------
 
+variable "health_check_protocol" {
+  description = "ALB health check protocol to vitals. HTTPS: vitals serves TLS (server.tls) with a self-signed certificate made at container start; the ALB does not verify target certificates"
+  type        = string
+  default     = "HTTP"
+  validation {
+    condition     = contains(["HTTP", "HTTPS"], var.health_check_protocol)
+    error_message = "HTTP or HTTPS."
+  }
+}
+
 variable "health_check_interval" {
   description = "ALB health check interval, seconds. vitals answers from memory, so checking often is cheap"
   type        = number
