@@ -28,12 +28,13 @@ UPTIME_RANGES = (("24h", "1h"), ("7d", "1d"), ("30d", "1d"))  # the page's uptim
 
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import WebDriverException
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 except ImportError as e:  # pragma: no cover - reported as a skip below
     webdriver = None
     SELENIUM_ERROR = str(e)
+    StaleElementReferenceException = type("StaleElementReferenceException", (Exception,), {})
 
 
 def free_port():
@@ -52,6 +53,16 @@ def fetch(port, path, headers=None):
 
 
 class DashboardTest(VitalsTestCase):
+
+    def wait_for(self, predicate, timeout=10.0, message="condition"):
+        """As the harness's, and an element the page redrew between finding and reading it is
+        "not yet" (the page re-renders its rows and panels every refresh)."""
+        def tolerant():
+            try:
+                return predicate()
+            except StaleElementReferenceException as e:
+                raise AssertionError("stale element: %s" % str(e).splitlines()[0])
+        return super().wait_for(tolerant, timeout=timeout, message=message)
 
     def browser(self):
         if webdriver is None:
@@ -174,7 +185,7 @@ class DashboardTest(VitalsTestCase):
         driver.find_element(By.CSS_SELECTOR, "tr[data-check=a] th a").click()
         self.wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#drill svg.chart"), timeout=30,
                       message="the drill-down chart")
-        points = int(driver.find_element(By.CSS_SELECTOR, "#drill svg.chart").get_attribute("data-points"))
+        points = int(self.chart_points(driver))
         self.assertEqual(points, len(self.api(d, "/health/uptime?check=a&range=1h&bucket=1m")["items"][0]["buckets"]))
         self.assertIn("a broke on purpose", self.text(driver, "#drill .drill-history"))
         self.assertEqual(self.severe(driver), [], "console errors")
@@ -210,6 +221,12 @@ class DashboardTest(VitalsTestCase):
     @staticmethod
     def pct(up):
         return "%.3f%%" % (up * 100) if 0.9995 <= up < 1 else "%.2f%%" % (up * 100)
+
+    @staticmethod
+    def chart_points(driver):
+        """The drill-down chart's data-points, read in one step (it is redrawn every refresh)."""
+        return driver.execute_script("var c = document.querySelector('#drill svg.chart');"
+                                     " return c ? c.getAttribute('data-points') : null;")
 
     def refreshes(self, driver):
         return int(driver.find_element(By.TAG_NAME, "body").get_attribute("data-refreshes") or 0)
@@ -313,10 +330,13 @@ class DashboardTest(VitalsTestCase):
         driver.find_element(By.CSS_SELECTOR, "tr[data-check=redis] th a").click()
         self.wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#drill svg.chart"), timeout=30,
                       message="the drill-down chart")
-        [b for b in driver.find_elements(By.CSS_SELECTOR, "#drill button") if b.text == "7d"][0].click()
+        # In the page's own script: the drill-down is drawn anew every refresh, so an element found
+        # from here may be gone by the time it is clicked or read.
+        self.assertTrue(driver.execute_script(
+            "var b = Array.from(document.querySelectorAll('#drill button')).filter(function (b) {"
+            " return b.textContent === '7d'; })[0]; if (b) b.click(); return !!b;"), "the 7d button")
         api = self.api(d, "/health/uptime?check=redis&range=7d&bucket=1h")["items"][0]["buckets"]
-        self.wait_for(lambda: driver.find_element(By.CSS_SELECTOR, "#drill svg.chart").get_attribute("data-points")
-                      == str(len(api)), timeout=30, message="7 days of points")
+        self.wait_for(lambda: self.chart_points(driver) == str(len(api)), timeout=30, message="7 days of points")
         self.assertEqual(len(api), 168)
         self.assertEqual(self.severe(driver), [], "console errors")
         for u in self.requested_urls(driver):
