@@ -15,6 +15,9 @@ from vitals_harness import HERE, VitalsTestCase
 
 NAGIOS = "/usr/lib/nagios/plugins"
 PEERS = os.path.join(HERE, "peers")
+# The plugin's own timeout result. The tests that expect it give the check 2 s, so the plugin gives
+# up 200 ms early (give_up_at): time enough to kill and reap on a loaded machine, which the 40-100
+# ms margins of 200-500 ms timeouts were not (the host's "timed out after 300 ms" won, 1 run in ~10).
 KILLED = re.compile(r"^timed out after \d+ ms \(process group killed\)$")
 
 
@@ -167,7 +170,7 @@ class ExecTimeoutTest(ExecTestCase):
     def test_timeout_kills_the_whole_process_group(self):
         pids_file = self.path("hang.pids")
         d = self.start_daemon({"checks": [
-            exec_check("hang", [self.peer("hang_with_grandchild.sh"), pids_file], interval="30s", timeout="500ms"),
+            exec_check("hang", [self.peer("hang_with_grandchild.sh"), pids_file], interval="30s", timeout="2s"),
         ]})
         r = self.wait_result(d, "hang")
         self.assertEqual(r["status"], "fail", r)
@@ -190,14 +193,14 @@ class ExecTimeoutTest(ExecTestCase):
     def test_a_program_that_closes_stdout_and_hangs_is_killed_at_the_timeout(self):
         # EOF on its stdout long before it exits: the run still ends at the deadline, killed.
         d = self.start_daemon({"checks": [
-            exec_check("closer", ["/bin/sh", "-c", "exec >&-; sleep 30"], interval="300ms", timeout="200ms"),
+            exec_check("closer", ["/bin/sh", "-c", "exec >&-; sleep 30"], interval="3s", timeout="2s"),
         ]})
         r = self.wait_result(d, "closer")
         self.assertEqual(r["status"], "fail", r)
-        # The plugin's own result, against the budget it was given (the 200 ms timeout less the time
-        # the run took to start: 199 under ASan).
+        # The plugin's own result, against the budget it was given (the 2 s timeout less the time the
+        # run took to start).
         self.assertRegex(r["output"], KILLED)
-        self.assertLessEqual(int(re.search(r"\d+", r["output"]).group()), 200, r)
+        self.assertLessEqual(int(re.search(r"\d+", r["output"]).group()), 2000, r)
         self.assertEqual(self.check_detail(d, "closer")["stuck"], False)
 
     def test_a_grandchild_holding_stdout_does_not_delay_the_result(self):
@@ -211,15 +214,15 @@ class ExecTimeoutTest(ExecTestCase):
 
     def test_timeout_via_check_command(self):
         rows, _ = self.check_once([
-            exec_check("hang", [self.peer("hang_with_grandchild.sh"), self.path("pids")], timeout="300ms"),
-            exec_check("endless-output", ["/usr/bin/yes"], timeout="300ms"),
+            exec_check("hang", [self.peer("hang_with_grandchild.sh"), self.path("pids")], timeout="2s"),
+            exec_check("endless-output", ["/usr/bin/yes"], timeout="2s"),
         ], expect_code=2)
         for name in ("hang", "endless-output"):
             status, output = rows[name]
             self.assertEqual(status, "fail", rows)
             # The plugin's own result (so it returned before the host's deadline), against the budget.
             self.assertRegex(output, KILLED)
-            self.assertLessEqual(int(re.search(r"\d+", output).group()), 300, rows)
+            self.assertLessEqual(int(re.search(r"\d+", output).group()), 2000, rows)
 
     def test_program_removed_after_validation(self):
         program = self.path("check_gone")
