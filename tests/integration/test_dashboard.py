@@ -111,7 +111,11 @@ class DashboardTest(VitalsTestCase):
         return body
 
     def text(self, driver, css):
-        return driver.find_element(By.CSS_SELECTOR, css).text
+        """The rendered text of the element `css` selects, found and read in one script step (the
+        page redraws its rows and panels every refresh); fails when there is none."""
+        t = driver.execute_script("var e = document.querySelector(arguments[0]); return e ? e.innerText : null;", css)
+        self.assertIsNotNone(t, "no element %s" % css)
+        return t
 
     def wait_text(self, driver, css, want, message):
         return self.wait_for(lambda: want in self.text(driver, css), timeout=30, message=message)
@@ -142,21 +146,20 @@ class DashboardTest(VitalsTestCase):
         self.wait_for(lambda: driver.find_element(By.ID, "overall").get_attribute("data-status") == "pass",
                       timeout=30, message="overall pass")
         self.assertIn("\u2714 pass", self.text(driver, "#overall"))  # a symbol and a word, not colour alone
-        rows = driver.find_elements(By.CSS_SELECTOR, "#checks tbody tr")
-        self.assertEqual([r.get_attribute("data-check") for r in rows], ["a", "b"])
+        self.assertEqual(self.row_names(driver), ["a", "b"])
 
         # The heartbeat bar: one cell per recent result (at most 60), each the status of that result.
         self.wait_for(lambda: len(driver.find_elements(By.CSS_SELECTOR, "tr[data-check=a] .hb-cell")) >= 10,
                       timeout=30, message="heartbeat cells of a")
-        cells = driver.find_elements(By.CSS_SELECTOR, "tr[data-check=a] .hb-cell")
-        ids = [int(c.get_attribute("data-id")) for c in cells]
+        cells = self.cells(driver, "a")
+        ids = [c["id"] for c in cells]
         self.assertEqual(ids, sorted(ids), "oldest first")
         by_id = {i["id"]: i for i in self.api(d, "/health/history?check=a&limit=1000")["items"]}
         results_up_to = [i for i in by_id.values() if i["kind"] == "result" and i["id"] <= ids[-1]]
         self.assertEqual(len(cells), min(60, len(results_up_to)))
         for c, i in zip(cells, ids):
-            self.assertEqual(c.get_attribute("data-status"), by_id[i]["status"])
-            self.assertIn(by_id[i]["output"], c.get_attribute("title"))
+            self.assertEqual(c["status"], by_id[i]["status"])
+            self.assertIn(by_id[i]["output"], c["title"])
         # Escaped, not run: b's output is shown as text.
         self.assertEqual(self.text(driver, "tr[data-check=b] td.output"), "<script>alert(1)</script> & more")
         self.assertEqual(driver.find_elements(By.CSS_SELECTOR, "td.output script"), [])
@@ -223,6 +226,20 @@ class DashboardTest(VitalsTestCase):
         return "%.3f%%" % (up * 100) if 0.9995 <= up < 1 else "%.2f%%" % (up * 100)
 
     @staticmethod
+    def cells(driver, check):
+        """The heartbeat cells of a check's row, read in one script step (the bar is redrawn every
+        refresh): [{"id", "status", "colour", "title"}], oldest first."""
+        return driver.execute_script(
+            "return Array.from(document.querySelectorAll('tr[data-check=\"' + arguments[0] + '\"] .hb-cell'))"
+            ".map(function (c) { return {id: +c.getAttribute('data-id'), status: c.getAttribute('data-status'),"
+            " colour: getComputedStyle(c).backgroundColor, title: c.title}; });", check)
+
+    @staticmethod
+    def row_names(driver):
+        return driver.execute_script("return Array.from(document.querySelectorAll('#checks tbody tr'))"
+                                     ".map(function (r) { return r.getAttribute('data-check'); });")
+
+    @staticmethod
     def chart_points(driver):
         """The drill-down chart's data-points, read in one step (it is redrawn every refresh)."""
         return driver.execute_script("var c = document.querySelector('#drill svg.chart');"
@@ -264,8 +281,7 @@ class DashboardTest(VitalsTestCase):
 
         self.wait_for(lambda: driver.find_element(By.ID, "overall").get_attribute("data-status") == "pass",
                       timeout=30, message="overall pass")
-        rows = driver.find_elements(By.CSS_SELECTOR, "#checks tbody tr")
-        self.assertEqual([r.get_attribute("data-check") for r in rows], ["redis", "ws", "disk", "tcp"])
+        self.assertEqual(self.row_names(driver), ["redis", "ws", "disk", "tcp"])
         for name in ("redis", "ws", "disk", "tcp"):
             self.wait_text(driver, "tr[data-check=%s] td.status" % name, "\u2714 pass", name + " passes")
 
@@ -273,9 +289,7 @@ class DashboardTest(VitalsTestCase):
         # history row it names; ws's seeded cells follow its known pattern, fail then two passes.
         self.wait_for(lambda: all(len(driver.find_elements(By.CSS_SELECTOR, "tr[data-check=%s] .hb-cell" % n)) == 60
                                   for n in ("redis", "ws", "disk", "tcp")), timeout=30, message="60 cells a row")
-        cells = driver.find_elements(By.CSS_SELECTOR, "tr[data-check=ws] .hb-cell")
-        shown = [(int(c.get_attribute("data-id")), c.get_attribute("data-status"),
-                  c.value_of_css_property("background-color"), c.get_attribute("title")) for c in cells]
+        shown = [(c["id"], c["status"], c["colour"], c["title"]) for c in self.cells(driver, "ws")]
         items = self.api(d, "/health/history?check=ws&kind=result&limit=200")["items"]
         by_id = {i["id"]: i for i in items}
         newest_shown = [i for i in items if i["id"] <= shown[-1][0]][:60]
