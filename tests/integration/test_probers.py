@@ -69,6 +69,9 @@ class ProberRecordTest(VitalsTestCase):
 
     def test_history_has_at_most_one_row_per_prober_per_second_and_counts_a_flood(self):
         d = self.start()
+        # Every answer of the flood is a 200: it starts once `a` has passed (before that, /health is
+        # 503 while the check is pending; a flood begun at once got a few of those).
+        self.wait_for(lambda: d.get("/health", headers={"User-Agent": "wait/1"}).status == 200, 10.0, "/health 200")
         # A flood on one keep-alive connection: 3,000 answers as fast as they come.
         conn = http.client.HTTPConnection(d.host, d.port, timeout=10)
         started = time.time()
