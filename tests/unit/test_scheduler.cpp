@@ -64,7 +64,14 @@ struct StatusFile {
         std::ofstream(tmp) << content << "\n";
         std::rename(tmp.c_str(), path.c_str());
     }
-    ~StatusFile() { std::remove(path.c_str()); }
+    // The names are per process id, and ids come round again (pid_max is often 32768): files a
+    // finished test process left under this name would say "started" before anything ran here,
+    // so they go first, and all of them go at the end.
+    StatusFile() { remove_all(); }
+    ~StatusFile() { remove_all(); }
+    void remove_all() const {
+        for (const char* suffix : {"", ".tmp", ".started", ".destroying"}) std::remove((path + suffix).c_str());
+    }
 };
 
 // Waits (real time, as a hang guard) until `path` exists.
