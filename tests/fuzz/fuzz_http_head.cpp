@@ -13,9 +13,30 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
+
+// Boost's assertions (BOOST_ENABLE_ASSERT_HANDLER, set for this target): a failed one is a finding,
+// but for one. Boost 1.74's Beast asserts n >= 5 in parse_chunk_header once the last chunk's line
+// ("0\r\n") has been read and its end is still to come; n == 4 is reached by a client sending
+// "0\r\n" and then one byte, and the code after the assert handles it (it asks for more). Beast
+// fixed the assert upstream (boostorg/beast#2861, 2024); the daemon's builds define NDEBUG, where
+// it is not checked. The fuzzer found it (1 byte at a time: POST with a chunked body).
+namespace boost {
+void assertion_failed(char const* expr, char const* function, char const* file, long line) {
+    if (std::strstr(file, "beast/http/impl/basic_parser.ipp") && std::strcmp(expr, "n >= 5") == 0 &&
+        std::strstr(function, "parse_chunk_header"))
+        return;
+    std::fprintf(stderr, "%s:%ld: %s: Assertion `%s' failed.\n", file, line, function, expr);
+    std::abort();
+}
+void assertion_failed_msg(char const* expr, char const* msg, char const* function, char const* file, long line) {
+    std::fprintf(stderr, "%s:%ld: %s: Assertion `%s' failed: %s\n", file, line, function, expr, msg);
+    std::abort();
+}
+}  // namespace boost
 
 namespace {
 
