@@ -33,14 +33,14 @@ void append_json_string(std::string& out, std::string_view s) {
     out += '"';
 }
 
-JsonObject& JsonObject::dbl(const char* key, double value) {
-    std::string& out = this->key(key);
+std::string json_number(double value) {
     // Whole numbers as integers (what the general conversion prints for them, without its cost).
-    if (value == std::floor(value) && std::fabs(value) < 1e15) {
-        out += std::to_string(int64_t(value));
-        return *this;
-    }
-    out += Poco::NumberFormatter::format(value);
+    if (value == std::floor(value) && std::fabs(value) < 1e15) return std::to_string(int64_t(value));
+    return Poco::NumberFormatter::format(value);
+}
+
+JsonObject& JsonObject::dbl(const char* key, double value) {
+    this->key(key) += json_number(value);
     return *this;
 }
 

@@ -17,6 +17,10 @@ void append_json_string(std::string& out, std::string_view s);
 
 // One JSON object written member by member into `out`; it places the braces and the commas. Keys
 // are literals with nothing to escape.
+// A double as the JSON writers spell it: whole numbers as integers, others as Poco::Dynamic::Var
+// converts them (shortest round trip).
+std::string json_number(double value);
+
 class JsonObject {
 public:
     explicit JsonObject(std::string& out) : out_(out) { out_ += '{'; }
@@ -37,7 +41,7 @@ public:
         return *this;
     }
     // Spelled as Poco::Dynamic::Var converts a double.
-    JsonObject& dbl(const char* key, double value);
+    JsonObject& dbl(const char* key, double value);  // as json_number() spells it
     // A number given in millionths, printed as dbl() prints that decimal (0.454545, 1, 0.5).
     JsonObject& micros(const char* key, int64_t millionths);
     JsonObject& boolean(const char* key, bool value) {

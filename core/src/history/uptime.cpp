@@ -34,11 +34,7 @@ void share(JsonObject& o, const char* key, double v) {
 void millis(JsonObject& o, const char* key, std::optional<double> v) {
     static const std::array<std::string, kLatencyBuckets> bounds = [] {
         std::array<std::string, kLatencyBuckets> b;
-        for (int i = 0; i < kLatencyBuckets; ++i) {
-            std::string s;
-            JsonObject(s).dbl("v", latency_bucket_bound(i));
-            b[size_t(i)] = s.substr(5, s.size() - 6);  // {"v":X}
-        }
+        for (int i = 0; i < kLatencyBuckets; ++i) b[size_t(i)] = json_number(latency_bucket_bound(i));
         return b;
     }();
     if (!v) {
